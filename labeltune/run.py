@@ -1,0 +1,206 @@
+"""What `labeltune train`, `evaluate` and `predict` do, as plain functions (the Python API calls these).
+
+train: read and check the data -> split -> set up labels -> load the model -> tokenize -> the loop
+(`train.fit`) -> final metrics on validation and test -> save a `save_pretrained` directory that plain
+`transformers` loads, plus labeltune.json (how to run it), metrics.json, train_log.jsonl, config.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import torch
+import yaml
+
+from . import checkpoint
+from .config import TrainConfig, to_dict
+from .data.readers import write_jsonl
+from .data.split import grouped_stratified_split
+from .errors import UserError
+from .models import choose_precision, load_tokenizer, resolve_model
+from .tasks import Runtime, get_task
+
+META_FILE = "labeltune.json"
+
+
+def model_max_length(tokenizer, model, requested: int) -> int:
+    """--max-length, else the smallest of the tokenizer's and the model's limits, capped at 512."""
+    limits = [512, tokenizer.model_max_length]
+    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if positions:
+        limits.append(positions)
+    limit = min(x for x in limits if x and x > 0)
+    return requested or limit
+
+
+def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
+    """Read train/validation/test; carve seeded, grouped, stratified splits where files are missing."""
+    train = task.read(cfg.train, opts)
+    validation = task.read(cfg.validation, opts) if cfg.validation else None
+    test = task.read(cfg.test, opts) if cfg.test else None
+    fractions = [cfg.validation_fraction if validation is None else 0.0, cfg.test_fraction if test is None else 0.0]
+    if any(fractions):
+        groups, strata = task.split_keys(train)
+        val_idx, test_idx, train_idx = grouped_stratified_split(groups, strata, fractions, cfg.seed)
+        if out_dir:  # record the split, so the held-out rows can be found again
+            with open(os.path.join(out_dir, "split.json"), "w") as f:
+                json.dump(
+                    {
+                        "source": cfg.train, "seed": cfg.seed, "validation_fraction": fractions[0],
+                        "test_fraction": fractions[1], "grouped_by": "identical input", "stratified_by": "label",
+                        "validation": [train[i]["_where"] for i in val_idx],
+                        "test": [train[i]["_where"] for i in test_idx],
+                    },
+                    f,
+                    indent=0,
+                )
+        if fractions[0]:
+            validation = [train[i] for i in val_idx]
+        if fractions[1]:
+            test = [train[i] for i in test_idx]
+        train = [train[i] for i in train_idx]
+    return train, validation or None, test or None
+
+
+def _check_output(cfg: TrainConfig) -> str:
+    if not cfg.output:
+        raise UserError("--output is required: the directory for the fine-tuned model")
+    out = cfg.output
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"--output {out} is a file, expected a directory")
+    has_ckpt = checkpoint.existing(os.path.join(out, "checkpoint")) is not None
+    if has_ckpt and not cfg.resume:
+        raise UserError(f"--output {out} holds an unfinished run; pass --resume to continue it, or choose another --output")
+    if os.path.exists(os.path.join(out, META_FILE)) and not (cfg.overwrite or cfg.resume):
+        raise UserError(f"--output {out} already holds a trained model; pass --overwrite to replace it")
+    if cfg.overwrite and not cfg.resume and os.path.isdir(out):
+        shutil.rmtree(out)
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
+def train(cfg: TrainConfig, opts) -> dict:
+    """Fine-tune, evaluate and save. Returns the final metrics (also written to metrics.json)."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    from .train import fit
+
+    task = get_task(cfg.task)
+    if cfg.train is None:
+        raise UserError("--train is required: the training data file")
+    out = _check_output(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    precision = choose_precision(cfg.precision)
+    accelerator = Accelerator(mixed_precision={"fp32": "no"}.get(precision, precision), cpu=not torch.cuda.is_available())
+    model_path = resolve_model(cfg.model)
+    main = accelerator.is_main_process
+
+    train_ex, val_ex, test_ex = prepare_data(cfg, task, opts, out if main else None)
+    setup = task.setup(train_ex, opts)
+    for split in (val_ex, test_ex):
+        if split:
+            task.check(split, setup, opts)
+    tokenizer = load_tokenizer(model_path, cfg.trust_remote_code)
+    set_seed(cfg.seed)  # the new head's initialisation depends on it
+    model = task.build_model(model_path, setup, opts, cfg)
+    max_length = model_max_length(tokenizer, model, cfg.max_length)
+    features = task.encode(train_ex, tokenizer, setup, opts, max_length)
+    if main:
+        with open(os.path.join(out, "config.yaml"), "w") as f:
+            yaml.safe_dump({**to_dict(cfg, opts), "resolved_model_path": model_path, "precision_used": precision}, f, sort_keys=False)
+    accelerator.print(
+        f"{cfg.task}: {len(train_ex)} train / {len(val_ex or [])} validation / {len(test_ex or [])} test examples, "
+        f"{len(features)} features, precision {precision}, {accelerator.num_processes} process(es)"
+    )
+
+    rt = Runtime(model, tokenizer, setup, opts, max_length, precision, cfg.eval_batch_size, accelerator.device)
+    metric = cfg.metric or task.default_metric(opts)
+    evaluate = (lambda m: task.evaluate(rt, val_ex)) if val_ex else None
+    start = time.perf_counter()
+    last = {}
+    for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator, out):
+        pass
+    wall = time.perf_counter() - start
+    model = accelerator.unwrap_model(model)
+    rt.model = model
+
+    state = last.get("state") or {}
+    metrics = {
+        "task": cfg.task,
+        "model": cfg.model,
+        "train_examples": len(train_ex),
+        "steps": state.get("step"),
+        "best_step": state.get("best_step"),
+        "selection_metric": metric,
+        "train_samples_per_s": round(state.get("samples", 0) / max(state.get("train_seconds", 0), 1e-9), 2),
+        "wall_seconds": round(wall, 1),
+        "precision": precision,
+    }
+    if val_ex:
+        metrics["validation"] = task.evaluate(rt, val_ex)
+    if test_ex:
+        metrics["test"] = task.evaluate(rt, test_ex)
+    if main:
+        save(out, task, model, tokenizer, setup, opts, max_length)
+        with open(os.path.join(out, "metrics.json"), "w") as f:
+            json.dump(metrics, f, indent=1)
+        if not cfg.keep_checkpoint:
+            shutil.rmtree(os.path.join(out, "checkpoint"), ignore_errors=True)
+        shutil.rmtree(os.path.join(out, "best"), ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return metrics
+
+
+def save(out: str, task, model, tokenizer, setup, opts, max_length: int) -> None:
+    """A directory that `from_pretrained` and `pipeline` load, plus labeltune.json saying how to run it."""
+    import dataclasses
+
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    meta = {"task": task.name, "setup": setup, "options": dataclasses.asdict(opts), "max_length": max_length}
+    with open(os.path.join(out, META_FILE), "w") as f:
+        json.dump(meta, f, indent=1)
+
+
+class Predictor:
+    """A fine-tuned model loaded for prediction: `labeltune.load(dir).predict(["great film"])`."""
+
+    def __init__(self, directory: str, precision: str = "auto", batch_size: int = 64, **option_overrides):
+        meta_path = os.path.join(directory, META_FILE)
+        if not os.path.exists(meta_path):
+            raise UserError(f"--model {directory}: no {META_FILE} there; is it a directory written by `labeltune train`?")
+        with open(meta_path) as f:
+            meta = json.load(f)
+        self.task = get_task(meta["task"])
+        known = {k: v for k, v in meta["options"].items()}
+        known.update({k: v for k, v in option_overrides.items() if v is not None})
+        self.opts = self.task.Options(**known)
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        model = self.task.load_model(directory, meta["setup"], self.opts).to(device)
+        tokenizer = load_tokenizer(directory)
+        self.rt = Runtime(model, tokenizer, meta["setup"], self.opts, meta["max_length"],
+                          choose_precision(precision), batch_size, device)
+
+    def predict(self, inputs) -> list[dict]:
+        """Predictions for a list of strings (or the task's input dicts)."""
+        return self.task.predict(self.rt, self.task.as_examples(list(inputs), self.opts))
+
+    def predict_file(self, path: str, output: str) -> int:
+        examples = self.task.read(path, self.opts, labelled=False)
+        preds = self.task.predict(self.rt, examples)
+        write_jsonl(output, preds)
+        return len(preds)
+
+    def evaluate(self, path: str) -> dict:
+        examples = self.task.read(path, self.opts)
+        self.task.check(examples, self.rt.setup, self.opts)
+        return self.task.evaluate(self.rt, examples)
+
+
+def load(directory: str, **kwargs) -> Predictor:
+    return Predictor(directory, **kwargs)

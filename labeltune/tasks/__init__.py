@@ -1,0 +1,69 @@
+"""Tasks: what differs between classification, NER, QA and translation.
+
+A task is a small object with these members (composed by `labeltune.run`, never subclassed):
+
+    name: str                     the --task value
+    Options: type                 a dataclass of the task's own flags (one help line per field)
+    default_metric(opts) -> str   the validation metric that picks the best model (higher is better)
+    read(path, opts, labelled=True) -> list[dict]
+        read and validate one data file; every example carries "_where" ("file, line N") for errors;
+        labelled=False reads prediction inputs, where gold labels are optional
+    split_keys(examples) -> (groups, strata)
+        keys for seeded splits and folds: rows of one group stay together; strata are kept in proportion
+    setup(train_examples, opts) -> dict
+        what is learned from the training data before the model exists (the label set); JSON, saved
+    check(examples, setup, opts) -> None
+        validate validation/test examples against the setup (e.g. a label unseen in training)
+    build_model(model_path, setup, opts, cfg) -> torch.nn.Module
+    load_model(directory, setup, opts) -> torch.nn.Module      (a directory written by labeltune)
+    encode(examples, tokenizer, setup, opts, max_length) -> list[dict]
+        features (token ids and labels); one example may become several features (long-input windows)
+    collate(features, tokenizer) -> dict[str, Tensor]
+    evaluate(rt, examples) -> dict     metrics of the model in `rt` on labelled examples
+    predict(rt, examples) -> list[dict]
+    as_examples(inputs, opts) -> list[dict]   plain Python inputs (strings, dicts) for the Python API
+    input_lengths(examples, tokenizer, setup, opts) -> list[int]   untruncated token lengths (debug-data)
+    report(train, validation, tokenizer, opts, max_length) -> dict   task-specific part of debug-data
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import UserError
+
+TASKS = {
+    "classification": "labeltune.tasks.classification:ClassificationTask",
+    "ner": "labeltune.tasks.ner:NERTask",
+    "qa": "labeltune.tasks.qa:QATask",
+    "translation": "labeltune.tasks.translation:TranslationTask",
+}
+
+
+def get_task(name: str):
+    if name not in TASKS:
+        raise UserError(f"--task {name}: unknown task; choose one of {', '.join(TASKS)}")
+    module, cls = TASKS[name].split(":")
+    try:
+        return getattr(importlib.import_module(module), cls)()
+    except ModuleNotFoundError as e:
+        if e.name == module:
+            raise UserError(f"--task {name} is not available in this version of labeltune") from None
+        raise
+
+
+@dataclass
+class Runtime:
+    """A model ready to run: what `evaluate` and `predict` of every task receive."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    setup: dict
+    opts: object
+    max_length: int
+    precision: str = "fp32"
+    batch_size: int = 64
+    device: torch.device = torch.device("cpu")

@@ -1,0 +1,278 @@
+"""Text classification: binary, multi-class, multi-label, and sentence pairs.
+
+Single-label models train with cross-entropy and predict the arg-max; multi-label models train with a
+sigmoid per label (binary cross-entropy) and predict every label whose probability reaches --threshold.
+Label names travel in the model config (id2label), so `transformers.pipeline` shows the same labels.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..batching import collate_encoder
+from ..config import opt
+from ..data.readers import read_table
+from ..errors import UserError
+from ..inference import run_batches
+from ..models import from_pretrained
+
+
+@dataclass
+class ClassificationOptions:
+    text_column: str = opt("text", "column holding the text to classify")
+    text_pair_column: str | None = opt(None, "column holding the second text of a sentence pair")
+    label_column: str = opt("label", "column holding the label (a name or an integer; a list for multi-label)")
+    multi_label: bool = opt(False, "each text may have several labels (sigmoid per label)")
+    label_delimiter: str = opt("", "for multi-label: the separator inside a label string, e.g. ',' or '|'")
+    label_names: str = opt("", "comma-separated names for integer labels 0,1,..., e.g. 'negative,positive'")
+    threshold: float = opt(0.5, "for multi-label: predict each label whose probability is at least this")
+
+
+class ClassificationTask:
+    name = "classification"
+    Options = ClassificationOptions
+
+    def default_metric(self, opts) -> str:
+        return "micro_f1" if opts.multi_label else "accuracy"
+
+    # --- data -----------------------------------------------------------------------------------
+    def read(self, path: str, opts: ClassificationOptions, labelled: bool = True) -> list[dict]:
+        table = read_table(path)
+        table.require(opts.text_column, "--text-column")
+        if opts.text_pair_column:
+            table.require(opts.text_pair_column, "--text-pair-column")
+        if labelled:
+            table.require(opts.label_column, "--label-column")
+        names = [n.strip() for n in opts.label_names.split(",")] if opts.label_names else None
+        examples = []
+        for i, row in enumerate(table.rows):
+            loc = table.where(i)
+            ex = {"text": _text(row[opts.text_column], loc, opts.text_column), "_where": loc}
+            if opts.text_pair_column:
+                ex["text_pair"] = _text(row[opts.text_pair_column], loc, opts.text_pair_column)
+            if labelled:
+                ex["labels"] = _labels(row[opts.label_column], loc, opts, names)
+            examples.append(ex)
+        return examples
+
+    def as_examples(self, inputs, opts) -> list[dict]:
+        out = []
+        for i, x in enumerate(inputs):
+            if isinstance(x, str):
+                out.append({"text": _text(x, f"input {i}", "text"), "_where": f"input {i}"})
+            elif isinstance(x, (tuple, list)) and len(x) == 2:
+                out.append({"text": x[0], "text_pair": x[1], "_where": f"input {i}"})
+            elif isinstance(x, dict) and opts.text_column in x:
+                ex = {"text": x[opts.text_column], "_where": f"input {i}"}
+                if opts.text_pair_column:
+                    ex["text_pair"] = x[opts.text_pair_column]
+                out.append(ex)
+            else:
+                raise UserError(f"input {i}: expected a string, a (text, text_pair) pair, or a dict with '{opts.text_column}'")
+        return out
+
+    def split_keys(self, examples):
+        # identical texts form one group, so a duplicate never sits on both sides of a split
+        groups = [(e["text"], e.get("text_pair")) for e in examples]
+        return groups, ["|".join(e["labels"]) for e in examples]
+
+    def setup(self, train: list[dict], opts) -> dict:
+        counts = Counter(label for e in train for label in e["labels"])
+        labels = sorted(counts, key=_label_key)
+        if opts.label_names:  # the user's order: index i is the i-th name
+            labels = [n.strip() for n in opts.label_names.split(",")]
+        if len(counts) < 2:
+            raise UserError(
+                f"{train[0]['_where'].split(',')[0]}: every training example has the label {sorted(counts)}; "
+                "a classifier needs at least two classes"
+            )
+        return {"labels": labels, "multi_label": opts.multi_label}
+
+    def check(self, examples, setup, opts) -> None:
+        known = set(setup["labels"])
+        for e in examples:
+            for label in e.get("labels", []):
+                if label not in known:
+                    raise UserError(
+                        f"{e['_where']}: label '{label}' does not occur in the training data "
+                        f"(known: {', '.join(setup['labels'])}); fix the label or add training examples of it"
+                    )
+
+    # --- model ----------------------------------------------------------------------------------
+    def build_model(self, model_path: str, setup: dict, opts, cfg):
+        from transformers import AutoModelForSequenceClassification
+
+        labels = setup["labels"]
+        return from_pretrained(
+            AutoModelForSequenceClassification,
+            model_path,
+            trust_remote_code=cfg.trust_remote_code,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)},
+            problem_type="multi_label_classification" if setup["multi_label"] else "single_label_classification",
+        )
+
+    def load_model(self, directory: str, setup: dict, opts):
+        from transformers import AutoModelForSequenceClassification
+
+        return from_pretrained(AutoModelForSequenceClassification, directory)
+
+    def encode(self, examples, tokenizer, setup, opts, max_length: int) -> list[dict]:
+        pairs = [e["text_pair"] for e in examples] if "text_pair" in examples[0] else None
+        enc = tokenizer([e["text"] for e in examples], pairs, truncation=True, max_length=max_length)
+        index = {name: i for i, name in enumerate(setup["labels"])}
+        features = []
+        for i, e in enumerate(examples):
+            f = {"input_ids": enc["input_ids"][i]}
+            if "token_type_ids" in enc:
+                f["token_type_ids"] = enc["token_type_ids"][i]
+            if "labels" in e:
+                if setup["multi_label"]:
+                    vec = [0.0] * len(index)
+                    for label in e["labels"]:
+                        vec[index[label]] = 1.0
+                    f["labels"] = vec
+                else:
+                    f["labels"] = index[e["labels"][0]]
+            features.append(f)
+        return features
+
+    def input_lengths(self, examples, tokenizer, setup, opts) -> list[int]:
+        pairs = [e["text_pair"] for e in examples] if "text_pair" in examples[0] else None
+        return [len(ids) for ids in tokenizer([e["text"] for e in examples], pairs)["input_ids"]]
+
+    def collate(self, features, tokenizer) -> dict:
+        return collate_encoder(features, tokenizer.pad_token_id)
+
+    # --- inference and metrics ------------------------------------------------------------------
+    def probabilities(self, rt, examples) -> np.ndarray:
+        features = self.encode(examples, rt.tokenizer, rt.setup, rt.opts, rt.max_length)
+
+        def outputs(out, batch):
+            logits = out.logits.float()
+            p = torch.sigmoid(logits) if rt.setup["multi_label"] else torch.softmax(logits, -1)
+            return list(p.cpu().numpy())
+
+        return np.stack(run_batches(rt, features, lambda f: self.collate(f, rt.tokenizer), outputs))
+
+    def predict(self, rt, examples) -> list[dict]:
+        probs = self.probabilities(rt, examples)
+        labels = rt.setup["labels"]
+        out = []
+        for p in probs:
+            scores = {name: round(float(s), 6) for name, s in zip(labels, p)}
+            if rt.setup["multi_label"]:
+                chosen = [name for name, s in zip(labels, p) if s >= rt.opts.threshold]
+                out.append({"labels": chosen, "scores": scores})
+            else:
+                k = int(p.argmax())
+                out.append({"label": labels[k], "score": float(p[k]), "scores": scores})
+        return out
+
+    def evaluate(self, rt, examples) -> dict:
+        probs = self.probabilities(rt, examples)
+        labels = rt.setup["labels"]
+        if rt.setup["multi_label"]:
+            gold = np.array([[name in e["labels"] for name in labels] for e in examples], dtype=int)
+            return multilabel_metrics(gold, (probs >= rt.opts.threshold).astype(int), labels)
+        index = {name: i for i, name in enumerate(labels)}
+        gold = np.array([index[e["labels"][0]] for e in examples])
+        return single_label_metrics(gold, probs.argmax(-1), labels)
+
+    def report(self, train, validation, tokenizer, opts, max_length) -> dict:
+        out = {}
+        for split, examples in (("train", train), ("validation", validation)):
+            if examples:
+                counts = Counter(label for e in examples for label in e["labels"])
+                out[f"{split}_label_counts"] = dict(sorted(counts.items(), key=lambda kv: _label_key(kv[0])))
+        if validation:
+            unseen = sorted({lab for e in validation for lab in e["labels"]} - {lab for e in train for lab in e["labels"]})
+            out["validation_labels_unseen_in_train"] = unseen
+        return out
+
+
+def single_label_metrics(gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+    ids = list(range(len(labels)))
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=ids, zero_division=0)
+    return {
+        "accuracy": float((gold == pred).mean()),
+        "macro_f1": float(f1_score(gold, pred, labels=ids, average="macro", zero_division=0)),
+        "micro_f1": float(f1_score(gold, pred, labels=ids, average="micro", zero_division=0)),
+        "per_class": {
+            name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, name in enumerate(labels)
+        },
+        "confusion_matrix": {"labels": labels, "rows_gold_cols_pred": confusion_matrix(gold, pred, labels=ids).tolist()},
+        "n": int(len(gold)),
+    }
+
+
+def multilabel_metrics(gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+    p, r, f, s = precision_recall_fscore_support(gold, pred, zero_division=0)
+    return {
+        "micro_f1": float(f1_score(gold, pred, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0)),
+        "subset_accuracy": float((gold == pred).all(axis=1).mean()),
+        "per_class": {
+            name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, name in enumerate(labels)
+        },
+        "n": int(len(gold)),
+    }
+
+
+def _text(value, loc: str, column: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise UserError(f"{loc}: empty text in column '{column}'; remove the row or fill in the text")
+    if not isinstance(value, str):
+        raise UserError(f"{loc}: column '{column}' holds {type(value).__name__} {value!r}, expected a string")
+    return value
+
+
+def _labels(value, loc: str, opts: ClassificationOptions, names: list[str] | None) -> list[str]:
+    """A row's labels as a list of strings (one element unless multi-label)."""
+    if opts.multi_label:
+        if isinstance(value, str) and value.strip().startswith("["):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise UserError(f"{loc}: label {value!r} looks like a list but is not valid JSON") from None
+        if isinstance(value, str):
+            if not opts.label_delimiter:
+                raise UserError(f"{loc}: multi-label string {value!r}: set --label-delimiter (e.g. ',') or give a list")
+            value = [v for v in value.split(opts.label_delimiter)]
+        if not isinstance(value, list):
+            value = [value]
+        values = [_one_label(v, loc, names) for v in value if not (isinstance(v, str) and not v.strip())]
+        return sorted(set(values), key=_label_key)
+    if isinstance(value, list):
+        raise UserError(f"{loc}: label is a list {value!r}; pass --multi-label for multi-label data")
+    return [_one_label(value, loc, names)]
+
+
+def _one_label(value, loc: str, names: list[str] | None) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise UserError(f"{loc}: empty label; every training and evaluation row needs one")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    label = str(value).strip()
+    if names is not None:
+        if not label.lstrip("-").isdigit() or not 0 <= int(label) < len(names):
+            raise UserError(f"{loc}: label {label!r} is not an index into --label-names ({len(names)} names)")
+        label = names[int(label)]
+    return label
+
+
+def _label_key(label: str):
+    """Sort integer-like labels numerically (2 before 10), others alphabetically."""
+    return (0, int(label), "") if label.lstrip("-").isdigit() else (1, 0, label)
