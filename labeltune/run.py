@@ -87,7 +87,7 @@ def train(cfg: TrainConfig, opts) -> dict:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    from .train import fit
+    from .loop import fit
 
     task = get_task(cfg.task)
     if cfg.train is None:
@@ -120,7 +120,7 @@ def train(cfg: TrainConfig, opts) -> dict:
 
     rt = Runtime(model, tokenizer, setup, opts, max_length, precision, cfg.eval_batch_size, accelerator.device)
     metric = cfg.metric or task.default_metric(opts)
-    evaluate = (lambda m: task.evaluate(rt, val_ex)) if val_ex else None
+    evaluate = (lambda m: task.evaluate(rt, val_ex)[0]) if val_ex else None
     start = time.perf_counter()
     last = {}
     for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator, out):
@@ -141,12 +141,15 @@ def train(cfg: TrainConfig, opts) -> dict:
         "wall_seconds": round(wall, 1),
         "precision": precision,
     }
-    if val_ex:
-        metrics["validation"] = task.evaluate(rt, val_ex)
-    if test_ex:
-        metrics["test"] = task.evaluate(rt, test_ex)
+    predictions = {}
+    for split, examples in (("validation", val_ex), ("test", test_ex)):
+        if examples:
+            metrics[split], predictions[split] = task.evaluate(rt, examples)
     if main:
         save(out, task, model, tokenizer, setup, opts, max_length)
+        for split, preds in predictions.items():  # for error analysis, next to the gold data
+            write_jsonl(os.path.join(out, f"predictions_{split}.jsonl"),
+                        [{"where": e["_where"], **p} for e, p in zip(val_ex if split == "validation" else test_ex, preds)])
         with open(os.path.join(out, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=1)
         if not cfg.keep_checkpoint:
@@ -199,7 +202,7 @@ class Predictor:
     def evaluate(self, path: str) -> dict:
         examples = self.task.read(path, self.opts)
         self.task.check(examples, self.rt.setup, self.opts)
-        return self.task.evaluate(self.rt, examples)
+        return self.task.evaluate(self.rt, examples)[0]
 
 
 def load(directory: str, **kwargs) -> Predictor:

@@ -67,8 +67,9 @@ def _select(nlp, verses, n: int, empty_frac: float, rng: random.Random) -> list[
     n_empty = round(n * empty_frac)
     want = {True: n - n_empty, False: n_empty}
     picked: list[tuple[int, dict]] = []
-    for start in range(0, len(order), 1024):
-        batch = order[start:start + 1024]
+    step = min(1024, max(64, 2 * n))  # about half the verses have an entity
+    for start in range(0, len(order), step):
+        batch = order[start:start + step]
         docs = nlp.pipe((verses[i][1] for i in batch), batch_size=256)
         for i, doc in zip(batch, docs):
             tokens, tags = iob2(doc)

@@ -19,8 +19,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     encode(examples, tokenizer, setup, opts, max_length) -> list[dict]
         features (token ids and labels); one example may become several features (long-input windows)
     collate(features, tokenizer) -> dict[str, Tensor]
-    evaluate(rt, examples) -> dict     metrics of the model in `rt` on labelled examples
-    predict(rt, examples) -> list[dict]
+    evaluate(rt, examples) -> (metrics dict, predictions list)   score the model in `rt` on labelled examples
+    predict(rt, examples) -> list[dict]   one JSON-serialisable prediction per example
     as_examples(inputs, opts) -> list[dict]   plain Python inputs (strings, dicts) for the Python API
     input_lengths(examples, tokenizer, setup, opts) -> list[int]   untruncated token lengths (debug-data)
     report(train, validation, tokenizer, opts, max_length) -> dict   task-specific part of debug-data

@@ -162,7 +162,9 @@ class ClassificationTask:
         return np.stack(run_batches(rt, features, lambda f: self.collate(f, rt.tokenizer), outputs))
 
     def predict(self, rt, examples) -> list[dict]:
-        probs = self.probabilities(rt, examples)
+        return self._predictions(rt, self.probabilities(rt, examples))
+
+    def _predictions(self, rt, probs) -> list[dict]:
         labels = rt.setup["labels"]
         out = []
         for p in probs:
@@ -175,15 +177,17 @@ class ClassificationTask:
                 out.append({"label": labels[k], "score": float(p[k]), "scores": scores})
         return out
 
-    def evaluate(self, rt, examples) -> dict:
+    def evaluate(self, rt, examples) -> tuple[dict, list[dict]]:
         probs = self.probabilities(rt, examples)
         labels = rt.setup["labels"]
         if rt.setup["multi_label"]:
             gold = np.array([[name in e["labels"] for name in labels] for e in examples], dtype=int)
-            return multilabel_metrics(gold, (probs >= rt.opts.threshold).astype(int), labels)
-        index = {name: i for i, name in enumerate(labels)}
-        gold = np.array([index[e["labels"][0]] for e in examples])
-        return single_label_metrics(gold, probs.argmax(-1), labels)
+            metrics = multilabel_metrics(gold, (probs >= rt.opts.threshold).astype(int), labels)
+        else:
+            index = {name: i for i, name in enumerate(labels)}
+            gold = np.array([index[e["labels"][0]] for e in examples])
+            metrics = single_label_metrics(gold, probs.argmax(-1), labels)
+        return metrics, self._predictions(rt, probs)
 
     def report(self, train, validation, tokenizer, opts, max_length) -> dict:
         out = {}
