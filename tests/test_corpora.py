@@ -1,6 +1,7 @@
 """Tests for labeltune.corpora (Bible translation, silver NER, QA builders)."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -88,6 +89,7 @@ def test_read_bible_verses_and_cache():
         for ref, text in verses.items():
             assert "<" not in text and ">" not in text, ref
             assert "  " not in text and text == text.strip(), ref
+            assert not re.search(r"[,;][A-Za-z]", text), ref  # "conceived,and" repaired
     assert not any("genuine one of David" in en[r] for r in en if bible.book_of(r) in bible.CANON)
     assert list(bible.cache_dir().glob("bible-*.json"))
     assert bible.read_bible(bible.WEB) == en  # from the JSON cache

@@ -24,6 +24,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     as_examples(inputs, opts) -> list[dict]   plain Python inputs (strings, dicts) for the Python API
     input_lengths(examples, tokenizer, setup, opts) -> list[int]   untruncated token lengths (debug-data)
     report(train, validation, tokenizer, opts, max_length) -> dict   task-specific part of debug-data
+    calibrate(rt, validation) -> dict | None   optional: after training, tune decision values on validation
+        (QA's null threshold) in rt.opts / rt.setup, which are then saved; the dict goes into metrics.json
 """
 
 from __future__ import annotations

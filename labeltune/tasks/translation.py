@@ -1,0 +1,477 @@
+"""Translation (any text-to-text mapping): sequence-to-sequence and decoder-only models.
+
+Three kinds of model (`--architecture`, `auto` reads the model's config):
+
+* `seq2seq`: any `AutoModelForSeq2SeqLM` (T5, BART, Marian, a saved EncoderDecoderModel); the source gets
+  `--source-prefix` (T5's "translate English to German: ") and the target is the decoder's labels.
+* `encoder-decoder`: an encoder-only model (BERT, MiniLM) warm-started as BERT2BERT (Rothe et al. 2020)
+  with `EncoderDecoderModel.from_encoder_decoder_pretrained`; `--decoder-model` may name a second encoder
+  of the same vocabulary for the decoder. The decoder starts at [CLS] and stops at [SEP].
+* `causal`: any decoder-only LM (Llama, GPT-2, SmolLM2 from a .gguf file). A training sequence is
+  `prompt + target + EOS`, the prompt built from `--prompt-template`; the loss covers the target tokens and
+  EOS only (labels -100 on the prompt and on padding). Prompts are left-padded for batched generation.
+
+Data: CSV/TSV/JSONL with `--source-column` and `--target-column`, or two line-aligned plain-text files
+given as one comma-separated pair wherever a data file goes (`--train train.en,train.es`); a single
+plain-text file (any other extension) holds sources only, for `predict --input`.
+
+Generation: beam search (`--num-beams`), `--length-penalty`, `--no-repeat-ngram-size`, batched by
+source length. The most new tokens is 1.5 x the 99th percentile of the training targets' token lengths,
+measured when the training data is first encoded and saved in the setup (`--max-new-tokens` overrides);
+never the library's default of 20. Scores: sacreBLEU and chrF (with their signatures) on decoded text.
+
+Model selection during training: decoding all of validation with beams at every evaluation is slow, so
+in-training evaluations decode the first `--selection-examples` validation examples greedily and select
+by their chrF (the teacher-forced loss on all of validation is reported too, as `neg_loss`, which is the
+selector when `--selection-examples 0`). The final evaluation decodes everything with `--num-beams`.
+
+The setup is completed after `setup()`, because neither the model nor the tokenizer exists then:
+`build_model` records the resolved architecture and the first `encode` of labelled data records
+`max_new_tokens`; both are saved in labeltune.json.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import string
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..batching import pad, sorted_batches
+from ..config import opt
+from ..data.readers import TABLE_FORMATS, read_table, read_text
+from ..errors import UserError, where
+from ..models import autocast, from_pretrained, load_tokenizer, resolve_model
+
+ARCHITECTURES = ("auto", "seq2seq", "encoder-decoder", "causal")
+TEMPLATE_FIELDS = {"source", "source_lang", "target_lang"}
+
+
+@dataclass
+class TranslationOptions:
+    source_column: str = opt("source", "column holding the text to translate")
+    target_column: str = opt("target", "column holding the reference translation")
+    source_lang: str = opt("", "source language code, e.g. 'en' (tokenizer src_lang; {source_lang} in the template)")
+    target_lang: str = opt("", "target language code, e.g. 'es' (tokenizer tgt_lang; {target_lang} in the template)")
+    source_prefix: str = opt("", "seq2seq: text put before every source, e.g. 'translate English to Spanish: ' for T5")
+    prompt_template: str = opt("Translate:\n{source}\nTranslation:\n", "causal LMs: the prompt; must contain {source}")
+    architecture: str = opt("auto", "auto | seq2seq | encoder-decoder | causal (auto: from the model's config)")
+    decoder_model: str = opt("", "encoder-decoder warm start: model for the decoder (default: --model; same vocabulary)")
+    max_target_length: int = opt(128, "truncate training targets to this many tokens (debug-data shows how many)")
+    max_new_tokens: int = opt(0, "most tokens to generate (0: 1.5 x the 99th percentile of training target lengths)")
+    num_beams: int = opt(4, "beam width for evaluation and prediction (1: greedy)")
+    length_penalty: float = opt(1.0, "beam search: exponent on length dividing the score (>1 favours longer outputs)")
+    no_repeat_ngram_size: int = opt(0, "never repeat an n-gram of this size in an output (0: allowed)")
+    selection_examples: int = opt(200, "validation examples decoded greedily per in-training evaluation (0: loss only)")
+    metric_lowercase: bool = opt(False, "score BLEU/chrF case-insensitively, e.g. for an uncased model")
+
+    def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise UserError(f"--architecture {self.architecture}: choose one of {', '.join(ARCHITECTURES)}")
+        fields = [name for _, name, _, _ in string.Formatter().parse(self.prompt_template) if name is not None]
+        if fields.count("source") != 1:
+            raise UserError(
+                f"--prompt-template {self.prompt_template!r} must contain the placeholder {{source}} exactly once "
+                "(where the text to translate goes), e.g. 'Translate to Spanish:\\n{source}\\nSpanish:\\n'"
+            )
+        unknown = sorted(set(fields) - TEMPLATE_FIELDS)
+        if unknown:
+            raise UserError(
+                f"--prompt-template: unknown placeholder(s) {unknown}; use {{source}}, {{source_lang}}, {{target_lang}} "
+                "(write literal braces as {{ and }})"
+            )
+        for name in ("source_lang", "target_lang"):
+            if name in fields and not getattr(self, name):
+                raise UserError(f"--prompt-template uses {{{name}}} but --{name.replace('_', '-')} is not set")
+        checks = [(self.num_beams >= 1, "--num-beams must be at least 1"),
+                  (self.max_target_length >= 2, "--max-target-length must be at least 2"),
+                  (self.max_new_tokens >= 0, "--max-new-tokens must be >= 0"),
+                  (self.no_repeat_ngram_size >= 0, "--no-repeat-ngram-size must be >= 0"),
+                  (self.selection_examples >= 0, "--selection-examples must be >= 0")]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+
+    def template_parts(self) -> tuple[str, str]:
+        """The prompt before and after the source."""
+        langs = {"source_lang": self.source_lang, "target_lang": self.target_lang}
+        before, after = self.prompt_template.replace("{source}", "\0", 1).split("\0")
+        return before.format(**langs), after.format(**langs)
+
+
+class TranslationTask:
+    name = "translation"
+    Options = TranslationOptions
+
+    def default_metric(self, opts) -> str:
+        return "chrf" if opts.selection_examples else "neg_loss"
+
+    # --- data -----------------------------------------------------------------------------------
+    def read(self, path: str, opts: TranslationOptions, labelled: bool = True) -> list[dict]:
+        if path is None:
+            raise UserError("no data file given")
+        if "," in path and not os.path.exists(path):
+            parts = path.split(",")
+            if len(parts) != 2:
+                raise UserError(f"{path}: give parallel text as exactly two files, SOURCE,TARGET (e.g. train.en,train.es)")
+            return _read_parallel(*parts)
+        if os.path.isdir(path) or os.path.splitext(path)[1].lower() in TABLE_FORMATS:
+            return _read_table(path, opts, labelled)
+        if labelled:
+            raise UserError(
+                f"{path}: a plain-text file holds sources only; give the references too, as two line-aligned files "
+                f"'{path},TARGET_FILE', or a CSV/TSV/JSONL file with columns '{opts.source_column}' and '{opts.target_column}'"
+            )
+        return [{"source": s, "_where": w} for s, w in _read_lines(path)]
+
+    def as_examples(self, inputs, opts) -> list[dict]:
+        out = []
+        for i, x in enumerate(inputs):
+            loc = f"input {i}"
+            if isinstance(x, dict) and opts.source_column in x:
+                x = x[opts.source_column]
+            if not isinstance(x, str):
+                raise UserError(f"{loc}: expected a string or a dict with '{opts.source_column}', got {type(x).__name__}")
+            out.append({"source": _text(x, loc, "source"), "_where": loc})
+        return out
+
+    def split_keys(self, examples):
+        # the same source never sits on both sides of a split; there are no classes to stratify
+        return [e["source"] for e in examples], [""] * len(examples)
+
+    def setup(self, train: list[dict], opts) -> dict:
+        return {"source_lang": opts.source_lang, "target_lang": opts.target_lang}
+
+    def check(self, examples, setup, opts) -> None:
+        pass  # read() already rejects empty sources and targets; there is no label set to check against
+
+    # --- model ----------------------------------------------------------------------------------
+    def build_model(self, model_path: str, setup: dict, opts, cfg):
+        from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+        arch = resolve_architecture(model_path, opts, cfg.trust_remote_code)
+        setup["architecture"] = arch
+        if arch == "causal":
+            return from_pretrained(AutoModelForCausalLM, model_path, trust_remote_code=cfg.trust_remote_code)
+        if arch == "seq2seq":
+            return from_pretrained(AutoModelForSeq2SeqLM, model_path, trust_remote_code=cfg.trust_remote_code)
+        return warm_start(model_path, resolve_model(opts.decoder_model) if opts.decoder_model else model_path)
+
+    def load_model(self, directory: str, setup: dict, opts):
+        from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+        # AutoModelForSeq2SeqLM maps a saved EncoderDecoderModel ("encoder-decoder") to its class
+        auto = AutoModelForCausalLM if setup["architecture"] == "causal" else AutoModelForSeq2SeqLM
+        return from_pretrained(auto, directory)
+
+    def encode(self, examples, tokenizer, setup, opts, max_length: int) -> list[dict]:
+        arch = _architecture(setup, opts, tokenizer)
+        prompts = self._sources(examples, tokenizer, setup, opts, max_length)
+        if "target" not in examples[0]:
+            return [{"input_ids": p} for p in prompts]
+        targets = _target_ids(examples, tokenizer, arch, setup)
+        if "max_new_tokens" not in setup:  # the first labelled data encoded is the training data
+            setup["max_new_tokens"] = derive_max_new_tokens([len(t) for t in targets])
+        targets = [t[: opts.max_target_length] for t in targets]
+        if arch == "causal":
+            return [{"input_ids": p + t, "labels": [-100] * len(p) + t} for p, t in zip(prompts, targets)]
+        return [{"input_ids": p, "labels": t} for p, t in zip(prompts, targets)]
+
+    def _sources(self, examples, tokenizer, setup, opts, max_length: int) -> list[list[int]]:
+        """Model inputs without the target: the source (seq2seq) or the prompt (causal), truncated."""
+        sources = [e["source"] for e in examples]
+        if _architecture(setup, opts, tokenizer) != "causal":
+            _set_languages(tokenizer, opts)
+            prefixed = [opts.source_prefix + s for s in sources]
+            return tokenizer(prefixed, truncation=True, max_length=max_length)["input_ids"]
+        before, after = opts.template_parts()
+        # add_special_tokens on the first piece only: a BOS where the model wants one, nothing in between
+        head = tokenizer(before, add_special_tokens=True)["input_ids"]
+        tail = tokenizer(after, add_special_tokens=False)["input_ids"] if after else []
+        budget = max_length - len(head) - len(tail)
+        if budget < 1:
+            raise UserError(f"--prompt-template takes {len(head) + len(tail)} tokens, no room left in --max-length {max_length}")
+        ids = tokenizer(sources, add_special_tokens=False)["input_ids"]
+        return [head + s[:budget] + tail for s in ids]
+
+    def input_lengths(self, examples, tokenizer, setup, opts) -> list[int]:
+        return [len(p) for p in self._sources(examples, tokenizer, setup, opts, 10**9)]
+
+    def collate(self, features, tokenizer) -> dict:
+        pad_id = _pad_id(tokenizer)
+        ids = [f["input_ids"] for f in features]
+        batch = {"input_ids": pad(ids, pad_id), "attention_mask": pad([[1] * len(s) for s in ids], 0)}
+        if "labels" in features[0]:  # -100: padding never counts in the loss
+            batch["labels"] = pad([f["labels"] for f in features], -100)
+        return batch
+
+    # --- inference and metrics ------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, rt, examples, num_beams: int | None = None) -> list[dict]:
+        """One {"translation", "score", "tokens"} per example; score: mean log-probability per token."""
+        opts, tok, model = rt.opts, rt.tokenizer, rt.model
+        causal = rt.setup["architecture"] == "causal"
+        beams = num_beams or opts.num_beams
+        prompts = self._sources(examples, tok, rt.setup, opts, rt.max_length)
+        eos, pad_id = tok.eos_token_id if causal else _seq2seq_eos(model, tok), _pad_id(tok)
+        settings = dict(
+            max_new_tokens=opts.max_new_tokens or rt.setup.get("max_new_tokens") or 128, num_beams=beams,
+            do_sample=False, length_penalty=opts.length_penalty, no_repeat_ngram_size=opts.no_repeat_ngram_size,
+            early_stopping=beams > 1, pad_token_id=pad_id, eos_token_id=eos,
+            return_dict_in_generate=True, output_scores=True,
+        )
+        forced = _forced_bos(tok, opts, causal)
+        if forced is not None:
+            settings["forced_bos_token_id"] = forced
+        was_training = model.training
+        model.eval()
+        results = [None] * len(examples)
+        try:
+            for idx in sorted_batches([len(p) for p in prompts], rt.batch_size):
+                seqs = [prompts[i] for i in idx]
+                side = "left" if causal else "right"  # left: every prompt ends where generation starts
+                input_ids = pad(seqs, pad_id, side).to(rt.device)
+                mask = pad([[1] * len(s) for s in seqs], 0, side).to(rt.device)
+                with autocast(rt.device, rt.precision):
+                    out = model.generate(input_ids=input_ids, attention_mask=mask, **settings)
+                    scores = model.compute_transition_scores(
+                        out.sequences, out.scores, out.beam_indices if beams > 1 else None, normalize_logits=beams == 1
+                    )
+                start = input_ids.shape[1] if causal else 1  # seq2seq outputs begin with the decoder start token
+                for row, i in enumerate(idx):
+                    gen = out.sequences[row, start:].tolist()
+                    n = gen.index(eos) + 1 if eos in gen else len(gen)  # up to and including EOS
+                    text = tok.decode(gen[:n], skip_special_tokens=True).strip()
+                    logp = scores[row, :n].float()
+                    results[i] = {"translation": text, "score": round(float(logp.mean()), 6) if n else 0.0, "tokens": n}
+        finally:
+            model.train(was_training)
+        return results
+
+    def predict(self, rt, examples) -> list[dict]:
+        return [{"translation": r["translation"], "score": r["score"]} for r in self.generate(rt, examples)]
+
+    def evaluate(self, rt, examples) -> tuple[dict, list[dict]]:
+        preds = self.predict(rt, examples)
+        metrics = translation_metrics([p["translation"] for p in preds], [e["target"] for e in examples], rt.opts)
+        metrics.update(self._loss(rt, examples), num_beams=rt.opts.num_beams)
+        return metrics, preds
+
+    def evaluate_for_selection(self, rt, examples) -> tuple[dict, list[dict]]:
+        """The cheap in-training evaluation: loss on all, greedy BLEU/chrF on the first --selection-examples."""
+        metrics = self._loss(rt, examples)
+        subset = examples[: rt.opts.selection_examples]
+        preds = []
+        if subset:
+            preds = self.generate(rt, subset, num_beams=1)
+            metrics.update(translation_metrics([p["translation"] for p in preds], [e["target"] for e in subset], rt.opts))
+            metrics["decoding"] = f"greedy, first {len(subset)} validation examples"
+        return metrics, preds
+
+    def baseline(self, rt, examples) -> dict:
+        """The pretrained model's score before fine-tuning (run.train reports it next to the final one)."""
+        return self.evaluate(rt, examples)[0]
+
+    @torch.inference_mode()
+    def _loss(self, rt, examples) -> dict:
+        """Teacher-forced cross-entropy per target token, over all examples."""
+        features = self.encode(examples, rt.tokenizer, rt.setup, rt.opts, rt.max_length)
+        was_training = rt.model.training
+        rt.model.eval()
+        total, count = 0.0, 0
+        try:
+            for idx in sorted_batches([len(f["input_ids"]) for f in features], rt.batch_size):
+                batch = {k: v.to(rt.device) for k, v in self.collate([features[i] for i in idx], rt.tokenizer).items()}
+                with autocast(rt.device, rt.precision):
+                    loss = rt.model(**batch).loss.float().item()
+                n = _counted_tokens(batch["labels"], rt.setup["architecture"] == "causal")
+                total, count = total + loss * n, count + n
+        finally:
+            rt.model.train(was_training)
+        loss = total / max(count, 1)
+        return {"loss": round(loss, 6), "neg_loss": round(-loss, 6)}
+
+    def report(self, train, validation, tokenizer, opts, max_length) -> dict:
+        out = {}
+        for split, examples in (("train", train), ("validation", validation)):
+            if not examples:
+                continue
+            lengths = np.array([len(t) + 1 for t in tokenizer([e["target"] for e in examples], add_special_tokens=False)["input_ids"]])
+            out[f"{split}_target_tokens"] = {
+                "median": float(np.median(lengths)), "p99": float(np.percentile(lengths, 99)), "max": int(lengths.max()),
+                "max_target_length": opts.max_target_length,
+                "share_truncated": round(float((lengths > opts.max_target_length).mean()), 4),
+            }
+            out[f"{split}_target_equals_source"] = sum(e["source"].strip() == e["target"].strip() for e in examples)
+            ratio = [len(e["target"]) / len(e["source"]) for e in examples]
+            out[f"{split}_length_ratio_chars_median"] = round(float(np.median(ratio)), 3)
+        out["max_new_tokens"] = opts.max_new_tokens or derive_max_new_tokens(
+            [len(t) + 1 for t in tokenizer([e["target"] for e in train], add_special_tokens=False)["input_ids"]]
+        )
+        return out
+
+
+# --- model helpers ----------------------------------------------------------------------------
+def resolve_architecture(model_path: str, opts, trust_remote_code: bool = False) -> str:
+    """seq2seq, encoder-decoder (warm start from an encoder) or causal, from --architecture or the config."""
+    if opts.architecture != "auto":
+        return opts.architecture
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    try:
+        config = AutoConfig.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as e:
+        raise UserError(f"--model {model_path}: could not read its config ({e})") from None
+    if getattr(config, "is_encoder_decoder", False):
+        return "seq2seq"
+    heads = config.architectures or []
+    if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in heads):
+        return "causal"
+    if config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES:  # an encoder: BERT, MiniLM, RoBERTa, ...
+        return "encoder-decoder"
+    if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return "causal"
+    raise UserError(f"--model {model_path}: cannot tell how to translate with a '{config.model_type}' model; set --architecture")
+
+
+def warm_start(encoder_path: str, decoder_path: str):
+    """BERT2BERT: an EncoderDecoderModel from two encoders; the decoder gets new cross-attention layers."""
+    from transformers import EncoderDecoderModel
+
+    tok = load_tokenizer(encoder_path)
+    start = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
+    eos = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
+    if start is None or eos is None or tok.pad_token_id is None:
+        raise UserError(f"--model {encoder_path}: its tokenizer lacks [CLS]/[SEP]/[PAD] (or BOS/EOS/PAD) for a warm start")
+    model = EncoderDecoderModel.from_encoder_decoder_pretrained(encoder_path, decoder_path)
+    if model.decoder.config.vocab_size < len(tok):
+        raise UserError(
+            f"--decoder-model {decoder_path}: its vocabulary ({model.decoder.config.vocab_size}) is smaller than the "
+            f"encoder tokenizer's ({len(tok)}); the decoder must share the encoder's vocabulary"
+        )
+    for c in (model.config, model.generation_config):
+        c.decoder_start_token_id, c.pad_token_id, c.eos_token_id = start, tok.pad_token_id, eos
+    model.config.vocab_size = model.decoder.config.vocab_size
+    return model
+
+
+def _architecture(setup: dict, opts, tokenizer) -> str:
+    if "architecture" in setup:
+        return setup["architecture"]
+    # debug-data measures lengths before any model exists: read the architecture from the config
+    return resolve_architecture(tokenizer.name_or_path, opts)
+
+
+def _pad_id(tokenizer) -> int:
+    # GPT-2-style tokenizers have no pad token; the attention mask and -100 labels make its value moot
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
+def _seq2seq_eos(model, tokenizer) -> int:
+    eos = getattr(model.generation_config, "eos_token_id", None) or model.config.eos_token_id
+    if isinstance(eos, list):
+        eos = eos[0]
+    return eos if eos is not None else tokenizer.eos_token_id
+
+
+def _target_ids(examples, tokenizer, arch: str, setup: dict) -> list[list[int]]:
+    """Target token ids ending in EOS, untruncated."""
+    targets = [e["target"] for e in examples]
+    if arch == "causal":
+        eos = tokenizer.eos_token_id
+        if eos is None:
+            raise UserError("the tokenizer has no EOS token; a decoder-only model needs one to learn where a translation ends")
+        return [t + [eos] for t in tokenizer(targets, add_special_tokens=False)["input_ids"]]
+    ids = tokenizer(text_target=targets)["input_ids"]
+    if arch == "encoder-decoder":  # BERT adds [CLS] first; the decoder start token already plays that role
+        ids = [t[1:] if t and t[0] == tokenizer.cls_token_id else t for t in ids]
+    return ids
+
+
+def _counted_tokens(labels: torch.Tensor, causal: bool) -> int:
+    # causal LMs shift the labels by one, so the first label never counts
+    return int((labels[:, 1:] != -100).sum()) if causal else int((labels != -100).sum())
+
+
+def derive_max_new_tokens(target_lengths: list[int]) -> int:
+    """1.5 x the 99th percentile of the training targets' token lengths (EOS included)."""
+    return max(8, math.ceil(1.5 * float(np.percentile(target_lengths, 99))))
+
+
+def _set_languages(tokenizer, opts) -> None:
+    # multilingual seq2seq tokenizers (mBART, NLLB, M2M100) put language codes around the text
+    if opts.source_lang and hasattr(tokenizer, "src_lang"):
+        tokenizer.src_lang = opts.source_lang
+    if opts.target_lang and hasattr(tokenizer, "tgt_lang"):
+        tokenizer.tgt_lang = opts.target_lang
+
+
+def _forced_bos(tokenizer, opts, causal: bool):
+    """mBART/NLLB-style models start the output with the target language code."""
+    if causal or not opts.target_lang or not hasattr(tokenizer, "tgt_lang"):
+        return None
+    tid = tokenizer.convert_tokens_to_ids(opts.target_lang)
+    return tid if tid is not None and tid != tokenizer.unk_token_id else None
+
+
+# --- metrics ----------------------------------------------------------------------------------
+def translation_metrics(hypotheses: list[str], references: list[str], opts) -> dict:
+    from sacrebleu.metrics import BLEU, CHRF
+
+    bleu, chrf = BLEU(lowercase=opts.metric_lowercase), CHRF(lowercase=opts.metric_lowercase)
+    b, c = bleu.corpus_score(hypotheses, [references]), chrf.corpus_score(hypotheses, [references])
+    return {
+        "bleu": round(b.score, 4), "chrf": round(c.score, 4),
+        "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature()),
+        "n": len(hypotheses),
+    }
+
+
+# --- reading ----------------------------------------------------------------------------------
+def _text(value, loc: str, column: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise UserError(f"{loc}: empty {column}; remove the row or fill it in")
+    if not isinstance(value, str):
+        raise UserError(f"{loc}: {column} holds {type(value).__name__} {value!r}, expected a string")
+    return value.strip()
+
+
+def _read_table(path: str, opts, labelled: bool) -> list[dict]:
+    table = read_table(path)
+    table.require(opts.source_column, "--source-column")
+    if labelled:
+        table.require(opts.target_column, "--target-column")
+    out = []
+    for i, row in enumerate(table.rows):
+        loc = table.where(i)
+        ex = {"source": _text(row.get(opts.source_column), loc, f"source (column '{opts.source_column}')"), "_where": loc}
+        if labelled:
+            ex["target"] = _text(row.get(opts.target_column), loc, f"target (column '{opts.target_column}')")
+        out.append(ex)
+    return out
+
+
+def _read_lines(path: str) -> list[tuple[str, str]]:
+    """(text, where) per line; a blank line is an error (it would shift the alignment if skipped)."""
+    lines = read_text(path).split("\n")  # only \n ends a line (see readers._read_delimited)
+    if lines and lines[-1] == "":
+        lines.pop()  # the file's final newline
+    out = []
+    for n, line in enumerate(lines, start=1):
+        loc = where(path, n)
+        out.append((_text(line.rstrip("\r"), loc, "line"), loc))
+    return out
+
+
+def _read_parallel(source_path: str, target_path: str) -> list[dict]:
+    sources, targets = _read_lines(source_path), _read_lines(target_path)
+    if len(sources) != len(targets):
+        raise UserError(
+            f"parallel files differ in length: {source_path} has {len(sources)} lines, {target_path} has "
+            f"{len(targets)}; line N of one must translate line N of the other"
+        )
+    return [{"source": s, "target": t, "_where": w} for (s, w), (t, _) in zip(sources, targets)]
