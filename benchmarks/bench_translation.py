@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -111,7 +112,9 @@ def run_hf(a, train: str, valid: str, out: str) -> dict:
     bf16 = choose_precision("auto") == "bf16"
     args = Seq2SeqTrainingArguments(
         output_dir=out, per_device_train_batch_size=a.batch_size, per_device_eval_batch_size=a.eval_batch_size,
-        learning_rate=a.lr, num_train_epochs=a.epochs, warmup_ratio=0.06, weight_decay=0.01, seed=a.seed,
+        learning_rate=a.lr, num_train_epochs=a.epochs, weight_decay=0.01, seed=a.seed,
+        # transformers 5 dropped warmup_ratio: the same 6% of the steps as labeltune's default
+        warmup_steps=int(0.06 * math.ceil(len(features) / a.batch_size) * a.epochs),
         bf16=bf16, use_cpu=not torch.cuda.is_available(), save_strategy="no", report_to=[], logging_steps=50,
         predict_with_generate=True, generation_max_length=None, generation_num_beams=1, disable_tqdm=True,
     )

@@ -141,8 +141,9 @@ def _run(command: str, rest: list[str]) -> int:
         configs, ns = parse_train_like(command, rest)
         if command == "train":
             metrics = run.train(*configs)
-            print(json.dumps(_summary(metrics), indent=1))
-            print(f"saved to {configs[0].output}")
+            if int(os.environ.get("RANK", "0")) == 0:  # under torchrun / accelerate launch, print once
+                print(json.dumps(_summary(metrics), indent=1))
+                print(f"saved to {configs[0].output}")
         elif command == "debug-data":
             from .debug_data import format_report, report
 

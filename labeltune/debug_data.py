@@ -30,11 +30,13 @@ def report(cfg: TrainConfig, opts) -> dict:
     if validation is not None:
         out["validation_examples"] = len(validation)
 
-    groups, _ = task.split_keys(train)
-    keys = [_group_key(g) for g in groups]
+    # what makes two examples "the same": the task's duplicate_keys if it has them (QA: question + context),
+    # else the split groups (classification: the text)
+    dup_keys = getattr(task, "duplicate_keys", None) or (lambda exs: task.split_keys(exs)[0])
+    keys = [_group_key(g) for g in dup_keys(train)]
     out["train_duplicates"] = len(keys) - len(set(keys))
     if validation is not None:
-        val_keys = {_group_key(g) for g in task.split_keys(validation)[0]}
+        val_keys = {_group_key(g) for g in dup_keys(validation)}
         overlap = val_keys & set(keys)
         out["train_validation_overlap"] = len(overlap)
 

@@ -94,5 +94,19 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=dtype)
 
 
+def set_attention(model, requested: str, device: torch.device) -> str | None:
+    """Pick the attention kernel. On CPU, PyTorch's fused SDPA attention has a slow backward pass (measured:
+    eager attention made a MiniLM training step 15-20% faster at sentence lengths), so auto means eager there."""
+    impl = requested if requested != "auto" else ("eager" if device.type == "cpu" else "sdpa")
+    setter = getattr(model, "set_attn_implementation", None)
+    if setter is None:
+        return None
+    try:
+        setter(impl)
+    except (ValueError, ImportError):  # a model without that kernel keeps its default
+        return None
+    return impl
+
+
 def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())

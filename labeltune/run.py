@@ -20,7 +20,7 @@ from .config import TrainConfig, to_dict
 from .data.readers import write_jsonl
 from .data.split import grouped_stratified_split
 from .errors import UserError
-from .models import choose_precision, load_tokenizer, resolve_model
+from .models import choose_precision, load_tokenizer, resolve_model, set_attention
 from .tasks import Runtime, get_task
 
 META_FILE = "labeltune.json"
@@ -118,6 +118,7 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
     tokenizer = load_tokenizer(model_path, cfg.trust_remote_code)
     set_seed(cfg.seed)  # the new head's initialisation depends on it
     model = task.build_model(model_path, setup, opts, cfg)
+    set_attention(model, cfg.attention, accelerator.device)
     max_length = model_max_length(tokenizer, model, cfg.max_length)
     features = task.encode(train_ex, tokenizer, setup, opts, max_length)
     if main:

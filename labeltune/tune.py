@@ -426,6 +426,9 @@ def plot(rows: list[dict], chosen: dict, best: dict, rule: str, metric: str, pat
     if rule == "one-se":
         ax.axhline(best["mean"] - best["se"], color="grey", linestyle="--", linewidth=1, label="best mean - 1 SE")
     ax.set_xscale("log")
+    lrs = sorted({r["params"]["lr"] for r in rows})
+    ax.minorticks_off()  # label the tried rates themselves, not log decades
+    ax.set_xticks(lrs, [f"{lr:g}" for lr in lrs])
     ax.set_xlabel("learning rate")
     ax.set_ylabel(f"{metric} (mean +- sd over folds)")
     ax.set_title("k-fold cross-validation")
@@ -456,7 +459,8 @@ def markdown(report: dict) -> str:
         rf = report["refit"]
         test = rf.get("test")
         lines.append(f"Refit on all {report['train_examples']} training examples -> `{rf['output']}`: "
-                     + (f"test {m} {test[m]:.4f} on {test.get('n', '?')} examples." if test else "no test set."))
+                     + (f"test {m} {test[m]:.4f} on {test.get('n', '?')} examples." if test and m in test
+                        else f"test metrics {test}." if test else "no test set."))
     lines.append(f"\nPlot: {PLOT}")
     return "\n".join(lines) + "\n"
 
@@ -553,7 +557,8 @@ def tune(cfg: TrainConfig, opts, topts: TuneOptions) -> dict:
         "task": cfg.task, "model": cfg.model, "train_file": cfg.train, "train_examples": len(train_ex),
         "test_examples": len(test_ex or []), "metric": metric, "k": len(folds), "seed": cfg.seed,
         "folds": {"sizes": [len(f) for f in folds],
-                  "how": "stratified by label, grouped" if strata is not None else "grouped, not stratified"},
+                  "how": "grouped and stratified by the task's split keys" if strata is not None and len(set(strata)) > 1
+                  else "grouped by the task's split keys, not stratified"},
         "search": topts.search, "space": space, "lr_grid_source": lr_source, "select": topts.select,
         "study_name": topts.study_name, "storage": _safe_url(url), "table": table,
         "best_mean": {"params": best["params"], "mean": best["mean"], "se": best["se"]},

@@ -118,3 +118,16 @@ def test_debug_data_report(tmp_path, capsys, tiny_bert_dir):
     assert rep["train_validation_overlap"] == 1
     assert rep["train_label_counts"] == {"neg": 2, "pos": 2}
     assert rep["token_length"]["share_truncated"] == 0.25 and rep["token_length"]["max"] == 302
+
+
+def test_early_stopping_stops_after_patience(tmp_path, tiny_bert_dir, rt_csv):
+    import labeltune
+
+    # a learning rate this small cannot move the validation accuracy, so every evaluation after the first
+    # is "no improvement": with patience 2 the run stops after 3 evaluations, long before its 1,000 steps
+    m = labeltune.train(model=tiny_bert_dir, train=rt_csv, output=str(tmp_path / "o"), lr=1e-12, batch_size=8,
+                        max_steps=1000, eval_every=5, patience=2, precision="fp32", quiet=True, validation_fraction=0.1)
+    assert m["steps"] == 15 and m["best_step"] == 5
+    with open(tmp_path / "o" / "train_log.jsonl") as f:
+        evals = [json.loads(line) for line in f if '"eval"' in line]
+    assert [e["step"] for e in evals] == [5, 10, 15]

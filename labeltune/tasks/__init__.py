@@ -22,6 +22,7 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     evaluate(rt, examples) -> (metrics dict, predictions list)   score the model in `rt` on labelled examples
     predict(rt, examples) -> list[dict]   one JSON-serialisable prediction per example
     as_examples(inputs, opts) -> list[dict]   plain Python inputs (strings, dicts) for the Python API
+    duplicate_keys(examples) -> list   optional: what makes two examples duplicates (default: split groups)
     input_lengths(examples, tokenizer, setup, opts) -> list[int]   untruncated token lengths (debug-data)
     report(train, validation, tokenizer, opts, max_length) -> dict   task-specific part of debug-data
     calibrate(rt, validation) -> dict | None   optional: after training, tune decision values on validation

@@ -100,6 +100,10 @@ class QATask:
         # the context is the group: questions on one paragraph never straddle a split or fold
         return [e["context"] for e in examples], ["no answer" if e.get("is_impossible") else "answer" for e in examples]
 
+    def duplicate_keys(self, examples):
+        # a duplicate is the same question on the same context (many questions share one context)
+        return [(e["question"].strip(), e["context"]) for e in examples]
+
     def setup(self, train: list[dict], opts) -> dict:
         return {"version_2_with_negative": opts.version_2_with_negative}
 

@@ -1,0 +1,171 @@
+"""Read tabular data files into rows that remember where they came from.
+
+Every row keeps the file and line it was read from, so that any later check (an empty text, an unknown
+label) can say exactly where the problem is. Nothing is dropped: a row that cannot be read is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+
+from ..errors import UserError, where
+
+TABLE_FORMATS = (".csv", ".tsv", ".jsonl", ".json", ".ndjson")
+
+
+@dataclass
+class Table:
+    path: str
+    columns: list[str]
+    rows: list[dict] = field(default_factory=list)
+    lines: list[int | None] = field(default_factory=list)  # source line of each row (None for `datasets` dirs)
+
+    def where(self, i: int) -> str:
+        line = self.lines[i]
+        return where(self.path, line) if line is not None else f"{self.path}, row {i}"
+
+    def require(self, column: str, flag: str) -> None:
+        if column not in self.columns:
+            raise UserError(
+                f"{self.path}: no column '{column}' (set by {flag}); the file has columns: {', '.join(self.columns)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def read_text(path: str) -> str:
+    """Read a whole UTF-8 file, with errors that name the file and the line of a bad byte."""
+    if not os.path.exists(path):
+        raise UserError(f"{path} does not exist")
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a directory, expected a file")
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, as Excel writes it
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise UserError(
+            f"{where(path, line)}: byte {raw[e.start]:#x} is not valid UTF-8; re-save the file as UTF-8"
+        ) from None
+    if not text.strip():
+        raise UserError(f"{path} is empty")
+    return text
+
+
+def read_table(path: str) -> Table:
+    """Read a CSV, TSV, JSONL (or JSON list) file, or a directory saved by `datasets.save_to_disk`."""
+    if path is None:
+        raise UserError("no data file given")
+    if os.path.isdir(path):
+        return _read_datasets_dir(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in TABLE_FORMATS:
+        raise UserError(f"{path}: unknown file type '{ext}'; use one of {', '.join(TABLE_FORMATS)} or a datasets dir")
+    text = read_text(path)
+    if ext in (".csv", ".tsv"):
+        return _read_delimited(path, text, "\t" if ext == ".tsv" else ",")
+    if ext == ".json" and text.lstrip().startswith("["):
+        return _read_json_list(path, text)
+    return _read_jsonl(path, text)
+
+
+def _read_delimited(path: str, text: str, delimiter: str) -> Table:
+    # io.StringIO(newline=""), not str.splitlines(): the latter also breaks lines at U+0085 and U+2028,
+    # which occur inside real review texts
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader)
+    except csv.Error as e:
+        raise UserError(f"{where(path, 1)}: malformed header: {e}") from None
+    header = [h.strip() for h in header]
+    if len(set(header)) != len(header):
+        dup = sorted({h for h in header if header.count(h) > 1})
+        raise UserError(f"{where(path, 1)}: duplicate column names {dup}")
+    table = Table(path, header)
+    start = reader.line_num + 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise UserError(f"{where(path, start)}: malformed row: {e}; check the quoting") from None
+        if not values:  # a blank line: csv yields [], nothing to keep
+            start = reader.line_num + 1
+            continue
+        if len(values) != len(header):
+            raise UserError(
+                f"{where(path, start)}: {len(values)} fields but the header has {len(header)}; "
+                f"quote fields that contain '{delimiter}'"
+            )
+        table.rows.append(dict(zip(header, values)))
+        table.lines.append(start)
+        start = reader.line_num + 1
+    if not table.rows:
+        raise UserError(f"{path} has a header but no rows")
+    return table
+
+
+def _read_jsonl(path: str, text: str) -> Table:
+    table = Table(path, [])
+    seen = {}
+    for n, line in enumerate(text.split("\n"), start=1):  # only \n ends a line (see _read_delimited)
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{where(path, n)}: not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise UserError(f"{where(path, n)}: expected a JSON object per line, got {type(obj).__name__}")
+        for k in obj:
+            seen.setdefault(k, None)
+        table.rows.append(obj)
+        table.lines.append(n)
+    table.columns = list(seen)
+    return table
+
+
+def _read_json_list(path: str, text: str) -> Table:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{where(path, e.lineno)}: not valid JSON ({e.msg} at column {e.colno})") from None
+    table = Table(path, [])
+    seen = {}
+    for i, obj in enumerate(data):
+        if not isinstance(obj, dict):
+            raise UserError(f"{path}, item {i}: expected a JSON object, got {type(obj).__name__}")
+        for k in obj:
+            seen.setdefault(k, None)
+        table.rows.append(obj)
+        table.lines.append(None)
+    table.columns = list(seen)
+    return table
+
+
+def _read_datasets_dir(path: str) -> Table:
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(path)
+    except Exception as e:  # the library raises several types for a directory it does not recognise
+        raise UserError(f"{path}: not a directory saved by datasets.save_to_disk ({e})") from None
+    if isinstance(ds, datasets.DatasetDict):
+        raise UserError(f"{path} holds splits {list(ds)}; pass one of them, e.g. {os.path.join(path, list(ds)[0])}")
+    return Table(path, list(ds.column_names), ds.to_list(), [None] * len(ds))
+
+
+def write_jsonl(path: str, records) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
