@@ -144,12 +144,17 @@ def main():
     p.add_argument("--model", default="all-MiniLM-L6-v2")
     p.add_argument("--contenders", default="labeltune,hf_default,hf_best")
     p.add_argument("--labeltune-args", default="{}", help="JSON of extra labeltune.train options")
+    p.add_argument("--threads", type=int, default=0, help="torch threads in every contender (0: PyTorch's default)")
     p.add_argument("--only", help=argparse.SUPPRESS)
     p.add_argument("--data", nargs=2, help=argparse.SUPPRESS)
     p.add_argument("--json", help="also write the results to this file")
     a = p.parse_args()
 
     if a.only:  # child process: one contender
+        if a.threads:
+            import torch
+
+            torch.set_num_threads(a.threads)
         with tempfile.TemporaryDirectory() as out:
             if a.only == "labeltune":
                 r = run_labeltune(a, *a.data, out)
@@ -172,7 +177,7 @@ def main():
         results[name] = json.loads(line[7:])
         print(f"{name:12s} {json.dumps(results[name])}", flush=True)
 
-    peak = matmul_peak(0)
+    peak = matmul_peak(a.threads)
     flops = train_flops_per_sample(a.model, train_csv)
     print(f"\n{a.n} sentences, {a.epochs} epoch(s), batch {a.batch_size}, lr {a.lr}, model {a.model}")
     print(f"{'contender':12s} {'samples/s':>10s} {'peak MB':>9s} {'accuracy':>9s} {'GFLOP/s':>8s} {'MFU':>6s}")
