@@ -50,7 +50,8 @@ def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
                 json.dump(
                     {
                         "source": cfg.train, "seed": cfg.seed, "validation_fraction": fractions[0],
-                        "test_fraction": fractions[1], "grouped_by": "identical input", "stratified_by": "label",
+                        "test_fraction": fractions[1],
+                        "grouped_by": getattr(task, "group_description", "identical input"),
                         "validation": [train[i]["_where"] for i in val_idx],
                         "test": [train[i]["_where"] for i in test_idx],
                     },
@@ -103,6 +104,12 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     precision = choose_precision(cfg.precision)
+    # Accelerate keeps its settings in a process-wide singleton; a second train() in the same process (tune's
+    # folds, a notebook) may ask for another precision. The process group (PartialState) is kept.
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state()
+    GradientState._reset_state()
     accelerator = Accelerator(mixed_precision={"fp32": "no"}.get(precision, precision), cpu=not torch.cuda.is_available())
     model_path = resolve_model(cfg.model)
     main = accelerator.is_main_process

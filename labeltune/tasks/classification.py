@@ -35,6 +35,7 @@ class ClassificationOptions:
 
 class ClassificationTask:
     name = "classification"
+    group_description = "identical input"  # what split_keys groups on (recorded in split.json)
     Options = ClassificationOptions
 
     def default_metric(self, opts) -> str:

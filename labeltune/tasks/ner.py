@@ -451,6 +451,7 @@ def _words_without_subwords(enc, words) -> list[tuple[int, int]]:
 # --- the task -----------------------------------------------------------------------------------
 class NERTask:
     name = "ner"
+    group_description = "document (or identical sentence)"  # what split_keys groups on (recorded in split.json)
     Options = NEROptions
 
     def default_metric(self, opts) -> str:

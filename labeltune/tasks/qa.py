@@ -56,6 +56,7 @@ class QAOptions:
 
 class QATask:
     name = "qa"
+    group_description = "context paragraph"  # what split_keys groups on (recorded in split.json)
     Options = QAOptions
 
     def default_metric(self, opts) -> str:

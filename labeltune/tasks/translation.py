@@ -104,6 +104,7 @@ class TranslationOptions:
 
 class TranslationTask:
     name = "translation"
+    group_description = "identical source"  # what split_keys groups on (recorded in split.json)
     Options = TranslationOptions
 
     def default_metric(self, opts) -> str:
