@@ -26,8 +26,10 @@ demo: setup
 	$(PY) -m labeltune.data.bundled --out data/rotten_tomatoes.csv
 	$(LT) train --train data/rotten_tomatoes.csv --output runs/demo --overwrite \
 	    --validation-fraction 0.1 --test-fraction 0.1 --epochs 2 --lr 1e-4 --batch-size 32 --seed 42
-	printf 'text\nan intelligent, moving and beautifully acted film\na tedious, lifeless script with nothing to say\nnot the best of the series, but good fun\n' > data/demo_inputs.csv
-	$(LT) predict --model runs/demo --input data/demo_inputs.csv --output runs/demo/demo_predictions.jsonl
+	printf '%s\n' '{"text": "an intelligent, moving and beautifully acted film"}' \
+	    '{"text": "a tedious, lifeless script with nothing to say"}' \
+	    '{"text": "not the best of the series, but good fun"}' > data/demo_inputs.jsonl
+	$(LT) predict --model runs/demo --input data/demo_inputs.jsonl --output runs/demo/demo_predictions.jsonl
 	cat runs/demo/demo_predictions.jsonl
 
 test: setup

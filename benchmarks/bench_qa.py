@@ -135,6 +135,7 @@ def main() -> int:
     p.add_argument("--doc-stride", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--labeltune-precision", default="auto", help="labeltune's --precision (HF stays fp32 as run_qa)")
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
     if args.threads:
@@ -160,7 +161,7 @@ def main() -> int:
     out = os.path.join(work, "labeltune")
     m = labeltune.train(task="qa", model=model_path, train=train_file, validation=eval_file, output=out,
                         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
-                        doc_stride=args.doc_stride, warmup_ratio=0.0, weight_decay=0.0, precision="fp32",
+                        doc_stride=args.doc_stride, warmup_ratio=0.0, weight_decay=0.0, precision=args.labeltune_precision,
                         seed=args.seed, quiet=True)
     lt = labeltune.load(out, precision="fp32")
     lt_row = {"train_samples_per_s": m["train_samples_per_s"], **score(lt.rt.model, lt.rt.tokenizer, eval_ex, args)}
@@ -172,6 +173,7 @@ def main() -> int:
               "train_questions": len(train_ex), "eval_questions": len(eval_ex),
               "train_features_hf": hf_stats["train_features"], "labeltune": lt_row, "hf_trainer": hf_row,
               "threads": torch.get_num_threads()}
+    print(f"labeltune precision: {m['precision']}; HF Trainer: fp32 (run_qa defaults)")
     print(f"{'':12} {'train samples/s':>16} {'EM':>7} {'F1':>7}")
     for name, row in (("labeltune", lt_row), ("HF Trainer", hf_row)):
         print(f"{name:12} {row['train_samples_per_s']:>16.2f} {row['exact_match']:>7.2f} {row['f1']:>7.2f}")
