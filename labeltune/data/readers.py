@@ -115,24 +115,16 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
 
 
 def _read_jsonl(path: str, text: str) -> Table:
-    table = Table(path, [])
-    seen = {}
+    objects = []
     for n, line in enumerate(text.split("\n"), start=1):  # only \n ends a line (see _read_delimited)
         line = line.rstrip("\r")
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            objects.append((json.loads(line), n, where(path, n)))
         except json.JSONDecodeError as e:
             raise UserError(f"{where(path, n)}: not valid JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(obj, dict):
-            raise UserError(f"{where(path, n)}: expected a JSON object per line, got {type(obj).__name__}")
-        for k in obj:
-            seen.setdefault(k, None)
-        table.rows.append(obj)
-        table.lines.append(n)
-    table.columns = list(seen)
-    return table
+    return _objects_table(path, objects)
 
 
 def _read_json_list(path: str, text: str) -> Table:
@@ -140,15 +132,19 @@ def _read_json_list(path: str, text: str) -> Table:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise UserError(f"{where(path, e.lineno)}: not valid JSON ({e.msg} at column {e.colno})") from None
+    return _objects_table(path, [(obj, None, f"{path}, item {i}") for i, obj in enumerate(data)])
+
+
+def _objects_table(path: str, objects: list[tuple]) -> Table:
+    """A table of JSON objects (obj, line, location); the columns are every key seen, in first-seen order."""
     table = Table(path, [])
     seen = {}
-    for i, obj in enumerate(data):
+    for obj, line, loc in objects:
         if not isinstance(obj, dict):
-            raise UserError(f"{path}, item {i}: expected a JSON object, got {type(obj).__name__}")
-        for k in obj:
-            seen.setdefault(k, None)
+            raise UserError(f"{loc}: expected a JSON object, got {type(obj).__name__}")
+        seen.update(dict.fromkeys(obj))
         table.rows.append(obj)
-        table.lines.append(None)
+        table.lines.append(line)
     table.columns = list(seen)
     return table
 
