@@ -285,7 +285,8 @@ def _requeue_failed(study, topts: TuneOptions, requeued: set) -> None:
     by_key = defaultdict(list)
     for t in study.get_trials(deepcopy=False):
         params = _params_of(t)
-        if params:
+        # another worker's trial that is still drawing its parameters has only some of them: skip it
+        if all(k in params for k in ("lr", "epochs", "batch_size")):
             by_key[config_key(params)].append(t)
     for key, trials in by_key.items():
         if any(t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING) for t in trials):

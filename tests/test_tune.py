@@ -322,7 +322,7 @@ def postgres_url():
 
 def test_two_workers_split_a_postgres_study(rt200, tiny_bert_dir, tmp_path, postgres_url):
     log = str(tmp_path / "folds.log")
-    env = {**os.environ, "FAKE_FOLD_LOG": log, "FAKE_FOLD_SECONDS": "0.5"}
+    env = {**os.environ, "FAKE_FOLD_LOG": log, "FAKE_FOLD_SECONDS": "2"}  # long enough for both workers to start
     common = ["tune", "--train", rt200, "--model", tiny_bert_dir, "--folds", "2", "--lrs", "3e-5,1e-4,3e-4,1e-3",
               "--storage", postgres_url, "--study-name", "shared", "--heartbeat", "1", "--quiet"]
     extra = subprocess.Popen([sys.executable, WORKER, *common, "--output", str(tmp_path / "w1"), "--no-refit"],
