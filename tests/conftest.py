@@ -41,3 +41,13 @@ def rt_csv(tmp_path_factory) -> str:
     from labeltune.data.bundled import rotten_tomatoes
 
     return rotten_tomatoes(str(tmp_path_factory.mktemp("rt") / "rt1000.csv"), limit=1000, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """A test that passes threads=1 (torch.set_num_threads is process-wide) must not slow the ones after it."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
