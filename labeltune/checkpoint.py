@@ -13,7 +13,10 @@ import os
 import shutil
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file, save_model
+
+from .errors import UserError
 
 
 @contextlib.contextmanager
@@ -43,25 +46,66 @@ def existing(path: str) -> str | None:
     return None
 
 
-def save(path: str, model, optimizer, scheduler, state: dict) -> None:
+def is_sharded(accelerator) -> bool:
+    """True under FSDP: parameters are split across processes, so saving and loading are collective."""
+    return accelerator is not None and str(accelerator.distributed_type) in ("FSDP", "DistributedType.FSDP")
+
+
+def _full_state(model, optimizer=None):
+    """Unsharded state dicts (on the CPU) of an FSDP model and its optimizer. Every process must call this:
+    it gathers the shards. The optimizer's is keyed by parameter name, not by position."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    if optimizer is None:
+        return get_model_state_dict(model, options=options), None
+    return get_state_dict(model, optimizer, options=options)
+
+
+def _write_weights(path: str, model, state_dict) -> None:
+    if state_dict is None:
+        save_model(model, path)  # stores tied tensors once
+    else:
+        seen, unique = set(), {}
+        for name, t in state_dict.items():  # safetensors refuses two names on one storage: copy the second
+            unique[name] = t.clone() if t.data_ptr() in seen else t.contiguous()
+            seen.add(t.data_ptr())
+        save_file(unique, path)
+
+
+def save(path: str, model, optimizer, scheduler, state: dict, accelerator=None) -> None:
+    """Write a checkpoint (weights, optimizer, scheduler, RNG, loop state). Call it on every process: under
+    FSDP all of them gather the shards; the main process writes."""
+    model_sd, optim_sd = _full_state(model, optimizer) if is_sharded(accelerator) else (None, None)
+    if accelerator is not None and not accelerator.is_main_process:
+        return
     with atomic_dir(path) as tmp:
-        save_model(model, os.path.join(tmp, "model.safetensors"))
+        _write_weights(os.path.join(tmp, "model.safetensors"), model, model_sd)
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        torch.save(
-            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng},
-            os.path.join(tmp, "optimizer.pt"),
-        )
+        blob = {"optimizer": optimizer.state_dict() if optim_sd is None else optim_sd,
+                "sharded": optim_sd is not None, "scheduler": scheduler.state_dict(), "rng": rng}
+        torch.save(blob, os.path.join(tmp, "optimizer.pt"))
         with open(os.path.join(tmp, "state.json"), "w") as f:
             json.dump(state, f, indent=1)
 
 
-def load(path: str, model, optimizer, scheduler) -> dict:
-    """Restore weights, optimizer, scheduler and RNG states in place; return the loop state."""
-    load_model(model, os.path.join(path, "model.safetensors"))
+def load(path: str, model, optimizer, scheduler, accelerator=None) -> dict:
+    """Restore weights, optimizer, scheduler and RNG states in place (on every process); return the loop state."""
     blob = torch.load(os.path.join(path, "optimizer.pt"), weights_only=True)
-    optimizer.load_state_dict(blob["optimizer"])
+    sharded = is_sharded(accelerator)
+    if blob.get("sharded", False) != sharded:
+        raise UserError(f"--resume: {path} was written {'with' if blob.get('sharded') else 'without'} FSDP; "
+                        "resume it with the same launch configuration")
+    if sharded:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+        set_state_dict(model, optimizer, model_state_dict=load_file(os.path.join(path, "model.safetensors")),
+                       optim_state_dict=blob["optimizer"], options=StateDictOptions(full_state_dict=True))
+    else:
+        load_weights(path, model)
+        optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])
     torch.set_rng_state(blob["rng"]["torch"])
     if "cuda" in blob["rng"] and torch.cuda.is_available():
@@ -70,10 +114,35 @@ def load(path: str, model, optimizer, scheduler) -> dict:
         return json.load(f)
 
 
-def save_weights(path: str, model) -> None:
+def save_weights(path: str, model, accelerator=None) -> None:
+    """The model's weights alone (the best model so far). Call it on every process, as `save`."""
+    model_sd = _full_state(model)[0] if is_sharded(accelerator) else None
+    if accelerator is not None and not accelerator.is_main_process:
+        return
     with atomic_dir(path) as tmp:
-        save_model(model, os.path.join(tmp, "model.safetensors"))
+        _write_weights(os.path.join(tmp, "model.safetensors"), model, model_sd)
 
 
-def load_weights(path: str, model) -> None:
-    load_model(model, os.path.join(path, "model.safetensors"))
+def load_weights(path: str, model, accelerator=None) -> None:
+    """Copy the weights saved at `path` into `model`, one tensor at a time (a whole second copy of the model
+    in memory, as safetensors' load_model makes, raised a run's peak memory by the model's size)."""
+    if is_sharded(accelerator):
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+        set_model_state_dict(model, load_file(os.path.join(path, "model.safetensors")),
+                             options=StateDictOptions(full_state_dict=True))
+        return
+    params = model.state_dict()
+    with safe_open(os.path.join(path, "model.safetensors"), framework="pt") as f:
+        names = set(f.keys())
+        loaded = set()
+        with torch.no_grad():
+            for name in names:
+                if name not in params:
+                    raise ValueError(f"{path}: unexpected tensor {name} for this model")
+                params[name].copy_(f.get_tensor(name))
+                loaded.add(params[name].data_ptr())
+    # save_model stores a tied tensor (e.g. shared input/output embeddings) once, under one of its names
+    missing = [n for n, t in params.items() if n not in names and t.data_ptr() not in loaded]
+    if missing:
+        raise ValueError(f"{path}: no saved weights for {', '.join(missing[:5])}")

@@ -50,7 +50,7 @@ class TrainConfig:
     max_length: int = opt(0, "truncate inputs to this many tokens (0: the model's limit, at most 512)")
     seed: int = opt(42, "seed for splits, shuffling, dropout and head initialisation")
     precision: str = opt("auto", "auto | bf16 | fp16 | fp32; auto picks bf16 where the hardware runs it fast")
-    attention: str = opt("auto", "auto | eager | sdpa; auto: eager on CPU (faster backward here), sdpa on GPU")
+    attention: str = opt("auto", "auto | labeltune | eager | sdpa; auto: labeltune's eager kernel on CPU (faster backward, less memory), sdpa on GPU")
     group_by_length: bool = opt(True, "batch examples of similar length together (less padding)")
     eval_every: int = opt(0, "evaluate every N optimizer steps (0: at the end of each epoch)")
     metric: str | None = opt(None, "validation metric that selects the best model (default: the task's)")
@@ -77,7 +77,7 @@ class TrainConfig:
             (0 <= self.warmup_ratio < 1, "--warmup-ratio must be in [0, 1)"),
             (self.precision in ("auto", "bf16", "fp16", "fp32"), "--precision must be auto, bf16, fp16 or fp32"),
             (self.patience >= 0, "--patience must be >= 0"),
-            (self.attention in ("auto", "eager", "sdpa"), "--attention must be auto, eager or sdpa"),
+            (self.attention in ("auto", "labeltune", "eager", "sdpa"), "--attention must be auto, labeltune, eager or sdpa"),
         ]
         for ok, message in checks:
             if not ok:

@@ -83,7 +83,7 @@ def fit(
     state = {"step": 0, "best": None, "best_step": None, "bad_evals": 0, "samples": 0, "train_seconds": 0.0}
     found = checkpoint.existing(ckpt_dir) if cfg.resume else None
     if found:
-        state = checkpoint.load(found, raw_model, optimizer, scheduler)
+        state = checkpoint.load(found, raw_model, optimizer, scheduler, accelerator)
         accelerator.print(f"resumed from {found} at step {state['step']}")
     log_path = os.path.join(output_dir, "train_log.jsonl")
 
@@ -141,8 +141,7 @@ def fit(
                 improved = state["best"] is None or value > state["best"]
                 if improved:
                     state.update(best=value, best_step=step, bad_evals=0)
-                    if main:
-                        checkpoint.save_weights(best_dir, raw_model)
+                    checkpoint.save_weights(best_dir, raw_model, accelerator)  # every process: FSDP gathers
                 else:
                     state["bad_evals"] += 1
                 info["eval"] = metrics
@@ -152,8 +151,7 @@ def fit(
                     accelerator.print(f"early stop: no improvement in {cfg.patience} evaluations")
                     last = stop = True
             if step % save_every == 0 or last:
-                if main:
-                    checkpoint.save(ckpt_dir, raw_model, optimizer, scheduler, state)
+                checkpoint.save(ckpt_dir, raw_model, optimizer, scheduler, state, accelerator)
                 accelerator.wait_for_everyone()
             info["state"] = dict(state)
             yield info
@@ -162,5 +160,5 @@ def fit(
                 break
     bar.close()
     # the final model is the best one seen in evaluation (or the last, without validation data)
-    if state["best_step"] is not None and os.path.exists(best_dir):
-        checkpoint.load_weights(best_dir, raw_model)
+    if state["best_step"] is not None and state["best_step"] != state["step"] and os.path.exists(best_dir):
+        checkpoint.load_weights(best_dir, raw_model, accelerator)  # (when the last step was the best, the model holds it)

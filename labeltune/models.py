@@ -94,10 +94,33 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=dtype)
 
 
+def _model_types(config) -> set[str]:
+    """The model_type of `config` and of its sub-configs (an encoder-decoder has two)."""
+    types = {getattr(config, "model_type", "")}
+    for name in ("encoder", "decoder", "text_config"):
+        sub = getattr(config, name, None)
+        if sub is not None and hasattr(sub, "model_type"):
+            types |= _model_types(sub)
+    return types - {"encoder-decoder", "vision-encoder-decoder"}
+
+
 def set_attention(model, requested: str, device: torch.device) -> str | None:
-    """Pick the attention kernel. On CPU, PyTorch's fused SDPA attention has a slow backward pass (measured:
-    eager attention made a MiniLM training step 15-20% faster at sentence lengths), so auto means eager there."""
-    impl = requested if requested != "auto" else ("eager" if device.type == "cpu" else "sdpa")
+    """Pick the attention kernel, and on CPU the cheaper dropout mask (see kernels.py).
+
+    On CPU, PyTorch's fused SDPA attention has a slow backward pass (measured: eager attention made a MiniLM
+    training step 15-20% faster at sentence lengths), so auto means labeltune's eager attention (same
+    formula, cheaper dropout, bf16 probabilities) for the model types where it is exact, HF's eager for the rest.
+    """
+    from . import kernels
+
+    if device.type == "cpu":
+        kernels.use_fast_dropout(model)  # same distribution, a third of the cost of bernoulli_ here
+    impl = requested
+    if requested == "auto":
+        plain = _model_types(model.config) <= kernels.PLAIN_ATTENTION_MODELS
+        impl = "sdpa" if device.type != "cpu" else (kernels.ATTENTION_NAME if plain else "eager")
+    if impl == kernels.ATTENTION_NAME:
+        kernels.register()
     setter = getattr(model, "set_attn_implementation", None)
     if setter is None:
         return None
@@ -106,6 +129,19 @@ def set_attention(model, requested: str, device: torch.device) -> str | None:
     except (ValueError, ImportError):  # a model without that kernel keeps its default
         return None
     return impl
+
+
+def reset_attention(model) -> None:
+    """Back to the kernel `from_pretrained` picks by default (sdpa where the model has it)."""
+    setter = getattr(model, "set_attn_implementation", None)
+    if setter is None:
+        return
+    for impl in ("sdpa", "eager"):
+        try:
+            setter(impl)
+            return
+        except (ValueError, ImportError):
+            continue
 
 
 def count_parameters(model) -> int:

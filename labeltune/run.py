@@ -20,7 +20,7 @@ from .config import TrainConfig, to_dict
 from .data.readers import write_jsonl
 from .data.split import grouped_stratified_split
 from .errors import UserError
-from .models import choose_precision, load_tokenizer, resolve_model, set_attention
+from .models import choose_precision, load_tokenizer, reset_attention, resolve_model, set_attention
 from .tasks import Runtime, get_task
 
 META_FILE = "labeltune.json"
@@ -152,6 +152,9 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
         pass
     wall = time.perf_counter() - start
     model = accelerator.unwrap_model(model)
+    # the final metrics use the attention kernel that a reload of the saved model gets, so that `labeltune
+    # evaluate` and `pipeline()` reproduce them exactly (the training kernel keeps probabilities in bf16)
+    reset_attention(model)
     rt.model = model
 
     state = last.get("state") or {}
@@ -176,9 +179,11 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
     for split, examples in (("validation", val_ex), ("test", test_ex)):
         if examples:
             metrics[split], predictions[split] = task.evaluate(rt, examples)
+    # under FSDP each process holds a shard of the weights: gather them (a collective, so on every process)
+    full_weights = accelerator.get_state_dict(model) if save_model and checkpoint.is_sharded(accelerator) else None
     if main:
         if save_model:
-            save(out, task, model, tokenizer, setup, opts, max_length)
+            save(out, task, model, tokenizer, setup, opts, max_length, full_weights)
         for split, preds in (predictions if save_model else {}).items():  # for error analysis, next to the gold data
             write_jsonl(os.path.join(out, f"predictions_{split}.jsonl"),
                         [{"where": e["_where"], **p} for e, p in zip(val_ex if split == "validation" else test_ex, preds)])
@@ -191,11 +196,11 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
     return metrics
 
 
-def save(out: str, task, model, tokenizer, setup, opts, max_length: int) -> None:
+def save(out: str, task, model, tokenizer, setup, opts, max_length: int, state_dict=None) -> None:
     """A directory that `from_pretrained` and `pipeline` load, plus labeltune.json saying how to run it."""
     import dataclasses
 
-    model.save_pretrained(out)
+    model.save_pretrained(out, state_dict=state_dict)
     tokenizer.save_pretrained(out)
     meta = {"task": task.name, "setup": setup, "options": dataclasses.asdict(opts), "max_length": max_length}
     with open(os.path.join(out, META_FILE), "w") as f:

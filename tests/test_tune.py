@@ -366,18 +366,19 @@ def test_tune_real_tiny_model_end_to_end(rt200, tiny_bert_dir, tmp_path):
 
 @pytest.mark.e2e
 def test_tune_real_minilm_rotten_tomatoes(rt_csv, minilm_dir, tmp_path):
-    """The real MiniLM on 300 real sentences (60 held out for test), 2 folds x 2 rates, 2 epochs of batch 8 at
-    max_length 32. Floors (chance is 0.5; measured 0.621 and 0.700 with bf16 on a busy 2-core machine, 5.5 min
-    at load 10, single thread): the chosen rate's mean fold accuracy >= 0.58 and the refit's test accuracy
-    >= 0.6; and the choice is the best mean of the fold scores stored in the study."""
+    """The real MiniLM on 300 real sentences (60 held out for test), 2 folds x 2 rates, 3 epochs of batch 8 at
+    max_length 32. Floors (chance is 0.5): the chosen rate's mean fold accuracy >= 0.6 (measured 0.637, 0.671,
+    0.721 for seeds 0-2; with 120 sentences per fold the spread is wide, so a floor near those would be a coin
+    toss) and the refit's test accuracy >= 0.6 (measured 0.67-0.77); and the choice is the best mean of the fold
+    scores stored in the study."""
     data = _balanced_slice(rt_csv, tmp_path / "rt300.csv", 300)
     out = str(tmp_path / "out")
     report = tune_mod.tune(*_configs(["--train", data, "--output", out, "--model", minilm_dir, "--folds", "2",
-                                      "--lrs", "3e-5,3e-4", "--epochs", "2", "--max-length", "32", "--batch-size",
+                                      "--lrs", "1e-4,3e-4", "--epochs", "3", "--max-length", "32", "--batch-size",
                                       "8", "--test-fraction", "0.2", "--quiet"]))
     study = optuna.load_study(study_name="labeltune-tune", storage=f"sqlite:///{out}/tune.db")
     means = {t.params["lr"]: sum(t.user_attrs[f"fold_{i}"]["score"] for i in range(2)) / 2 for t in study.trials}
     chosen = report["chosen"]
     assert means[chosen["params"]["lr"]] == max(means.values()) == chosen["mean"]
-    assert chosen["mean"] >= 0.58, report["table"]
+    assert chosen["mean"] >= 0.6, report["table"]
     assert report["refit"]["test"]["accuracy"] >= 0.6 and report["refit"]["test"]["n"] == 60
