@@ -13,26 +13,42 @@ import torch
 
 
 def make_batches(
-    lengths: list[int], batch_size: int, seed: int, epoch: int, group_by_length: bool = True, shuffle: bool = True
+    lengths: list[int], batch_size: int, seed: int, epoch: int, group_by_length: bool = True, shuffle: bool = True,
+    max_tokens: int = 0,
 ) -> list[list[int]]:
     """Index batches for one epoch.
 
     With `group_by_length`, a seeded shuffle is cut into windows of 50 batches, each window is sorted by
     length and cut into batches, and the batches are shuffled again: batches hold similar lengths while
     the order stays random (the idea of HF's LengthGroupedSampler).
+
+    With `max_tokens`, a batch holds as many examples as fit in that many padded tokens (examples x the
+    longest), instead of `batch_size` examples: many short sentences or a few long ones (fairseq's
+    --max-tokens). The window is then about 50 batches of the mean length.
     """
     idx = list(range(len(lengths)))
     rng = random.Random(seed * 100_003 + epoch)
     if shuffle:
         rng.shuffle(idx)
     if group_by_length:
-        window = batch_size * 50
+        per_batch = batch_size if not max_tokens else max(1, max_tokens * len(lengths) // max(1, sum(lengths)))
+        window = per_batch * 50
         idx = [
             i
             for start in range(0, len(idx), window)
             for i in sorted(idx[start : start + window], key=lambda i: -lengths[i])
         ]
-    batches = [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
+    if max_tokens:
+        batches, current, longest = [], [], 0
+        for i in idx:
+            if current and (len(current) + 1) * max(longest, lengths[i]) > max_tokens:
+                batches.append(current)
+                current, longest = [], 0
+            current.append(i)
+            longest = max(longest, lengths[i])
+        batches += [current] if current else []
+    else:
+        batches = [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
     if shuffle and group_by_length:
         rng.shuffle(batches)
     return batches

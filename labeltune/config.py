@@ -52,6 +52,8 @@ class TrainConfig:
     precision: str = opt("auto", "auto | bf16 | fp16 | fp32; auto picks bf16 where the hardware runs it fast")
     attention: str = opt("auto", "auto | labeltune | eager | sdpa; auto: labeltune's eager kernel on CPU (faster backward, less memory), sdpa on GPU")
     group_by_length: bool = opt(True, "batch examples of similar length together (less padding)")
+    max_tokens: int = opt(0, "batches by a token budget: as many examples as fit in this many padded tokens per "
+                             "process, instead of --batch-size (0: off)")
     eval_every: int = opt(0, "evaluate every N optimizer steps (0: at the end of each epoch)")
     metric: str | None = opt(None, "validation metric that selects the best model (default: the task's)")
     patience: int = opt(0, "stop after this many evaluations without improvement (0: never stop early)")
@@ -69,6 +71,7 @@ class TrainConfig:
         checks = [
             (self.lr > 0, "--lr must be positive"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),
+            (self.max_tokens >= 0, "--max-tokens must be 0 (off) or a number of tokens per batch"),
             (self.grad_accum >= 1, "--grad-accum must be at least 1"),
             (self.epochs > 0 or self.max_steps > 0, "--epochs must be positive (or give --max-steps)"),
             (0 <= self.validation_fraction < 1, "--validation-fraction must be in [0, 1)"),

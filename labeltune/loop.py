@@ -43,7 +43,8 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 def global_batches(lengths, cfg: TrainConfig, epoch: int, world: int) -> list[list[int]]:
     """This epoch's global batches (batch_size x processes examples each), the same on every process."""
-    batches = make_batches(lengths, cfg.batch_size * world, cfg.seed, epoch, cfg.group_by_length)
+    batches = make_batches(lengths, cfg.batch_size * world, cfg.seed, epoch, cfg.group_by_length,
+                           max_tokens=cfg.max_tokens * world)
     # every process needs a non-empty slice of every batch: repeat a few examples in a tiny last batch
     return [b if len(b) >= world else (b * world)[:world] for b in batches]
 

@@ -64,6 +64,15 @@ def from_pretrained(auto_class, path: str, trust_remote_code: bool = False, **kw
         raise UserError(f"--model {path}: could not load the model ({e})") from None
 
 
+def limit_onednn_cache(capacity: int = 16) -> None:
+    """Cap oneDNN's primitive cache (oneDNN runs PyTorch's CPU matmuls). It keeps a compiled primitive per
+    matrix shape, up to 1,024; with dynamic padding every new batch length brings new shapes, and by the end of
+    an epoch the cache held ~300 MB (measured on MiniLM, classification: peak 1593 -> 1295 MB at capacity 16,
+    NER: 1620 -> 1328 MB, same speed). oneDNN reads the setting when it first runs, so it takes effect only
+    before the process's first CPU matmul; a value the user set wins."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(capacity))
+
+
 @functools.cache
 def cpu_has_fast_bf16() -> bool:
     """True where the CPU has bf16 matrix instructions (AVX512-BF16 or AMX), so bf16 autocast pays."""

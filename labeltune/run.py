@@ -20,7 +20,8 @@ from .config import TrainConfig, to_dict
 from .data.readers import write_jsonl
 from .data.split import grouped_stratified_split
 from .errors import UserError
-from .models import choose_precision, load_tokenizer, reset_attention, resolve_model, set_attention
+from .models import (choose_precision, limit_onednn_cache, load_tokenizer, reset_attention, resolve_model,
+                     set_attention)
 from .tasks import Runtime, get_task
 
 META_FILE = "labeltune.json"
@@ -97,6 +98,7 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
 
     from .loop import fit
 
+    limit_onednn_cache()
     task = get_task(cfg.task)
     if cfg.train is None and examples is None:
         raise UserError("--train is required: the training data file")
@@ -211,6 +213,7 @@ class Predictor:
     """A fine-tuned model loaded for prediction: `labeltune.load(dir).predict(["great film"])`."""
 
     def __init__(self, directory: str, precision: str = "auto", batch_size: int = 64, **option_overrides):
+        limit_onednn_cache()
         meta_path = os.path.join(directory, META_FILE)
         if not os.path.exists(meta_path):
             raise UserError(f"--model {directory}: no {META_FILE} there; is it a directory written by `labeltune train`?")

@@ -3,6 +3,8 @@ listed model's own eager attention computes."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -103,3 +105,14 @@ def test_load_weights_streams_and_handles_tied_tensors(tmp_path):
     assert b.lm_head.weight.data_ptr() == b.model.embed_tokens.weight.data_ptr()  # still tied
     with pytest.raises(ValueError, match="unexpected tensor"):
         checkpoint.load_weights(str(tmp_path / "w"), _tiny("bert"))
+
+
+def test_onednn_cache_cap_is_a_default_the_user_can_override(monkeypatch):
+    from labeltune.models import limit_onednn_cache
+
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    limit_onednn_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "16"
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "512")
+    limit_onednn_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "512"

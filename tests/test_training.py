@@ -106,6 +106,32 @@ def test_length_grouped_batches_cover_every_example_once():
     assert make_batches(lengths, 32, seed=1, epoch=1) != batches  # a new order each epoch
 
 
+def test_token_budget_batches():
+    lengths = [(i * 37) % 101 + 1 for i in range(1000)]
+    batches = make_batches(lengths, 32, seed=1, epoch=0, max_tokens=1000)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    for b in batches:
+        assert len(b) * max(lengths[i] for i in b) <= 1000
+    sizes = {len(b): max(lengths[i] for i in b) for b in batches}
+    assert max(sizes) >= 50 and min(sizes) <= 10  # many short examples or a few long ones
+    assert make_batches(lengths, 32, seed=1, epoch=0, max_tokens=1000) == batches  # seeded
+    # one example longer than the budget still gets a batch of its own
+    alone = make_batches([5, 500, 5], 32, seed=0, epoch=0, max_tokens=100, group_by_length=False)
+    assert [1] in alone and sorted(i for b in alone for i in b) == [0, 1, 2]
+
+
+def test_training_with_a_token_budget(tmp_path, tiny_bert_dir, rt_csv):
+    import labeltune
+
+    m = labeltune.train(model=tiny_bert_dir, train=rt_csv, output=str(tmp_path / "o"), max_tokens=600, epochs=1,
+                        precision="fp32", quiet=True, validation_fraction=0.1, test_fraction=0.0)
+    with open(tmp_path / "o" / "split.json") as f:
+        n_train = 1000 - len(json.load(f)["validation"])
+    # ~25 tokens per sentence: about 20 sentences per 600-token batch, so far fewer steps than one per 32
+    assert m["train_examples"] == n_train and m["steps"] > n_train / 32 and m["steps"] < n_train / 10
+    assert m["validation"]["n"] == 1000 - n_train
+
+
 def test_debug_data_report(tmp_path, capsys, tiny_bert_dir):
     train = tmp_path / "t.csv"
     train.write_text("text,label\ngood film,pos\ngood film,pos\nbad film,neg\n" + "so " * 300 + ",neg\n")
