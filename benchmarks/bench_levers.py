@@ -1,6 +1,8 @@
 """Which training-step levers pay on this machine: each variant's step time, measured interleaved.
 
     .venv/bin/python benchmarks/bench_levers.py --steps 30 --threads 2
+    .venv/bin/python benchmarks/bench_levers.py --steps 10 --batch-size 8 --threads 2 \
+        --model "$(.venv/bin/python -c 'from labeltune.gguf import smollm2_gguf; print(smollm2_gguf())')"
 
 On a shared VM the speed of the same run drifts by 10-20% from minute to minute, so comparing separate runs
 cannot resolve a 10% lever. Here every variant is a copy of the same model in one process, and the variants take
@@ -46,8 +48,10 @@ def main():
     import csv
     import tempfile
 
-    path = resolve_model(a.model)
+    path = resolve_model(a.model)  # a hub id, a directory or a .gguf file
     tok = AutoTokenizer.from_pretrained(path)
+    if tok.pad_token_id is None:  # decoder-only LMs: any id will do, the attention mask hides it
+        tok.pad_token = tok.eos_token
     with tempfile.TemporaryDirectory() as d, open(rotten_tomatoes(f"{d}/rt.csv", limit=0), newline="") as f:
         rows = list(csv.DictReader(f))
     ids = tok([r["text"] for r in rows], truncation=True, max_length=128)["input_ids"]
@@ -56,7 +60,7 @@ def main():
     batches = [collate_encoder([features[i] for i in b], tok.pad_token_id) for b in order]
 
     torch.manual_seed(0)
-    base = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+    base = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2, pad_token_id=tok.pad_token_id)
     kernels.register()
     runs = {}
     for name, (attention, fast) in VARIANTS.items():

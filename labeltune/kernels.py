@@ -23,7 +23,10 @@ from torch import nn
 
 ATTENTION_NAME = "labeltune"
 # model types whose eager attention is the plain formula below (no sliding window, soft-capping, sinks, ...)
-PLAIN_ATTENTION_MODELS = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "llama"}
+# and have attention dropout, where the kernel pays. Llama's eager attention is the same formula (the kernel
+# handles its grouped-query heads: `--attention labeltune`), but it has no attention dropout, and on SmolLM2
+# the kernel measured 12-20% slower than HF's eager there (benchmarks/bench_levers.py), so auto keeps HF's.
+PLAIN_ATTENTION_MODELS = {"bert", "roberta", "xlm-roberta", "camembert", "electra"}
 
 
 class _MaskedScale(torch.autograd.Function):
