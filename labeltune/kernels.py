@@ -4,14 +4,16 @@ Same math, cheaper execution (measured on the 2-core Sapphire Rapids box, MiniLM
 
 * Dropout. `torch.nn.functional.dropout` draws one 32-bit random number per element through `bernoulli_`
   (2.3 ms for a [32, 30, 384] tensor, ~17% of a training step). `fast_dropout` here draws 64 random bits and
-  uses them as four 16-bit uniforms, one per element (0.7 ms). The keep probability is 1 - p rounded to
+  uses them as four 16-bit uniforms, one per element (~1 ms with its backward bookkeeping). The keep probability is 1 - p rounded to
   1/65536; kept values are scaled by 1 / (1 - p), as in PyTorch. The random numbers come from torch's
   default generator, so `torch.manual_seed` and checkpointed RNG state make runs reproducible as before.
 
 * Attention. `attention` is the textbook eager attention (scores, additive mask, softmax, dropout, weighted
   sum) with two changes: the fast dropout, and, under bf16 autocast, scores and probabilities stay in bf16
   (the softmax accumulates in fp32 inside the kernel). HF's eager path adds the fp32 mask and so keeps fp32
-  probabilities for the backward pass: ~150 MB more peak memory for a batch of 32 x 128 tokens on MiniLM.
+  probabilities for the backward pass. Measured on MiniLM, one [16, 384] training step: 2213 MB peak and
+  2.7-3.1 s here, 2371 MB and 3.5-4.2 s for HF's eager, 3713 MB and 4.6-5.2 s for SDPA; at sentence
+  lengths the three are within 10% in speed and 20-40 MB in memory.
   It is registered with transformers' AttentionInterface as "labeltune", and is used only for model types
   whose own eager attention is exactly this formula (checked in tests/test_kernels.py).
 """
