@@ -48,7 +48,7 @@ def existing(path: str) -> str | None:
 
 def is_sharded(accelerator) -> bool:
     """True under FSDP: parameters are split across processes, so saving and loading are collective."""
-    return accelerator is not None and str(accelerator.distributed_type) in ("FSDP", "DistributedType.FSDP")
+    return accelerator is not None and accelerator.distributed_type == "FSDP"  # accelerate's str enum
 
 
 def _full_state(model, optimizer=None):
