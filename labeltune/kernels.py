@@ -11,9 +11,9 @@ Same math, cheaper execution (measured on the 2-core Sapphire Rapids box, MiniLM
 * Attention. `attention` is the textbook eager attention (scores, additive mask, softmax, dropout, weighted
   sum) with two changes: the fast dropout, and, under bf16 autocast, scores and probabilities stay in bf16
   (the softmax accumulates in fp32 inside the kernel). HF's eager path adds the fp32 mask and so keeps fp32
-  probabilities for the backward pass. Measured on MiniLM, one [16, 384] training step: 2213 MB peak and
-  2.7-3.1 s here, 2371 MB and 3.5-4.2 s for HF's eager, 3713 MB and 4.6-5.2 s for SDPA; at sentence
-  lengths the three are within 10% in speed and 20-40 MB in memory.
+  probabilities for the backward pass. Measured on MiniLM, a [16, 384] training step
+  (benchmarks/bench_attention.py): 2312 MB peak and 2.7-3.5 s here, 2394 MB and 3.3-4.0 s for HF's eager,
+  3704 MB and 5.3-5.9 s for SDPA; at sentence lengths the three are within 10% in speed and 20-40 MB in memory.
   It is registered with transformers' AttentionInterface as "labeltune", and is used only for model types
   whose own eager attention is exactly this formula (checked in tests/test_kernels.py).
 """

@@ -117,7 +117,7 @@ def set_attention(model, requested: str, device: torch.device) -> str | None:
     """Pick the attention kernel, and on CPU the cheaper dropout mask (see kernels.py).
 
     On CPU, PyTorch's fused SDPA attention has a slow backward pass (measured on MiniLM: eager is 1.03-1.06x
-    faster per step at sentence lengths and 1.3x at 384 tokens, where it also needs 1.3 GB less), so auto means
+    faster per step at sentence lengths and 1.3-1.5x at 384 tokens, where it also needs 1.3 GB less), so auto means
     labeltune's eager attention (same formula, cheaper dropout, bf16 probabilities) for the model types in
     kernels.PLAIN_ATTENTION_MODELS, HF's eager for the rest.
     """
