@@ -62,6 +62,12 @@ def _full_state(model, optimizer=None):
     return get_state_dict(model, optimizer, options=options)
 
 
+def gathered_weights(model, accelerator):
+    """Under FSDP, the full weights gathered from every process's shard (call it on all of them); else None,
+    meaning "the model's own state dict"."""
+    return _full_state(model)[0] if is_sharded(accelerator) else None
+
+
 def _write_weights(path: str, model, state_dict) -> None:
     if state_dict is None:
         save_model(model, path)  # stores tied tensors once
@@ -116,7 +122,7 @@ def load(path: str, model, optimizer, scheduler, accelerator=None) -> dict:
 
 def save_weights(path: str, model, accelerator=None) -> None:
     """The model's weights alone (the best model so far). Call it on every process, as `save`."""
-    model_sd = _full_state(model)[0] if is_sharded(accelerator) else None
+    model_sd = gathered_weights(model, accelerator)
     if accelerator is not None and not accelerator.is_main_process:
         return
     with atomic_dir(path) as tmp:

@@ -182,7 +182,7 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
         if examples:
             metrics[split], predictions[split] = task.evaluate(rt, examples)
     # under FSDP each process holds a shard of the weights: gather them (a collective, so on every process)
-    full_weights = accelerator.get_state_dict(model) if save_model and checkpoint.is_sharded(accelerator) else None
+    full_weights = checkpoint.gathered_weights(model, accelerator) if save_model else None
     if main:
         if save_model:
             save(out, task, model, tokenizer, setup, opts, max_length, full_weights)
