@@ -39,10 +39,13 @@ class TrainConfig:
     output: str | None = opt(None, "output directory: the saved model, metrics.json, train_log.jsonl, config.yaml")
     validation_fraction: float = opt(0.1, "share of train held out for validation when no --validation file is given")
     test_fraction: float = opt(0.0, "share of train held out for testing when no --test file is given")
-    epochs: float = opt(3.0, "number of passes over the training data (fractions allowed)")
+    epochs: float | None = opt(None, "passes over the training data, fractions allowed (default: auto, 3 raised "
+                                     "for small data to reach ~300 optimizer steps, at most 20; see labeltune/defaults.py)")
     max_steps: int = opt(0, "stop after this many optimizer steps (0: run all epochs)")
-    lr: float = opt(5e-5, "peak learning rate of AdamW")
-    batch_size: int = opt(32, "examples per optimizer step per process (before gradient accumulation)")
+    lr: float | None = opt(None, "peak learning rate of AdamW (default: auto by model size: 1e-4 under 50M "
+                                 "parameters, 5e-5 to 200M, 2e-5 above; decoder-only LMs lower)")
+    batch_size: int | None = opt(None, "examples per optimizer step per process, before gradient accumulation "
+                                       "(default: auto, the largest of 32/16/8 that gives ~300 optimizer steps)")
     grad_accum: int = opt(1, "micro-batches accumulated per optimizer step")
     weight_decay: float = opt(0.01, "AdamW weight decay (not applied to biases and LayerNorm weights)")
     warmup_ratio: float = opt(0.06, "share of the steps spent warming the learning rate up linearly from 0")
@@ -69,11 +72,11 @@ class TrainConfig:
 
     def __post_init__(self):
         checks = [
-            (self.lr > 0, "--lr must be positive"),
-            (self.batch_size >= 1, "--batch-size must be at least 1"),
+            (self.lr is None or self.lr > 0, "--lr must be positive"),
+            (self.batch_size is None or self.batch_size >= 1, "--batch-size must be at least 1"),
             (self.max_tokens >= 0, "--max-tokens must be 0 (off) or a number of tokens per batch"),
             (self.grad_accum >= 1, "--grad-accum must be at least 1"),
-            (self.epochs > 0 or self.max_steps > 0, "--epochs must be positive (or give --max-steps)"),
+            (self.epochs is None or self.epochs > 0 or self.max_steps > 0, "--epochs must be positive (or give --max-steps)"),
             (0 <= self.validation_fraction < 1, "--validation-fraction must be in [0, 1)"),
             (0 <= self.test_fraction < 1, "--test-fraction must be in [0, 1)"),
             (self.validation_fraction + self.test_fraction < 1, "--validation-fraction + --test-fraction must be < 1"),

@@ -15,7 +15,7 @@ import time
 import torch
 import yaml
 
-from . import checkpoint
+from . import checkpoint, defaults
 from .config import TrainConfig, to_dict
 from .data.readers import write_jsonl
 from .data.split import grouped_stratified_split
@@ -130,9 +130,14 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
     set_attention(model, cfg.attention, accelerator.device)
     max_length = model_max_length(tokenizer, model, cfg.max_length)
     features = task.encode(train_ex, tokenizer, setup, opts, max_length)
+    # --epochs/--batch-size/--lr left unset: chosen from the data and the model's size (see defaults.py)
+    cfg, auto_settings = defaults.resolve(cfg, len(features), model, accelerator.num_processes)
+    if auto_settings:
+        accelerator.print(defaults.describe(auto_settings))
     if main:
         with open(os.path.join(out, "config.yaml"), "w") as f:
-            yaml.safe_dump({**to_dict(cfg, opts), "resolved_model_path": model_path, "precision_used": precision}, f, sort_keys=False)
+            yaml.safe_dump({**to_dict(cfg, opts), "resolved_model_path": model_path, "precision_used": precision,
+                            **({"auto_settings": auto_settings} if auto_settings else {})}, f, sort_keys=False)
     accelerator.print(
         f"{cfg.task}: {len(train_ex)} train / {len(val_ex or [])} validation / {len(test_ex or [])} test examples, "
         f"{len(features)} features, precision {precision}, {accelerator.num_processes} process(es)"
@@ -170,6 +175,7 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
         "train_samples_per_s": round(state.get("samples", 0) / max(state.get("train_seconds", 0), 1e-9), 2),
         "wall_seconds": round(wall, 1),
         "precision": precision,
+        **({"auto_settings": auto_settings} if auto_settings else {}),
         **before,
     }
     calibrate = getattr(task, "calibrate", None)  # optional: values tuned on validation (QA's null threshold)

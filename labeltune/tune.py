@@ -527,6 +527,9 @@ def tune(cfg: TrainConfig, opts, topts: TuneOptions) -> dict:
     metric = cfg.metric or task.default_metric(opts)
     setup = task.setup(train_ex, opts)  # from all training rows: a fold may lack a rare label
     model_path = resolve_model(cfg.model)
+    from .defaults import for_folds  # unset --epochs/--batch-size: the small-data rule for a fold's size
+
+    cfg = for_folds(cfg, len(train_ex) - max(len(f) for f in folds))
     space, lr_source = search_space(cfg, topts, model_path)
     target = math.prod(len(v) for v in space.values()) if topts.search == "grid" else topts.n_trials
 

@@ -1,0 +1,65 @@
+"""Issue 12, a newcomer's path: defaults that fit small data, outputs that read alone, messages that point to the fix."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import pytest
+import yaml
+
+import labeltune
+from labeltune import defaults
+from labeltune.cli import main
+
+
+def _write_csv(path, rows, header=("text", "label")):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return str(path)
+
+
+@pytest.fixture
+def small_csv(tmp_path):
+    words = ["good", "great", "fine", "nice", "bad", "awful", "poor", "sad"]
+    rows = [(f"a {w} film number {i}", "pos" if k < 4 else "neg") for i in range(6) for k, w in enumerate(words)]
+    return _write_csv(tmp_path / "small.csv", rows)
+
+
+# --- 1. defaults that fit small data ---------------------------------------------------------------
+def test_small_data_rule_picks_enough_steps():
+    assert defaults.batch_and_epochs(90, None, None) == (8, 20.0)       # 12 steps/epoch: epochs capped at 20
+    assert defaults.batch_and_epochs(300, None, None) == (8, 8.0)       # 38 steps/epoch x 8 = 304
+    assert defaults.batch_and_epochs(1000, None, None) == (8, 3.0)      # 125 x 3 = 375
+    assert defaults.batch_and_epochs(3000, None, None) == (16, 3.0)     # 188 x 3 = 564
+    assert defaults.batch_and_epochs(20000, None, None) == (32, 3.0)
+    assert defaults.batch_and_epochs(300, 32, None) == (32, 20.0)       # an explicit batch size is kept
+    assert defaults.batch_and_epochs(300, None, 2.0) == (8, 2.0)        # explicit epochs are kept
+    assert defaults.learning_rate(22_700_000, causal=False) == 1e-4     # MiniLM
+    assert defaults.learning_rate(110_000_000, causal=False) == 5e-5    # BERT-base
+    assert defaults.learning_rate(135_000_000, causal=True) == 5e-5     # SmolLM2-135M
+    assert defaults.learning_rate(1_500_000_000, causal=True) == 1e-5
+
+
+def test_train_without_flags_chooses_and_records(small_csv, tiny_bert_dir, tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "--model", tiny_bert_dir, "--train", small_csv, "--output", out, "--quiet",
+                 "--precision", "fp32"]) == 0
+    console = capsys.readouterr().out
+    assert "auto settings: batch size 8, epochs 20, lr 0.0001" in console
+    with open(os.path.join(out, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["auto_settings"]["batch_size"] == 8 and metrics["auto_settings"]["epochs"] == 20
+    assert metrics["steps"] == 20 * 6  # 44 training rows in batches of 8
+    with open(os.path.join(out, "config.yaml")) as f:
+        saved = yaml.safe_load(f)
+    assert (saved["batch_size"], saved["epochs"], saved["lr"]) == (8, 20.0, 1e-4)
+
+
+def test_explicit_flags_win(small_csv, tiny_bert_dir, tmp_path):
+    m = labeltune.train(model=tiny_bert_dir, train=small_csv, output=str(tmp_path / "o"), epochs=1, batch_size=4,
+                        lr=1e-3, quiet=True, precision="fp32")
+    assert "auto_settings" not in m and m["steps"] == 11
