@@ -27,6 +27,10 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     report(train, validation, tokenizer, opts, max_length) -> dict   task-specific part of debug-data
     calibrate(rt, validation) -> dict | None   optional: after training, tune decision values on validation
         (QA's null threshold) in rt.opts / rt.setup, which are then saved; the dict goes into metrics.json
+    baseline(rt, examples) -> dict   optional: the pretrained model's score before fine-tuning (translation)
+    evaluate_for_selection(rt, examples) -> (metrics, predictions)   optional: a cheaper evaluation used
+        during training to pick the best step (translation: greedy decoding of a validation subset)
+    group_description: str   optional: what split_keys groups on, recorded in split.json
 """
 
 from __future__ import annotations
