@@ -63,3 +63,30 @@ def test_explicit_flags_win(small_csv, tiny_bert_dir, tmp_path):
     m = labeltune.train(model=tiny_bert_dir, train=small_csv, output=str(tmp_path / "o"), epochs=1, batch_size=4,
                         lr=1e-3, quiet=True, precision="fp32")
     assert "auto_settings" not in m and m["steps"] == 11
+
+
+# --- 2. QA: unanswerable questions switch SQuAD v2 handling on ----------------------------------------------
+def _squad(path, n=8, impossible=(1, 5)):
+    ctx = "In the beginning God created the heavens and the earth. The earth was formless and empty."
+    qas = []
+    for i in range(n):
+        answers = [] if i in impossible else [{"text": "the earth", "answer_start": ctx.index("the earth")}]
+        qas.append({"id": f"q{i}", "question": f"What was created {i}?", "answers": answers,
+                    "is_impossible": i in impossible})
+    with open(path, "w") as f:
+        json.dump({"version": "v2.0", "data": [{"title": "t", "paragraphs": [{"context": ctx, "qas": qas}]}]}, f)
+    return str(path)
+
+
+def test_qa_unanswerable_turns_v2_on_and_tunes_threshold(tmp_path, tiny_bert_dir, capsys):
+    data = _squad(tmp_path / "v2.json")
+    out = str(tmp_path / "qa")
+    assert main(["train", "--task", "qa", "--model", tiny_bert_dir, "--train", data, "--validation", data,
+                 "--output", out, "--epochs", "1", "--batch-size", "4", "--max-length", "64", "--doc-stride", "16",
+                 "--quiet"]) == 0
+    assert "SQuAD v2.0 handling on" in capsys.readouterr().err
+    with open(os.path.join(out, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert "null_threshold" in metrics["calibration"] and metrics["validation"]["NoAns_total"] == 2
+    with open(os.path.join(out, "labeltune.json")) as f:
+        assert json.load(f)["setup"]["version_2_with_negative"] is True

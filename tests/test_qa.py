@@ -198,10 +198,11 @@ def test_answer_outside_context_and_other_data_problems(tmp_path):
     assert "duplicate id 'q0' (first at" in msg
 
 
-def test_unanswerable_needs_v2_flag(tmp_path):
+def test_unanswerable_refused_only_with_no_v2_flag(tmp_path):
     path = write_json(tmp_path / "v2.json", squad_doc(version="v2.0", impossible={3}))
     with pytest.raises(labeltune.UserError, match=r"id q3\): an unanswerable question; pass --version-2-with-negative"):
-        TASK.read(path, opts())
+        TASK.read(path, opts(version_2_with_negative=False))
+    assert TASK.setup(TASK.read(path, opts()), opts()) == {"version_2_with_negative": True}  # auto (issue 12)
 
 
 def test_doc_stride_too_large_is_explained(tmp_path):

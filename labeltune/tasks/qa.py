@@ -30,7 +30,7 @@ from ..config import opt
 from ..data.readers import read_table, read_text
 from ..errors import UserError, where
 from ..inference import run_batches
-from ..models import from_pretrained
+from ..models import from_pretrained, strip_offsets
 
 MAX_LISTED = 20  # problems listed in one error message; the count says how many more there are
 
@@ -40,9 +40,11 @@ class QAOptions:
     doc_stride: int = opt(128, "tokens shared by consecutive windows of a context longer than one window")
     max_answer_length: int = opt(30, "longest answer to predict, in tokens")
     n_best: int = opt(20, "start and end candidates per window combined into spans")
-    version_2_with_negative: bool = opt(False, "SQuAD v2.0: questions may have no answer (predict empty text)")
+    version_2_with_negative: bool | None = opt(None, "SQuAD v2.0: questions may have no answer, predict empty text "
+                                                     "(default: on when the training data holds unanswerable questions)")
     null_threshold: float = opt(0.0, "v2: answer nothing when null score - best span score exceeds this")
-    tune_null_threshold: bool = opt(False, "v2: after training, set --null-threshold to the F1-best value on validation")
+    tune_null_threshold: bool | None = opt(None, "v2: after training, set --null-threshold to the F1-best value on "
+                                                 "validation (default: on when there is validation data)")
     repair_answers: bool = opt(False, "move a wrong answer_start to the nearest place its text occurs in the context")
 
     def __post_init__(self):
@@ -58,6 +60,7 @@ class QATask:
     name = "qa"
     group_description = "context paragraph"  # what split_keys groups on (recorded in split.json)
     Options = QAOptions
+    onnx_outputs = ("start_logits", "end_logits")  # the model outputs inference reads (labeltune export)
 
     def default_metric(self, opts) -> str:
         return "f1"
@@ -71,9 +74,9 @@ class QATask:
                 examples.append(ex)
         if labelled:
             _duplicate_ids(examples, problems)
-        if problems:
-            more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-            raise UserError(f"{path}: {len(problems)} problem(s) in the data:\n  " + "\n  ".join(problems[:MAX_LISTED]) + more)
+        if problems:  # one line (the CLI prints one line per error): the first problems, then how many more
+            more = f"; ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+            raise UserError(f"{path}: {len(problems)} problem(s) in the data: " + "; ".join(problems[:MAX_LISTED]) + more)
         if not examples:
             raise UserError(f"{path} holds no questions")
         repaired = sum(e.get("_repaired", 0) for e in examples)
@@ -106,10 +109,23 @@ class QATask:
         return [(e["question"].strip(), e["context"]) for e in examples]
 
     def setup(self, train: list[dict], opts) -> dict:
-        return {"version_2_with_negative": opts.version_2_with_negative}
+        v2 = opts.version_2_with_negative
+        if v2 is None:  # auto: SQuAD v2.0 handling when the training data holds unanswerable questions
+            unanswerable = sum(e.get("is_impossible", False) for e in train)
+            v2 = unanswerable > 0
+            if v2:
+                print(f"qa: {unanswerable} of {len(train)} training questions are unanswerable: SQuAD v2.0 handling "
+                      "on (the model may answer nothing; --no-version-2-with-negative refuses such data)", file=sys.stderr)
+        return {"version_2_with_negative": v2}
 
     def check(self, examples, setup, opts) -> None:
-        pass  # nothing is learned from train that other splits could contradict; read() validated each file
+        # read() validated each file; an unanswerable question is only a problem when train had none
+        if not setup["version_2_with_negative"]:
+            for e in examples:
+                if e.get("is_impossible"):
+                    raise UserError(f"{e['_where']} (id {e['id']}): an unanswerable question, but the training data has "
+                                    "none, so the model never learns to answer nothing; add unanswerable training "
+                                    "questions or remove it")
 
     # --- model ----------------------------------------------------------------------------------
     def build_model(self, model_path: str, setup: dict, opts, cfg):
@@ -134,7 +150,8 @@ class QATask:
                 "example": i,
                 "cls": ids.index(tokenizer.cls_token_id) if tokenizer.cls_token_id in ids else 0,
                 # character offsets of context tokens only: question and special tokens can never be answers
-                "offsets": [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][f], seq_ids)],
+                "offsets": [strip_offsets(examples[i]["context"], *o) if s == 1 else None
+                            for o, s in zip(enc["offset_mapping"][f], seq_ids)],
             }
             if "token_type_ids" in enc:
                 feat["token_type_ids"] = enc["token_type_ids"][f]
@@ -180,13 +197,16 @@ class QATask:
         preds = [as_prediction(e, s, rt) for e, s in zip(examples, spans)]
         metrics = squad_metrics([gold_answers(e) for e in examples], [p["answer"] for p in preds])
         if rt.setup["version_2_with_negative"]:
-            metrics.update(best_threshold(examples, spans))
+            # the official script's best_f1 / best_exact tune the null threshold on the very data they score:
+            # an upper bound, never a result (a test split's figure must not be read as one), hence "oracle_"
+            metrics.update({f"oracle_{k}": v for k, v in best_threshold(examples, spans).items()})
             metrics["null_threshold"] = rt.opts.null_threshold
         return metrics, preds
 
     def calibrate(self, rt, validation) -> dict | None:
         """v2 with --tune-null-threshold: the F1-best null threshold on validation, used from now on."""
-        if not (rt.setup["version_2_with_negative"] and rt.opts.tune_null_threshold):
+        # default (None): tuned whenever there is validation data, which is when train() calls this
+        if not rt.setup["version_2_with_negative"] or rt.opts.tune_null_threshold is False:
             return None
         best = best_threshold(validation, self.spans(rt, validation))
         rt.opts.null_threshold = best["best_f1_thresh"]  # saved with the options, so predict uses it too
@@ -216,6 +236,12 @@ class QATask:
                 "answers_in_no_window_ids": lost[:MAX_LISTED],
             }
         return out
+
+    def explain_probe(self, rt, example, prediction, target=None):
+        """`labeltune explain`: model input, words and target scores of one example (labeltune/explain/targets.py)."""
+        from ..explain.targets import qa_probe
+
+        return qa_probe(rt, example, prediction, target)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -303,7 +329,7 @@ def make_example(raw: dict, loc: str, labelled: bool, opts: QAOptions, problems:
         problems.append(f"{label}: is_impossible is true but it has answers; empty one or the other")
     if not impossible and not answers:
         problems.append(f"{label}: no answers (give at least one, or set is_impossible: true for SQuAD v2.0)")
-    if impossible and not opts.version_2_with_negative:
+    if impossible and opts.version_2_with_negative is False:  # None (auto) accepts them: setup() switches v2 on
         problems.append(f"{label}: an unanswerable question; pass --version-2-with-negative for SQuAD v2.0 data")
     ex["answers"], ex["is_impossible"] = [], impossible
     for text, start in answers:
