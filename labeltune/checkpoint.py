@@ -8,6 +8,8 @@ Weights go to safetensors; optimizer state uses torch.save and is read back with
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
 import json
 import os
 import shutil
@@ -21,12 +23,20 @@ from .errors import UserError
 
 @contextlib.contextmanager
 def atomic_dir(path: str):
-    """Yield a temporary directory that replaces `path` when the block finishes without error."""
+    """Yield a temporary directory that replaces `path` when the block finishes without error.
+
+    Its files are flushed to the disk before the rename (else a power cut could leave a renamed directory of
+    empty files) and given the usual permissions (safetensors writes its files readable by the owner alone)."""
     tmp = f"{path}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     try:
         yield tmp
+        for root, _, files in os.walk(tmp):
+            for name in files:
+                make_readable(os.path.join(root, name))
+                _fsync(os.path.join(root, name))
+        _fsync(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -35,7 +45,30 @@ def atomic_dir(path: str):
         shutil.rmtree(old, ignore_errors=True)
         os.replace(path, old)
     os.replace(tmp, path)
+    _fsync(os.path.dirname(os.path.abspath(path)))  # the renames themselves
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_readable(path: str) -> None:
+    """Give a file the permissions the umask gives new files (0644 under the usual 022), as `open` does."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+def remove_stale(*paths: str) -> None:
+    """Remove `<path>.tmp-<pid>` folders that a save killed half-way left behind."""
+    for path in paths:
+        for tmp in glob.glob(glob.escape(path) + ".tmp-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def existing(path: str) -> str | None:
@@ -83,18 +116,31 @@ def save(path: str, model, optimizer, scheduler, state: dict, accelerator=None) 
     """Write a checkpoint (weights, optimizer, scheduler, RNG, loop state). Call it on every process: under
     FSDP all of them gather the shards; the main process writes."""
     model_sd, optim_sd = _full_state(model, optimizer) if is_sharded(accelerator) else (None, None)
+    rng = _rng_states(accelerator)  # a collective too
     if accelerator is not None and not accelerator.is_main_process:
         return
     with atomic_dir(path) as tmp:
         _write_weights(os.path.join(tmp, "model.safetensors"), model, model_sd)
-        rng = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
         blob = {"optimizer": optimizer.state_dict() if optim_sd is None else optim_sd,
-                "sharded": optim_sd is not None, "scheduler": scheduler.state_dict(), "rng": rng}
+                "sharded": optim_sd is not None, "scheduler": scheduler.state_dict(), "rng": rng[0],
+                "rng_per_process": rng}
         torch.save(blob, os.path.join(tmp, "optimizer.pt"))
         with open(os.path.join(tmp, "state.json"), "w") as f:
             json.dump(state, f, indent=1)
+
+
+def _rng_states(accelerator) -> list[dict]:
+    """Every process's RNG states in rank order: processes draw different dropout masks (their slices of a
+    batch differ), so a resumed multi-process run equals an uninterrupted one only if each gets its own back."""
+    mine = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        mine["cuda"] = torch.cuda.get_rng_state_all()
+    if accelerator is None or accelerator.num_processes == 1:
+        return [mine]
+    states = [None] * accelerator.num_processes
+    torch.distributed.all_gather_object(states, mine)
+    return [{k: (v.cpu() if isinstance(v, torch.Tensor) else [t.cpu() for t in v]) for k, v in s.items()}
+            for s in states]
 
 
 def load(path: str, model, optimizer, scheduler, accelerator=None) -> dict:
@@ -113,9 +159,15 @@ def load(path: str, model, optimizer, scheduler, accelerator=None) -> dict:
         load_weights(path, model)
         optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])
-    torch.set_rng_state(blob["rng"]["torch"])
-    if "cuda" in blob["rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(blob["rng"]["cuda"])
+    per_process = blob.get("rng_per_process") or [blob["rng"]]
+    world, rank = (accelerator.num_processes, accelerator.process_index) if accelerator is not None else (1, 0)
+    if len(per_process) != world:
+        raise UserError(f"--resume: {path} was written by {len(per_process)} process(es), this run has {world}; "
+                        "resume it with the same launch configuration")
+    rng = per_process[rank]
+    torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
     with open(os.path.join(path, "state.json")) as f:
         return json.load(f)
 
@@ -152,3 +204,44 @@ def load_weights(path: str, model, accelerator=None) -> None:
     missing = [n for n, t in params.items() if n not in names and t.data_ptr() not in loaded]
     if missing:
         raise ValueError(f"{path}: no saved weights for {', '.join(missing[:5])}")
+
+
+# --- the recipe: what a resumed run must share with the run that wrote the checkpoint ----------------
+# settings that change how a run is logged, stored or sped up, not the weights it reaches; the data files'
+# paths are left out too, since their content is compared (a moved file resumes)
+NOT_IN_RECIPE = {"output", "resume", "overwrite", "keep_checkpoint", "quiet", "threads", "log_every",
+                 "eval_batch_size", "save_every", "attention", "train", "validation", "test"}
+
+
+def fingerprint(examples: list[dict] | None) -> str | None:
+    """A short hash of examples as read (their fields, not where they came from)."""
+    if examples is None:
+        return None
+    h = hashlib.sha256()
+    for e in examples:
+        h.update(json.dumps({k: v for k, v in e.items() if k != "_where"}, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def recipe(settings: dict, train_examples: list, validation_examples: list | None, processes: int) -> dict:
+    """The settings that fix a run's training trajectory, with its data's fingerprints, as JSON values."""
+    r = {k: v for k, v in settings.items() if k not in NOT_IN_RECIPE}
+    r.update(train_data=fingerprint(train_examples), validation_data=fingerprint(validation_examples),
+             processes=processes)
+    return json.loads(json.dumps(r, default=str))
+
+
+def refuse_other_recipe(path: str, new: dict) -> None:
+    """UserError naming the differing settings if the checkpoint at `path` was written under another recipe."""
+    found = existing(path)
+    if found is None:
+        return
+    with open(os.path.join(found, "state.json")) as f:
+        old = json.load(f).get("recipe")
+    if old is None:  # written before checkpoints stored their recipe
+        return
+    differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if differ:
+        changes = "; ".join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in differ)
+        raise UserError(f"--resume: the checkpoint in {path} was written with other settings ({changes}); resume "
+                        "with the original settings and data, or start afresh with --overwrite or another --output")

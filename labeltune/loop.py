@@ -58,35 +58,38 @@ def fit(
     metric: str,
     accelerator,
     output_dir: str,
+    recipe: dict | None = None,
 ) -> Iterator[dict]:
     """Train `model` on `features`; yield an info dict after every optimizer step.
 
     `evaluate(model) -> metrics` scores the current model on validation data; `metric` names the key
     that selects the best model (higher is better). The best weights are kept in `<output_dir>/best`.
+    `recipe` (what `checkpoint.recipe` makes) is stored in every checkpoint, so that `--resume` can refuse
+    a checkpoint of another recipe.
     """
     rank, world = accelerator.process_index, accelerator.num_processes
     main = accelerator.is_main_process
     lengths = [len(f["input_ids"]) for f in features]
 
-    # --- steps and schedule -------------------------------------------------------------------
-    micro_per_epoch = len(global_batches(lengths, cfg, 0, world))
-    steps_per_epoch = math.ceil(micro_per_epoch / cfg.grad_accum)
-    total_steps = cfg.max_steps or math.ceil(steps_per_epoch * cfg.epochs)
-    eval_every = cfg.eval_every or steps_per_epoch
-    save_every = cfg.save_every or eval_every
-
+    # --- steps and schedule: every epoch's batches, planned up front -----------------------------
+    plan, total_steps = plan_epochs(lengths, cfg, world)
     optimizer = make_optimizer(model, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     model, optimizer = accelerator.prepare(model, optimizer)
     raw_model = accelerator.unwrap_model(model)
 
+    # --- resume --------------------------------------------------------------------------------
     ckpt_dir, best_dir = os.path.join(output_dir, "checkpoint"), os.path.join(output_dir, "best")
-    state = {"step": 0, "best": None, "best_step": None, "bad_evals": 0, "samples": 0, "train_seconds": 0.0}
+    state = {"step": 0, "best": None, "best_step": None, "bad_evals": 0, "samples": 0, "train_seconds": 0.0,
+             "recipe": recipe}
     found = checkpoint.existing(ckpt_dir) if cfg.resume else None
     if found:
-        state = checkpoint.load(found, raw_model, optimizer, scheduler, accelerator)
+        state = {**checkpoint.load(found, raw_model, optimizer, scheduler, accelerator), "recipe": recipe}
         accelerator.print(f"resumed from {found} at step {state['step']}")
     log_path = os.path.join(output_dir, "train_log.jsonl")
+    if main:
+        checkpoint.remove_stale(ckpt_dir, best_dir)  # temporary folders of a killed save
+        truncate_log(log_path, state["step"])  # a resumed run logs its steps again, once
 
     def log(record: dict) -> None:
         if main:
@@ -96,18 +99,19 @@ def fit(
     bar = tqdm(total=total_steps, initial=state["step"], disable=not (cfg.show_progress and main), unit="step")
     stop = state["step"] >= total_steps or bool(cfg.patience and state["bad_evals"] >= cfg.patience)
     model.train()
-    while not stop:
-        # --- one epoch: which micro-batches, and where to pick up after a resume -------------------
-        epoch, step_in_epoch = divmod(state["step"], steps_per_epoch)
-        batches = global_batches(lengths, cfg, epoch, world)
-        groups = [batches[i : i + cfg.grad_accum] for i in range(0, len(batches), cfg.grad_accum)]
-        for group in groups[step_in_epoch:]:
+    first_step = 0  # the number of steps in the epochs before this one
+    for epoch, steps in enumerate(plan):
+        if stop:
+            break
+        # --- one epoch; a resumed run starts where its checkpoint was written ---------------------
+        for k in range(max(0, state["step"] - first_step), len(steps)):
+            group = steps[k]
             t0 = time.perf_counter()
             loss_sum, n_examples = 0.0, 0
             # --- micro-batches: gradients accumulate; DDP syncs only on the last one ------------
             for j, global_batch in enumerate(group):
                 mine = global_batch[rank::world]
-                batch = {k: v.to(accelerator.device) for k, v in collate([features[i] for i in mine]).items()}
+                batch = {k_: v.to(accelerator.device) for k_, v in collate([features[i] for i in mine]).items()}
                 sync = j == len(group) - 1
                 with accelerator.no_sync(model) if not sync and world > 1 else contextlib.nullcontext():
                     loss = model(**batch).loss / len(group)
@@ -126,13 +130,16 @@ def fit(
             speed = state["samples"] / max(state["train_seconds"], 1e-9)
             bar.update(1)
             bar.set_postfix(loss=f"{loss_sum:.4f}", samples_s=f"{speed:.1f}", refresh=False)
-            info = {"step": step, "epoch": step / steps_per_epoch, "loss": loss_sum, "lr": scheduler.get_last_lr()[0]}
+            info = {"step": step, "epoch": epoch + (k + 1) / len(steps), "loss": loss_sum,
+                    "lr": scheduler.get_last_lr()[0]}
             if step % cfg.log_every == 0 or step == total_steps:
                 log({**info, "samples_per_s": round(speed, 2)})
 
             # --- evaluate, keep the best, stop early -------------------------------------------
             last = step >= total_steps
-            if evaluate is not None and (step % eval_every == 0 or last):
+            due_eval = step % cfg.eval_every == 0 if cfg.eval_every else k == len(steps) - 1  # 0: epoch ends
+            due_save = step % cfg.save_every == 0 if cfg.save_every else due_eval
+            if evaluate is not None and (due_eval or last):
                 model.eval()
                 metrics = evaluate(raw_model)
                 model.train()
@@ -150,8 +157,8 @@ def fit(
                 accelerator.print(f"step {step}: {metric}={value:.4f}" + (" (best)" if improved else ""))
                 if cfg.patience and state["bad_evals"] >= cfg.patience:
                     accelerator.print(f"early stop: no improvement in {cfg.patience} evaluations")
-                    last = stop = True
-            if step % save_every == 0 or last:
+                    last = True
+            if due_save or last:
                 checkpoint.save(ckpt_dir, raw_model, optimizer, scheduler, state, accelerator)
                 accelerator.wait_for_everyone()
             info["state"] = dict(state)
@@ -159,7 +166,49 @@ def fit(
             if last:
                 stop = True
                 break
+        first_step += len(steps)
     bar.close()
     # the final model is the best one seen in evaluation (or the last, without validation data)
     if state["best_step"] is not None and state["best_step"] != state["step"] and os.path.exists(best_dir):
         checkpoint.load_weights(best_dir, raw_model, accelerator)  # (when the last step was the best, the model holds it)
+
+
+def plan_epochs(lengths, cfg: TrainConfig, world: int) -> tuple[list[list[list[list[int]]]], int]:
+    """(plan, total steps): plan[epoch] lists that epoch's optimizer steps, each a group of --grad-accum global
+    batches, for every epoch the run reaches; the run takes the first `total steps` of them in order.
+
+    Each epoch is planned from its own batches: under --max-tokens their number changes from epoch to epoch
+    (the batches depend on the epoch's shuffle), so no epoch length computed once can place a step.
+    A fractional last epoch (--epochs 2.5) takes that share of its steps, rounded up.
+    """
+    plan, total = [], 0
+    while (total < cfg.max_steps) if cfg.max_steps else (len(plan) < cfg.epochs):
+        batches = global_batches(lengths, cfg, len(plan), world)
+        if not batches:
+            break
+        steps = [batches[i : i + cfg.grad_accum] for i in range(0, len(batches), cfg.grad_accum)]
+        share = 1.0 if cfg.max_steps else min(1.0, cfg.epochs - len(plan))
+        take = math.ceil(share * len(steps))
+        if cfg.max_steps:
+            take = min(take, cfg.max_steps - total)
+        plan.append(steps)
+        total += take
+    return plan, total
+
+
+def truncate_log(path: str, step: int) -> None:
+    """Keep the log records of steps up to `step` (the checkpoint's): the steps after it are run, and logged,
+    again. A line cut short by a kill is dropped."""
+    if not os.path.exists(path):
+        return
+    kept = []
+    with open(path) as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and record.get("step", 0) <= step:
+                kept.append(line if line.endswith("\n") else line + "\n")
+    with open(path, "w") as f:
+        f.writelines(kept)

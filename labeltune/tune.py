@@ -36,6 +36,7 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 
+from .checkpoint import fingerprint
 from .config import TrainConfig, opt, to_dict
 from .data.split import kfold
 from .errors import UserError
@@ -467,22 +468,18 @@ def markdown(report: dict) -> str:
 
 
 # --- the command ---------------------------------------------------------------------------------------
-def _fingerprint(examples: list[dict]) -> str:
-    h = hashlib.sha256()
-    for e in examples:
-        h.update(json.dumps({k: v for k, v in e.items() if k != "_where"}, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:16]
-
-
 def _refit(cfg, opts, train_ex, test_ex, params: dict, out: str) -> dict:
     from . import run
 
     model_dir = os.path.join(out, "model")
     marker = os.path.join(model_dir, "tune_choice.json")
+    # the refit is reused only for the same setting, training rows and test rows (a rerun with another --test
+    # must report that file's scores)
+    choice = {**params, "train_data": fingerprint(train_ex), "test_data": fingerprint(test_ex)}
     if os.path.exists(marker) and os.path.exists(os.path.join(model_dir, "metrics.json")):
         with open(marker) as f:
             done = json.load(f)
-        if done == params:  # a rerun of a finished tune: the same refit is already there
+        if done == choice:  # a rerun of a finished tune: the same refit is already there
             with open(os.path.join(model_dir, "metrics.json")) as f:
                 print(f"[tune] refit with {config_key(params)} already in {model_dir}", flush=True)
                 return json.load(f)
@@ -491,7 +488,7 @@ def _refit(cfg, opts, train_ex, test_ex, params: dict, out: str) -> dict:
                                     validation_fraction=0.0)
     metrics = run.train(refit_cfg, opts, examples=(train_ex, None, test_ex))
     with open(marker, "w") as f:
-        json.dump(params, f)
+        json.dump(choice, f)
     return metrics
 
 
@@ -535,7 +532,7 @@ def tune(cfg: TrainConfig, opts, topts: TuneOptions) -> dict:
 
     # 2. the study; its spec pins the data, folds and recipe so resumed and parallel workers agree
     spec = {k: v for k, v in to_dict(cfg, opts, topts).items() if k not in _NOT_IN_SPEC}
-    spec.update(space={k: list(v) for k, v in space.items()}, data=_fingerprint(train_ex),
+    spec.update(space={k: list(v) for k, v in space.items()}, data=fingerprint(train_ex),
                 folds_fingerprint=hashlib.sha256(json.dumps(folds).encode()).hexdigest()[:16], metric=metric)
     url = topts.storage or f"sqlite:///{os.path.abspath(os.path.join(out, 'tune.db'))}"
     study = _open_study(topts, url, space, cfg.seed, spec)

@@ -6,6 +6,7 @@ part, so no test example has a twin in training. Stratification keeps each label
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 
@@ -19,6 +20,11 @@ def grouped_stratified_split(
 
     `groups[i]` is row i's group key and `strata[i]` its stratum (its label; rows of one group take the
     stratum of the group's first row). Returns sorted index lists, e.g. [validation, test, train].
+
+    Part p gets round(fractions[p] x number of groups) groups in all (halves round up), shared out among
+    the strata by largest remainder (Hamilton's method): each stratum first gets the whole part of its
+    exact share, and the groups still missing go to the strata with the largest fractional shares. So a
+    10% validation split of 30 groups in 7 labels has 3 groups, where rounding per label would give none.
     """
     members = defaultdict(list)
     for i, g in enumerate(groups):
@@ -27,17 +33,30 @@ def grouped_stratified_split(
     for g, idx in members.items():
         by_stratum[strata[idx[0]]].append(g)
     rng = random.Random(seed)
-    parts = [[] for _ in range(len(fractions) + 1)]
-    for stratum in sorted(by_stratum, key=str):
+    order = sorted(by_stratum, key=str)
+    shuffled = {}
+    for stratum in order:
         gs = sorted(by_stratum[stratum], key=str)
         rng.shuffle(gs)
-        start = 0
-        for p, frac in enumerate(fractions):
-            n = round(frac * len(gs))
-            for g in gs[start : start + n]:
+        shuffled[stratum] = gs
+    taken = {stratum: 0 for stratum in order}  # groups of each stratum given to earlier parts
+    parts = [[] for _ in range(len(fractions) + 1)]
+    for p, frac in enumerate(fractions):
+        exact = {s: frac * len(shuffled[s]) for s in order}
+        count = {s: min(math.floor(exact[s]), len(shuffled[s]) - taken[s]) for s in order}
+        missing = math.floor(frac * len(members) + 0.5) - sum(count.values())
+        for s in sorted(order, key=lambda s: exact[s] - math.floor(exact[s]), reverse=True):  # stable: ties by name
+            if missing <= 0:
+                break
+            if taken[s] + count[s] < len(shuffled[s]):
+                count[s] += 1
+                missing -= 1
+        for s in order:
+            for g in shuffled[s][taken[s] : taken[s] + count[s]]:
                 parts[p].extend(members[g])
-            start += n
-        for g in gs[start:]:
+            taken[s] += count[s]
+    for s in order:
+        for g in shuffled[s][taken[s] :]:
             parts[-1].extend(members[g])
     return [sorted(p) for p in parts]
 
@@ -72,3 +91,36 @@ def kfold(groups: list, strata: list | None, k: int, seed: int) -> list[list[int
             folds[f].extend(members[g])
             in_stratum[f] += len(members[g])
     return [sorted(f) for f in folds]
+
+
+def stratified_subsample(strata: list, size: int, seed: int, per_stratum: bool = False) -> list[int]:
+    """`size` row indices drawn without replacement, in proportion to the strata (learning curves).
+
+    per_stratum: `size` rows of every stratum. Otherwise `size` rows in all, shared out by largest remainder
+    (Hamilton's method, as in grouped_stratified_split): each stratum gets the whole part of its exact share,
+    the rows still missing go to the largest fractional shares (ties: the larger stratum, then by name).
+    Each stratum's rows are shuffled once per seed and taken from the front, so for one seed a smaller
+    sample lies inside a larger one (nested curves) wherever the quotas grow with `size` -- always for
+    per_stratum and for two strata. Returns sorted indices; the caller checks that `size` fits.
+    """
+    members = defaultdict(list)
+    for i, s in enumerate(strata):
+        members[s].append(i)
+    order = sorted(members, key=str)
+    rng = random.Random(seed)
+    shuffled = {}
+    for s in order:
+        rows = list(members[s])
+        rng.shuffle(rows)
+        shuffled[s] = rows
+    if per_stratum:
+        count = {s: min(size, len(members[s])) for s in order}
+    else:
+        size = min(size, len(strata))
+        exact = {s: size * len(members[s]) / len(strata) for s in order}
+        count = {s: math.floor(exact[s]) for s in order}
+        missing = size - sum(count.values())
+        by_remainder = sorted(order, key=lambda s: (-(exact[s] - count[s]), -len(members[s]), str(s)))
+        for s in by_remainder[:missing]:
+            count[s] += 1
+    return sorted(i for s in order for i in shuffled[s][: count[s]])
