@@ -18,7 +18,7 @@ import typing
 from .config import TrainConfig, read_yaml, split_options
 from .errors import UserError
 
-COMMANDS = ("train", "evaluate", "predict", "debug-data", "tune")
+COMMANDS = ("train", "evaluate", "predict", "debug-data", "tune", "explain", "serve", "export", "report")
 
 
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
@@ -107,6 +107,8 @@ def parse_model_command(command: str, argv: list[str]):
         parser.add_argument("--output", required=True, help="predictions, one JSON object per line")
     parser.add_argument("--precision", default="auto", help="auto | bf16 | fp16 | fp32 (default: auto)")
     parser.add_argument("--batch-size", type=int, default=64, help="examples per batch (default: 64)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
+                        help="torch, or onnx for a `labeltune export` directory (default: auto, from the directory)")
     if task is not None:  # the task's options, to override what was saved (e.g. another --text-column)
         _add_dataclass_flags(parser, task.Options)
     ns = parser.parse_args(argv)
@@ -154,8 +156,16 @@ def _run(command: str, rest: list[str]) -> int:
 
             tune(*configs)
         return 0
+    if command == "explain":
+        from .explain.cli import main as explain_main
+
+        return explain_main(rest)
+    if command in ("serve", "export", "report"):  # each module parses its own flags
+        import importlib
+
+        return importlib.import_module(f".{command}", __package__).main(rest)
     ns, overrides = parse_model_command(command, rest)
-    predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, **overrides)
+    predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, backend=ns.backend, **overrides)
     if command == "evaluate":
         metrics = predictor.evaluate(ns.data)
         text = json.dumps(metrics, indent=1)

@@ -8,6 +8,7 @@ train: read and check the data -> split -> set up labels -> load the model -> to
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -28,11 +29,15 @@ META_FILE = "labeltune.json"
 
 
 def model_max_length(tokenizer, model, requested: int) -> int:
-    """--max-length, else the smallest of the tokenizer's and the model's limits, capped at 512."""
+    """--max-length, else the smallest of the tokenizer's and the model's limits, capped at 512. A --max-length
+    beyond the model's position embeddings is refused (it would fail with an index error in the first step)."""
     limits = [512, tokenizer.model_max_length]
     positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if positions:
         limits.append(positions)
+        if requested > positions:
+            raise UserError(f"--max-length {requested}: the model has position embeddings for {positions} tokens; "
+                            f"use --max-length {positions} or less")
     limit = min(x for x in limits if x and x > 0)
     return requested or limit
 
@@ -46,6 +51,16 @@ def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
     if any(fractions):
         groups, strata = task.split_keys(train)
         val_idx, test_idx, train_idx = grouped_stratified_split(groups, strata, fractions, cfg.seed)
+        n_groups = len(set(groups))
+        for idx, frac, name, flag in ((val_idx, fractions[0], "validation", "--validation-fraction"),
+                                      (test_idx, fractions[1], "test", "--test-fraction")):
+            if frac and not idx:  # else training would silently run without that evaluation
+                raise UserError(f"--train {cfg.train}: {flag} {frac:g} of its {n_groups} groups of rows (identical "
+                                f"inputs stay together) gives an empty {name} split; raise {flag} to at least "
+                                f"{math.ceil(50 / n_groups) / 100:g}, give --{name} FILE, or set {flag} 0 to do without")
+        if not train_idx:
+            raise UserError(f"--train {cfg.train}: after holding out validation and test rows none is left to train "
+                            "on; lower --validation-fraction / --test-fraction or add rows")
         if out_dir:  # record the split, so the held-out rows can be found again
             with open(os.path.join(out_dir, "split.json"), "w") as f:
                 json.dump(
@@ -67,20 +82,65 @@ def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
     return train, validation or None, test or None
 
 
+# what `train` writes into --output besides the model's and tokenizer's own files (labeltune.json lists
+# those); --overwrite removes these and nothing else, and a directory that holds one of them without being
+# labeltune's output is not written into
+OWN_FILES = (META_FILE, "metrics.json", "train_log.jsonl", "config.yaml", "split.json", "predictions_validation.jsonl",
+             "predictions_test.jsonl", "checkpoint", "checkpoint.old", "best", "best.old")
+# save_pretrained's usual files, removed by --overwrite from outputs written before labeltune.json listed them
+HF_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
+            "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
+            "merges.txt", "added_tokens.json", "spiece.model", "sentencepiece.bpe.model", "chat_template.jinja")
+
+
+def _is_labeltune_output(out: str) -> bool:
+    """A finished model, a checkpoint, or the config.yaml a run writes before its first step."""
+    if os.path.exists(os.path.join(out, META_FILE)) or checkpoint.existing(os.path.join(out, "checkpoint")):
+        return True
+    try:
+        with open(os.path.join(out, "config.yaml")) as f:
+            return "resolved_model_path" in (yaml.safe_load(f) or {})
+    except (OSError, yaml.YAMLError, TypeError):
+        return False
+
+
+def remove_own_files(out: str) -> None:
+    """Remove what labeltune wrote into `out` (see OWN_FILES); any other file stays."""
+    names = list(OWN_FILES)
+    try:
+        with open(os.path.join(out, META_FILE)) as f:
+            names += json.load(f).get("files") or HF_FILES
+    except (OSError, ValueError, AttributeError):
+        names += HF_FILES
+    names += [n for n in os.listdir(out) if ".tmp-" in n or n.startswith("model-0")]  # killed saves, shards
+    for name in names:
+        path = os.path.join(out, os.path.basename(name))
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.remove(path)
+
+
 def _check_output(cfg: TrainConfig) -> str:
     if not cfg.output:
         raise UserError("--output is required: the directory for the fine-tuned model")
     out = cfg.output
     if os.path.exists(out) and not os.path.isdir(out):
         raise UserError(f"--output {out} is a file, expected a directory")
+    if os.path.isdir(out) and not _is_labeltune_output(out):
+        clash = sorted(set(os.listdir(out)) & set(OWN_FILES + HF_FILES))
+        if clash:
+            raise UserError(f"--output {out} holds {', '.join(clash)}, not written by labeltune; choose another --output "
+                            "(labeltune replaces only its own output)")
+        return out  # empty, or only other files: train writes beside them
     has_ckpt = checkpoint.existing(os.path.join(out, "checkpoint")) is not None
-    if has_ckpt and not cfg.resume:
-        raise UserError(f"--output {out} holds an unfinished run; pass --resume to continue it, or choose another --output")
+    if has_ckpt and not (cfg.resume or cfg.overwrite):
+        raise UserError(f"--output {out} holds an unfinished run; pass --resume to continue it, --overwrite to start "
+                        "afresh, or choose another --output")
     if os.path.exists(os.path.join(out, META_FILE)) and not (cfg.overwrite or cfg.resume):
         raise UserError(f"--output {out} already holds a trained model; pass --overwrite to replace it")
     if cfg.overwrite and not cfg.resume and os.path.isdir(out):
-        shutil.rmtree(out)
-    os.makedirs(out, exist_ok=True)
+        remove_own_files(out)
     return out
 
 
@@ -93,6 +153,23 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
     etc. to use instead of learning it from this train list (a fold may lack a rare label). `save_model`
     False skips writing the model and the prediction files (metrics.json is still written).
     """
+    if cfg.train is None and examples is None:
+        raise UserError("--train is required: the training data file")
+    created = bool(cfg.output) and not os.path.exists(cfg.output)
+    out = _check_output(cfg)
+    os.makedirs(out, exist_ok=True)
+    try:
+        return _train(cfg, opts, out, examples, setup, save_model)
+    except BaseException:
+        # a run refused by validation (or stopped before its first checkpoint) leaves no folder behind
+        if created and int(os.environ.get("RANK", "0")) == 0 and not checkpoint.existing(os.path.join(out, "checkpoint")):
+            remove_own_files(out)
+            if not os.listdir(out):
+                os.rmdir(out)
+        raise
+
+
+def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) -> dict:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
@@ -100,9 +177,6 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
 
     limit_onednn_cache()
     task = get_task(cfg.task)
-    if cfg.train is None and examples is None:
-        raise UserError("--train is required: the training data file")
-    out = _check_output(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     precision = choose_precision(cfg.precision)
@@ -124,6 +198,9 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
     for split in (val_ex, test_ex):
         if split:
             task.check(split, setup, opts)
+    recipe = checkpoint.recipe(to_dict(cfg, opts), train_ex, val_ex, accelerator.num_processes)
+    if cfg.resume:
+        checkpoint.refuse_other_recipe(os.path.join(out, "checkpoint"), recipe)
     tokenizer = load_tokenizer(model_path, cfg.trust_remote_code)
     set_seed(cfg.seed)  # the new head's initialisation depends on it
     model = task.build_model(model_path, setup, opts, cfg)
@@ -155,7 +232,8 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
     evaluate = (lambda m: evaluate_fn(rt, val_ex)[0]) if val_ex else None
     start = time.perf_counter()
     last = {}
-    for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator, out):
+    for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator, out,
+                    recipe):
         pass
     wall = time.perf_counter() - start
     model = accelerator.unwrap_model(model)
@@ -208,9 +286,15 @@ def save(out: str, task, model, tokenizer, setup, opts, max_length: int, state_d
     """A directory that `from_pretrained` and `pipeline` load, plus labeltune.json saying how to run it."""
     import dataclasses
 
+    before = set(os.listdir(out))
     model.save_pretrained(out, state_dict=state_dict)
     tokenizer.save_pretrained(out)
-    meta = {"task": task.name, "setup": setup, "options": dataclasses.asdict(opts), "max_length": max_length}
+    files = sorted(set(os.listdir(out)) - before)
+    for name in files:
+        if os.path.isfile(os.path.join(out, name)):
+            checkpoint.make_readable(os.path.join(out, name))  # safetensors writes mode 600
+    meta = {"task": task.name, "setup": setup, "options": dataclasses.asdict(opts), "max_length": max_length,
+            "files": files}  # what --overwrite may remove
     with open(os.path.join(out, META_FILE), "w") as f:
         json.dump(meta, f, indent=1)
 
@@ -218,7 +302,12 @@ def save(out: str, task, model, tokenizer, setup, opts, max_length: int, state_d
 class Predictor:
     """A fine-tuned model loaded for prediction: `labeltune.load(dir).predict(["great film"])`."""
 
-    def __init__(self, directory: str, precision: str = "auto", batch_size: int = 64, **option_overrides):
+    def __init__(self, directory: str, precision: str = "auto", batch_size: int = 64, backend: str = "auto",
+                 **option_overrides):
+        if precision not in ("auto", "bf16", "fp16", "fp32"):
+            raise UserError(f"--precision {precision}: must be auto, bf16, fp16 or fp32")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise UserError(f"--batch-size {batch_size}: must be at least 1")
         limit_onednn_cache()
         meta_path = os.path.join(directory, META_FILE)
         if not os.path.exists(meta_path):
@@ -230,14 +319,27 @@ class Predictor:
         known.update({k: v for k, v in option_overrides.items() if v is not None})
         self.opts = self.task.Options(**known)
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        model = self.task.load_model(directory, meta["setup"], self.opts).to(device)
+        if backend not in ("auto", "torch", "onnx"):
+            raise UserError(f"--backend {backend}: must be auto, torch or onnx")
+        self.backend = backend if backend != "auto" else ("onnx" if meta.get("onnx") else "torch")
+        if self.backend == "onnx":  # a directory written by `labeltune export`: ONNX Runtime on the CPU, fp32 inputs
+            from .export import load_onnx_model
+
+            model, device, precision = load_onnx_model(directory, meta, self.task), torch.device("cpu"), "fp32"
+        else:
+            model = self.task.load_model(directory, meta["setup"], self.opts).to(device)
         tokenizer = load_tokenizer(directory)
         self.rt = Runtime(model, tokenizer, meta["setup"], self.opts, meta["max_length"],
                           choose_precision(precision), batch_size, device)
 
     def predict(self, inputs) -> list[dict]:
-        """Predictions for a list of strings (or the task's input dicts)."""
-        return self.task.predict(self.rt, self.task.as_examples(list(inputs), self.opts))
+        """Predictions for a list of strings (or the task's input dicts); one string gives a list of one."""
+        if isinstance(inputs, (str, dict)):  # one input, not a sequence of characters (or of keys)
+            inputs = [inputs]
+        inputs = list(inputs)
+        if not inputs:
+            return []
+        return self.task.predict(self.rt, self.task.as_examples(inputs, self.opts))
 
     def predict_file(self, path: str, output: str) -> int:
         examples = self.task.read(path, self.opts, labelled=False)
@@ -249,6 +351,13 @@ class Predictor:
         examples = self.task.read(path, self.opts)
         self.task.check(examples, self.rt.setup, self.opts)
         return self.task.evaluate(self.rt, examples)[0]
+
+    def explain(self, inputs, **options) -> list[dict]:
+        """Word attributions per input (see labeltune.explain; options as `labeltune explain`'s flags)."""
+        from .explain import ExplainOptions, explain
+
+        inputs = [inputs] if isinstance(inputs, (str, dict)) else list(inputs)
+        return explain(self, self.task.as_examples(inputs, self.opts), ExplainOptions(**options))[0]
 
 
 def load(directory: str, **kwargs) -> Predictor:

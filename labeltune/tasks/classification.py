@@ -37,6 +37,7 @@ class ClassificationTask:
     name = "classification"
     group_description = "identical input"  # what split_keys groups on (recorded in split.json)
     Options = ClassificationOptions
+    onnx_outputs = ("logits",)  # the model outputs inference reads (labeltune export)
 
     def default_metric(self, opts) -> str:
         return "micro_f1" if opts.multi_label else "accuracy"
@@ -200,6 +201,12 @@ class ClassificationTask:
             unseen = sorted({lab for e in validation for lab in e["labels"]} - {lab for e in train for lab in e["labels"]})
             out["validation_labels_unseen_in_train"] = unseen
         return out
+
+    def explain_probe(self, rt, example, prediction, target=None):
+        """`labeltune explain`: model input, words and target scores of one example (labeltune/explain/targets.py)."""
+        from ..explain.targets import classification_probe
+
+        return classification_probe(rt, example, prediction, target)
 
 
 def single_label_metrics(gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:

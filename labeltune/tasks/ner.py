@@ -28,7 +28,7 @@ from ..config import opt
 from ..data.readers import read_table, read_text
 from ..errors import UserError, where
 from ..inference import run_batches
-from ..models import from_pretrained
+from ..models import from_pretrained, prefix_space_for_words, strip_offsets
 
 JSON_EXTENSIONS = (".jsonl", ".json", ".ndjson")
 SCHEMES = ("auto", "iob1", "iob2", "bioes")
@@ -205,11 +205,16 @@ def read_conll(path: str, opts: NEROptions, labelled: bool = True) -> list[dict]
     text = read_text(path)
     examples, tokens, locs, tags, first_line = [], [], [], [], None
     doc, n_columns = 0, None
+    # without -DOCSTART- lines there are no documents to keep together: each sentence is its own split group
+    # (else the whole file would be one group, and no validation part could be carved from it)
+    has_docs = any(line.split()[:1] == ["-DOCSTART-"] for line in text.split("\n"))
 
     def flush():
         nonlocal tokens, locs, tags, first_line
         if tokens:
-            ex = {"tokens": tokens, "doc": f"{path}#{doc}", "_where": where(path, first_line)}
+            ex = {"tokens": tokens, "_where": where(path, first_line)}
+            if has_docs:
+                ex["doc"] = f"{path}#{doc}"
             if labelled:
                 ex["_raw_tags"], ex["_locs"] = tags, locs
             examples.append(ex)
@@ -344,6 +349,7 @@ def ensure_words(examples: list[dict], tokenizer) -> None:
     raw = [e for e in examples if "text" in e and "tokens" not in e]
     if not raw:
         return
+    prefix_space_for_words(tokenizer)  # split raw text as the words will be tokenized later
     enc = tokenizer([e["text"] for e in raw], add_special_tokens=False, return_offsets_mapping=True,
                     verbose=False)
     for j, e in enumerate(raw):
@@ -352,7 +358,7 @@ def ensure_words(examples: list[dict], tokenizer) -> None:
             if w is not None:
                 a, b = offsets.get(w, (s, t))
                 offsets[w] = (min(a, s), max(b, t))
-        e["offsets"] = [offsets[w] for w in sorted(offsets)]
+        e["offsets"] = [strip_offsets(e["text"], *offsets[w]) for w in sorted(offsets)]
         e["tokens"] = [e["text"][s:t] for s, t in e["offsets"]]
         if "spans" in e:
             e["tags"] = _span_tags(e)
@@ -385,6 +391,7 @@ def encode_windows(examples, tokenizer, max_length: int, stride: int, label_ids:
     lies in the window; context is the distance to the nearest window cut, which picks the window a
     word's prediction is read from.
     """
+    prefix_space_for_words(tokenizer)
     room = max_length - tokenizer.num_special_tokens_to_add(pair=False)
     if room < 2:
         raise UserError(f"--max-length {max_length} leaves no room for words next to the special tokens")
@@ -451,8 +458,9 @@ def _words_without_subwords(enc, words) -> list[tuple[int, int]]:
 # --- the task -----------------------------------------------------------------------------------
 class NERTask:
     name = "ner"
-    group_description = "document (or identical sentence)"  # what split_keys groups on (recorded in split.json)
+    group_description = "document (or sentence)"  # what split_keys groups on (split.json); set by split_keys
     Options = NEROptions
+    onnx_outputs = ("logits",)  # the model outputs inference reads (labeltune export)
 
     def default_metric(self, opts) -> str:
         return "entity_f1"
@@ -479,9 +487,19 @@ class NERTask:
         return out
 
     def split_keys(self, examples):
-        # the document is the group, so a split or fold never cuts a document in two
-        groups = [e.get("doc") or tuple(e.get("tokens") or [e.get("text")]) for e in examples]
+        # the document is the group, so a split or fold never cuts a document in two; without documents
+        # (CoNLL without -DOCSTART-, JSONL without --doc-column) the sentence is
+        groups = [e.get("doc") or _sentence_key(e) for e in examples]
+        with_docs = sum("doc" in e for e in examples)
+        # what the groups were, for split.json (run.prepare_data reads it right after this call)
+        self.group_description = ("document" if with_docs == len(examples) else
+                                  "sentence (the data has no document markers)" if not with_docs else
+                                  "document where given, else sentence")
         return groups, ["entities" if _types(e) else "none" for e in examples]
+
+    def duplicate_keys(self, examples):
+        # a duplicate is the same sentence, whatever document it sits in (debug-data's duplicates and overlap)
+        return [_sentence_key(e) for e in examples]
 
     def setup(self, train: list[dict], opts) -> dict:
         types = sorted({t for e in train for t in _types(e)})
@@ -520,7 +538,7 @@ class NERTask:
         return encode_windows(examples, tokenizer, max_length, opts.stride, label_ids, opts.label_all_subwords)
 
     def input_lengths(self, examples, tokenizer, setup, opts) -> list[int]:
-        ensure_words(examples, tokenizer)
+        ensure_words(examples, prefix_space_for_words(tokenizer))
         enc = tokenizer([e["tokens"] for e in examples], is_split_into_words=True, verbose=False)
         return [len(ids) for ids in enc["input_ids"]]
 
@@ -605,6 +623,16 @@ class NERTask:
         return out
 
 
+def _sentence_key(e: dict) -> tuple:
+    return tuple(e["tokens"]) if "tokens" in e else (e["text"].strip(),)
+
+    def explain_probe(self, rt, example, prediction, target=None):
+        """`labeltune explain`: model input, words and target scores of one example (labeltune/explain/targets.py)."""
+        from ..explain.targets import ner_probe
+
+        return ner_probe(rt, example, prediction, target)
+
+
 def _types(e: dict) -> set[str]:
     if "spans" in e:
         return {label for _, _, label in e["spans"]}
@@ -617,7 +645,7 @@ def _entity_types(e: dict) -> list[str]:
 
 def _unk_words(examples, tokenizer) -> dict[str, str]:
     """Words the tokenizer turns into no sub-word at all (read as the unknown token), by location."""
-    enc = tokenizer([e["tokens"] for e in examples], is_split_into_words=True, verbose=False)
+    enc = prefix_space_for_words(tokenizer)([e["tokens"] for e in examples], is_split_into_words=True, verbose=False)
     out = {}
     for i, e in enumerate(examples):
         have = set(enc.word_ids(i))

@@ -1,0 +1,292 @@
+"""`labeltune export`: a fine-tuned model as ONNX (and int8), plus the ONNX Runtime model that runs it.
+
+Export uses PyTorch's TorchScript-based exporter (`torch.onnx.export(..., dynamo=False)`): for BERT-style
+encoders it gives one graph with dynamic batch and sequence axes, and needs no onnxscript. The batch it
+traces is the one the task's own inference path builds (recorded while predicting a few inputs), so the
+ONNX inputs are exactly what `run_batches` feeds. int8 is ONNX Runtime's dynamic quantisation (weights int8,
+activations quantised on the fly), the usual recipe for transformer encoders on CPU.
+
+The exported directory holds model.onnx (and model.int8.onnx), the tokenizer, config.json, labeltune.json
+(with "onnx": the file `predict`/`serve` run) and export.json (agreement with PyTorch, measured at export).
+Which tasks export is a task hook: `onnx_outputs` names the model outputs the task's inference reads;
+a task without it (translation: generation is a loop around the model) stays on PyTorch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from .config import opt
+from .errors import UserError
+
+ONNX_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
+COPIED = ("metrics.json", "config.yaml", "split.json", "train_log.jsonl", "README.md")
+
+
+@dataclass
+class ExportOptions:
+    model: str | None = opt(None, "a directory written by `labeltune train`")
+    output: str | None = opt(None, "directory for the exported model (default: <model>/onnx)")
+    format: str = opt("onnx", "onnx (the only format so far)")
+    quantize: str = opt("", "int8: also write a dynamically quantised model.int8.onnx, run by default")
+    data: str | None = opt(None, "inputs to measure agreement with PyTorch on (default: the run's validation or train file)")
+    agreement_examples: int = opt(500, "how many inputs of --data the agreement is measured on")
+    opset: int = opt(17, "ONNX opset version")
+    overwrite: bool = opt(False, "replace an existing --output directory")
+
+    def __post_init__(self):
+        if self.format != "onnx":
+            raise UserError(f"--format {self.format}: only onnx is supported")
+        if self.quantize not in ("", "int8"):
+            raise UserError(f"--quantize {self.quantize}: only int8 is supported")
+        if self.agreement_examples < 1:
+            raise UserError("--agreement-examples must be at least 1")
+
+
+# --- the ONNX Runtime model --------------------------------------------------------------------
+class OnnxModel:
+    """Stands in for the PyTorch model in `run_batches`: `model(**batch)` returns an object whose attributes
+    are the exported outputs (`.logits`, or `.start_logits` / `.end_logits`) as torch tensors."""
+
+    training = False
+
+    def __init__(self, path: str, threads: int = 0):
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        if threads:
+            so.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own (unexported) error types for a bad file
+            raise UserError(f"--model: {path} is not a model ONNX Runtime can load ({str(e).splitlines()[0]})") from None
+        self.path = path
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def eval(self):
+        return self
+
+    def train(self, mode: bool = True):
+        if mode:
+            raise RuntimeError("an ONNX model cannot be trained")
+        return self
+
+    def __call__(self, **batch):
+        feeds = {name: batch[name].cpu().numpy() for name in self.input_names}
+        values = self.session.run(self.output_names, feeds)
+        return SimpleNamespace(**{n: torch.from_numpy(v) for n, v in zip(self.output_names, values)})
+
+
+def load_onnx_model(directory: str, meta: dict, task, onnx_file: str | None = None) -> OnnxModel:
+    """The ONNX model of an exported directory (`--backend onnx`)."""
+    if getattr(task, "onnx_outputs", None) is None:
+        raise UserError(f"--backend onnx: the {task.name} task runs through PyTorch only; use --backend torch")
+    name = onnx_file or meta.get("onnx")
+    if not name:
+        raise UserError(f"--model {directory}: no ONNX model there; create one with `labeltune export --model {directory}`")
+    path = os.path.join(directory, name)
+    if not os.path.isfile(path):
+        raise UserError(f"--model {directory}: {name} is missing; run `labeltune export` again")
+    return OnnxModel(path, threads=torch.get_num_threads())
+
+
+# --- export ------------------------------------------------------------------------------------
+class _Recorder(torch.nn.Module):
+    """Calls through to `model`, keeping each batch and its outputs (to learn the inputs, and to compare)."""
+
+    def __init__(self, model, names: tuple[str, ...]):
+        super().__init__()
+        self.model, self.names, self.calls = model, names, []
+
+    def forward(self, **batch):
+        out = self.model(**batch)
+        self.calls.append(({k: v.detach().cpu() for k, v in batch.items()},
+                           {n: getattr(out, n).detach().float().cpu() for n in self.names}))
+        return out
+
+
+class _Positional(torch.nn.Module):
+    """The traced module: positional inputs in a fixed order -> a tuple of the task's outputs."""
+
+    def __init__(self, model, input_names: list[str], output_names: tuple[str, ...]):
+        super().__init__()
+        self.model, self.input_names, self.output_names = model, input_names, output_names
+
+    def forward(self, *args):
+        out = self.model(**dict(zip(self.input_names, args)))
+        return tuple(getattr(out, n) for n in self.output_names)
+
+
+def _sample_inputs(opts: ExportOptions, predictor) -> list[dict]:
+    path = opts.data
+    if path is None:  # the run's own held-out data, else its training file
+        import yaml
+
+        cfg_path = os.path.join(opts.model, "config.yaml")
+        cfg = {}
+        if os.path.exists(cfg_path):
+            with open(cfg_path) as f:
+                cfg = yaml.safe_load(f) or {}
+        path = next((cfg[k] for k in ("validation", "test", "train") if cfg.get(k) and os.path.exists(cfg[k])), None)
+        if path is None:
+            raise UserError("--data is required: the training data files of this run are not found; give a file "
+                            "of inputs to measure the agreement with PyTorch on")
+    examples = predictor.task.read(path, predictor.opts, labelled=False)
+    return examples[: opts.agreement_examples]
+
+
+def _split(pred) -> tuple[list, list[float]]:
+    """(everything but the floats, the floats) of a prediction, walked in a fixed order."""
+    if isinstance(pred, dict):
+        parts = [(k, _split(v)) for k, v in sorted(pred.items())]
+        return [(k, p[0]) for k, p in parts], [x for _, p in parts for x in p[1]]
+    if isinstance(pred, (list, tuple)):
+        parts = [_split(v) for v in pred]
+        return [p[0] for p in parts], [x for p in parts for x in p[1]]
+    if isinstance(pred, float):
+        return ["<float>"], [pred]
+    return [pred], []
+
+
+def compare(reference: list[dict], candidate: list[dict]) -> dict:
+    """Agreement of two prediction lists: the share with the same labels / spans / text (every non-float field),
+    and the largest difference of a score where the structures agree."""
+    same, diffs = 0, [0.0]
+    for a, b in zip(reference, candidate):
+        (sa, fa), (sb, fb) = _split(a), _split(b)
+        if sa == sb:
+            same += 1
+            diffs += [abs(x - y) for x, y in zip(fa, fb) if math.isfinite(x) and math.isfinite(y)]
+    return {"n": len(reference), "agreement": same / max(len(reference), 1), "max_abs_score_diff": max(diffs)}
+
+
+def _output_diff(ref_calls, calls) -> float:
+    """Largest difference of the raw outputs (logits) over the same batches, padding positions included."""
+    worst = 0.0
+    for (_, ref), (_, out) in zip(ref_calls, calls):
+        for name, value in ref.items():
+            worst = max(worst, float((value - out[name]).abs().max()))
+    return worst
+
+
+def _measure(predictor, model, examples, output_names) -> tuple[list[dict], list, float]:
+    """Predictions of `model` put in the predictor's runtime, the recorded batches, and the seconds taken."""
+    saved = predictor.rt.model, predictor.rt.precision
+    recorder = _Recorder(model, output_names) if isinstance(model, torch.nn.Module) else _OnnxRecorder(model, output_names)
+    predictor.rt.model, predictor.rt.precision = recorder, "fp32"
+    try:
+        start = time.perf_counter()
+        preds = predictor.task.predict(predictor.rt, [dict(e) for e in examples])
+        return preds, recorder.calls, time.perf_counter() - start
+    finally:
+        predictor.rt.model, predictor.rt.precision = saved
+
+
+class _OnnxRecorder(_Recorder):
+    def __init__(self, model, names):
+        torch.nn.Module.__init__(self)
+        self.model, self.names, self.calls = model, names, []
+
+
+def export(opts: ExportOptions) -> dict:
+    """Write the ONNX model(s); return (and save as export.json) the agreement with the PyTorch model."""
+    from .run import META_FILE, load
+
+    if not opts.model:
+        raise UserError("--model is required: a directory written by `labeltune train`")
+    out = opts.output or os.path.join(opts.model, "onnx")
+    if os.path.exists(os.path.join(out, META_FILE)) and not opts.overwrite:
+        raise UserError(f"--output {out} already holds an exported model; pass --overwrite to replace it")
+    predictor = load(opts.model, precision="fp32", backend="torch")
+    task = predictor.task
+    output_names = getattr(task, "onnx_outputs", None)
+    if output_names is None:
+        raise UserError(f"--model {opts.model}: the {task.name} task cannot be exported to ONNX (its prediction is "
+                        "not one forward pass); serve and predict it with --backend torch")
+    examples = _sample_inputs(opts, predictor)
+    torch_model = predictor.rt.model.eval()
+
+    # the batch the task's inference builds: its tensors are the ONNX inputs, in this order
+    reference, ref_calls, torch_seconds = _measure(predictor, torch_model, examples, output_names)
+    sample = ref_calls[0][0]
+    input_names = list(sample)
+    if os.path.isdir(out) and opts.overwrite:
+        shutil.rmtree(out)
+    os.makedirs(out, exist_ok=True)
+    onnx_path = os.path.join(out, ONNX_FILE)
+    wrapper = _Positional(torch_model, input_names, output_names).eval()
+    axes = {n: {0: "batch", 1: "sequence"} for n in input_names}
+    axes |= {n: {0: "batch", 1: "sequence"} if ref_calls[0][1][n].ndim > 1 else {0: "batch"} for n in output_names}
+    import warnings
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarnings about Python branches on shapes (checked by the agreement)
+        torch.onnx.export(wrapper, tuple(sample[n] for n in input_names), onnx_path, dynamo=False,
+                          input_names=input_names, output_names=list(output_names), dynamic_axes=axes,
+                          opset_version=opts.opset)
+    torch_model.eval()  # the exporter restores the wrapper's mode recursively; keep inference mode
+
+    files = {"fp32": ONNX_FILE}
+    if opts.quantize == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        import logging
+
+        logging.getLogger().setLevel(logging.ERROR)  # its advice to run shape pre-processing (the agreement shows)
+        quantize_dynamic(onnx_path, os.path.join(out, INT8_FILE), weight_type=QuantType.QInt8)
+        files["int8"] = INT8_FILE
+
+    report = {"examples": len(examples), "torch_fp32_seconds": round(torch_seconds, 3), "onnx": {}}
+    for kind, name in files.items():
+        model = OnnxModel(os.path.join(out, name), threads=torch.get_num_threads())
+        preds, calls, seconds = _measure(predictor, model, examples, output_names)
+        report["onnx"][kind] = {"file": name, **compare(reference, preds),
+                                "max_abs_output_diff": _output_diff(ref_calls, calls), "seconds": round(seconds, 3)}
+
+    # the directory: tokenizer, config, labeltune.json pointing at the model to run, the run's records
+    predictor.rt.tokenizer.save_pretrained(out)
+    torch_model.config.save_pretrained(out)
+    with open(os.path.join(opts.model, META_FILE)) as f:
+        meta = json.load(f)
+    meta["onnx"] = files.get("int8", ONNX_FILE)
+    meta["exported_from"] = os.path.abspath(opts.model)
+    with open(os.path.join(out, META_FILE), "w") as f:
+        json.dump(meta, f, indent=1)
+    for name in COPIED:
+        if os.path.exists(os.path.join(opts.model, name)):
+            shutil.copy(os.path.join(opts.model, name), os.path.join(out, name))
+    with open(os.path.join(out, "export.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    report["output"] = out
+    return report
+
+
+def format_report(report: dict) -> str:
+    lines = [f"exported to {report['output']}; agreement with PyTorch fp32 on {report['examples']} inputs:"]
+    for kind, r in report["onnx"].items():
+        lines.append(f"  ONNX {kind:4} ({r['file']}): same prediction {r['agreement']:.2%}, max |score diff| "
+                     f"{r['max_abs_score_diff']:.2e}, max |output diff| {r['max_abs_output_diff']:.2e}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    from .cli import _add_dataclass_flags, _flags_given
+
+    parser = argparse.ArgumentParser(prog="labeltune export", description=__doc__.splitlines()[0])
+    _add_dataclass_flags(parser, ExportOptions)
+    ns = parser.parse_args(argv)
+    report = export(ExportOptions(**_flags_given(ns, ExportOptions)))
+    print(format_report(report))
+    return 0
