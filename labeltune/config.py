@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +33,9 @@ def opt(default: Any, help: str):
 class TrainConfig:
     """Everything shared by all tasks: data files, model, optimisation, evaluation, checkpoints."""
 
-    task: str = opt("classification", "classification | ner | qa | translation")
-    model: str = opt(DEFAULT_MODEL, "Hugging Face model id, local directory, or .gguf file")
+    task: str = opt("classification", "classification | ner | qa | translation (any case)")
+    model: str | None = opt(None, "Hugging Face model id, local directory, or .gguf file (default: all-MiniLM-L6-v2; "
+                                  "for translation SmolLM2-135M-Instruct; both ship in Python packages)")
     train: str | None = opt(None, "training data file (csv, tsv, jsonl, json, or a saved `datasets` dir)")
     validation: str | None = opt(None, "validation file; if absent, --validation-fraction of train is held out")
     test: str | None = opt(None, "test file; if absent and --test-fraction > 0, that share of train is held out")
@@ -71,6 +74,12 @@ class TrainConfig:
     trust_remote_code: bool = opt(False, "allow model repos to run their own Python code (off: safer)")
 
     def __post_init__(self):
+        if isinstance(self.task, str):
+            self.task = self.task.strip().lower()  # --task NER works
+        if self.model is None:  # the task's default model (translation: a causal LM), else MiniLM
+            from .tasks import TASKS, get_task
+
+            self.model = getattr(get_task(self.task), "default_model", DEFAULT_MODEL) if self.task in TASKS else DEFAULT_MODEL
         checks = [
             (self.lr is None or self.lr > 0, "--lr must be positive"),
             (self.batch_size is None or self.batch_size >= 1, "--batch-size must be at least 1"),
@@ -84,6 +93,13 @@ class TrainConfig:
             (self.precision in ("auto", "bf16", "fp16", "fp32"), "--precision must be auto, bf16, fp16 or fp32"),
             (self.patience >= 0, "--patience must be >= 0"),
             (self.attention in ("auto", "labeltune", "eager", "sdpa"), "--attention must be auto, labeltune, eager or sdpa"),
+            (self.log_every >= 1, "--log-every must be at least 1"),
+            (self.max_steps >= 0, "--max-steps must be 0 (run all epochs) or a number of steps"),
+            (self.max_length >= 0, "--max-length must be 0 (the model's limit) or a number of tokens"),
+            (self.eval_every >= 0, "--eval-every must be 0 (each epoch) or a number of steps"),
+            (self.save_every >= 0, "--save-every must be 0 (each evaluation) or a number of steps"),
+            (self.eval_batch_size >= 1, "--eval-batch-size must be at least 1"),
+            (self.threads >= 0, "--threads must be 0 (PyTorch's default) or a number of threads"),
         ]
         for ok, message in checks:
             if not ok:
@@ -123,13 +139,75 @@ def split_options(values: dict, classes: list[type], source: str) -> list:
             raise unknown_key_error(key, known, source)
     out = []
     for cls in classes:
-        names = set(field_names(cls))
-        kwargs = {k: v for k, v in values.items() if k in names}
+        hints = typing.get_type_hints(cls)
+        kwargs = {f.name: coerce(values[f.name], hints[f.name], f.name, source)
+                  for f in dataclasses.fields(cls) if f.name in values}
         try:
             out.append(cls(**kwargs))
         except TypeError as e:  # a wrong type from YAML, e.g. a list where a number belongs
             raise UserError(f"{source}: {e}") from None
     return out
+
+
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def coerce(value: Any, kind, key: str, source: str) -> Any:
+    """`value` as the field type `kind` (bool, int, float, str, or one of them | None), or a UserError naming
+    the key, its flag and the source. PyYAML reads `lr: 3e-5` as a string (YAML 1.1 wants a dot: 3.0e-5),
+    and Python callers pass strings from the environment or JSON: both are converted here, once."""
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        if value is None and type(None) in typing.get_args(kind):
+            return None
+        kind = next(t for t in typing.get_args(kind) if t is not type(None))
+    name = f"'{key}' (--{key.replace('_', '-')})"
+    bad = UserError(f"{source}: {name} = {value!r}: expected {_KIND_WORDS.get(kind, kind.__name__)}")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[value.strip().lower()]
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise bad
+    if kind is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                raise bad from None
+            if number.is_integer():
+                return int(number)
+        raise bad
+    if kind is float:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                raise bad from None
+        raise bad
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
+            return ",".join(str(v) for v in value)  # a YAML list for a comma-separated option (--lrs, --label-names)
+        raise bad
+    return value
+
+
+_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number, e.g. 3e-5", str: "a string"}
 
 
 def read_yaml(path: str) -> dict:
@@ -139,8 +217,13 @@ def read_yaml(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f) or {}
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML: {e}") from None
+    except yaml.YAMLError as e:  # one line with the line number (PyYAML's own message spans several)
+        mark = getattr(e, "problem_mark", None)
+        at = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else path
+        what = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise UserError(f"{at}: not valid YAML ({what}); write one `option: value` per line") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: byte {e.object[e.start]:#x} is not valid UTF-8; re-save the file as UTF-8") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of option: value at the top level")
     return {str(k).replace("-", "_"): v for k, v in data.items()}

@@ -35,10 +35,9 @@ def report(cfg: TrainConfig, opts) -> dict:
     dup_keys = getattr(task, "duplicate_keys", None) or (lambda exs: task.split_keys(exs)[0])
     keys = [_group_key(g) for g in dup_keys(train)]
     out["train_duplicates"] = len(keys) - len(set(keys))
-    if validation is not None:
-        val_keys = {_group_key(g) for g in dup_keys(validation)}
-        overlap = val_keys & set(keys)
-        out["train_validation_overlap"] = len(overlap)
+    if validation is not None:  # validation examples that also occur in train (each one counted)
+        seen = set(keys)
+        out["train_validation_overlap"] = sum(_group_key(g) in seen for g in dup_keys(validation))
 
     hf_logging.set_verbosity_error()  # untruncated lengths are measured on purpose; no "too long" warnings
     setup = task.setup(train, opts)

