@@ -31,6 +31,10 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     evaluate_for_selection(rt, examples) -> (metrics, predictions)   optional: a cheaper evaluation used
         during training to pick the best step (translation: greedy decoding of a validation subset)
     group_description: str   optional: what split_keys groups on, recorded in split.json
+    explain_probe(rt, example, prediction, target) -> explain.probe.Probe   optional: what `labeltune explain`
+        attributes (model input, words with offsets, log-prob target scores); target: --target or None
+    active_outputs(rt, examples, embed) -> list[dict]   optional: active learning (`labeltune suggest`, `curve
+        --strategy`): per example "probs" (units x classes) and "embedding" (`embed(output, batch)`'s row dict)
 """
 
 from __future__ import annotations
@@ -51,8 +55,13 @@ TASKS = {
 
 
 def get_task(name: str):
+    name = name.strip().lower() if isinstance(name, str) else name  # --task NER is --task ner
     if name not in TASKS:
-        raise UserError(f"--task {name}: unknown task; choose one of {', '.join(TASKS)}")
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(TASKS), n=1, cutoff=0.5)
+        hint = f"did you mean --task {close[0]}? " if close else ""
+        raise UserError(f"--task {name}: unknown task; {hint}choose one of {', '.join(TASKS)}")
     module, cls = TASKS[name].split(":")
     try:
         return getattr(importlib.import_module(module), cls)()

@@ -163,6 +163,22 @@ class ClassificationTask:
 
         return np.stack(run_batches(rt, features, lambda f: self.collate(f, rt.tokenizer), outputs))
 
+    def active_outputs(self, rt, examples, embed) -> list[dict]:
+        """Active learning (labeltune/active.py): per example "probs" (units x classes: one unit, or one
+        binary unit [1 - p, p] per label when multi-label) and "embedding", `embed`'s dict for its row."""
+        features = self.encode(examples, rt.tokenizer, rt.setup, rt.opts, rt.max_length)
+
+        def outputs(out, batch):
+            logits = out.logits.float()
+            if rt.setup["multi_label"]:
+                p = torch.sigmoid(logits)
+                units = torch.stack([1 - p, p], -1)
+            else:
+                units = torch.softmax(logits, -1)[:, None, :]
+            return [{"probs": u, "embedding": e} for u, e in zip(units.cpu().numpy(), embed(out, batch))]
+
+        return run_batches(rt, features, lambda f: self.collate(f, rt.tokenizer), outputs)
+
     def predict(self, rt, examples) -> list[dict]:
         return self._predictions(rt, self.probabilities(rt, examples))
 

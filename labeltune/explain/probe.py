@@ -1,0 +1,119 @@
+"""What every attribution method works on: one model input, its words, and the scalars to explain.
+
+A task's optional hook `explain_probe(rt, example, prediction, target)` returns a `Probe`; everything in
+`labeltune.explain` after that is task-independent. A probe holds
+
+* `input_ids` (1 x L): the exact model input (one window of a long text);
+* `words`: the words that may be erased or credited, each with its sub-word positions in `input_ids` and
+  its character offsets in the text it came from (`part` names that text: "text", "question", "source", ...).
+  Special tokens, prompt templates and generated tokens belong to no word: they are never erased;
+* `forward(ids: B x L) -> B x T`: the T target scores for a batch of (perturbed) inputs. Every target score
+  is a log-probability (of the predicted class, of an entity's tags, of the answer's start or end position,
+  of one generated token), so exp(score) is the probability that ERASER's faithfulness metrics compare;
+* `targets`: T dicts naming each score (`name`, `group` for the global view, and task details);
+* `baseline_id`: the token that replaces an erased word (pad, else unk, else eos), and the integrated-
+  gradients baseline: erasure and IG measure the same counterfactual.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from ..errors import UserError
+from ..models import autocast
+
+
+@dataclass
+class Word:
+    text: str
+    start: int  # character offsets in the text named by `part`
+    end: int
+    part: str
+    positions: list[int]  # sub-word positions in the probe's input_ids
+
+
+@dataclass
+class Probe:
+    input_ids: torch.Tensor
+    words: list[Word]
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    targets: list[dict]
+    baseline_id: int
+    info: dict = field(default_factory=dict)  # what the page shows besides words (QA answer, MT output)
+    where: str = ""
+
+    def baseline_ids(self) -> torch.Tensor:
+        """input_ids with every word's sub-words replaced by the baseline token."""
+        return self.erase([range(len(self.words))])[0:1]
+
+    def erase(self, word_sets) -> torch.Tensor:
+        """One input row per set of word indices, those words replaced by the baseline token."""
+        rows = self.input_ids.repeat(len(word_sets), 1)
+        for r, words in enumerate(word_sets):
+            pos = [p for w in words for p in self.words[w].positions]
+            if pos:
+                rows[r, pos] = self.baseline_id
+        return rows
+
+    def scores(self, ids: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+        """Target scores (rows x T, float32) for rows of input ids, without gradients, in batches."""
+        with torch.no_grad():
+            return torch.cat([self.forward(ids[i:i + batch_size]).float() for i in range(0, len(ids), batch_size)])
+
+
+def baseline_token(tokenizer) -> int:
+    for tid in (tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.eos_token_id):
+        if tid is not None:
+            return tid
+    raise UserError("the tokenizer has no pad, unk or eos token to stand in for an erased word")
+
+
+def group_words(enc, j: int, parts: dict, texts: dict, shift: dict | None = None) -> list[Word]:
+    """Words of sequence `j` of a fast-tokenizer encoding: sub-words sharing (sequence id, word id) form one
+    word. `parts` maps a sequence id (0, 1; None never) to the part's name, `texts` the name to its text;
+    `shift` subtracts a prefix length from that part's character offsets (a source prefix)."""
+    shift = shift or {}
+    words: dict = {}
+    seq_ids = enc.sequence_ids(j)
+    for pos, (w, s) in enumerate(zip(enc.word_ids(j), seq_ids)):
+        if w is None or s not in parts:
+            continue
+        a, b = enc["offset_mapping"][j][pos]
+        key = (s, w)
+        if key in words:
+            words[key][1] = min(words[key][1], a)
+            words[key][2] = max(words[key][2], b)
+            words[key][3].append(pos)
+        else:
+            words[key] = [s, a, b, [pos]]
+    out = []
+    for s, a, b, positions in words.values():
+        part = parts[s]
+        k = shift.get(part, 0)
+        if b <= k:  # inside the prefix, not the user's text
+            continue
+        a, b = max(a - k, 0), b - k
+        out.append(Word(texts[part][a:b], a, b, part, positions))
+    return out
+
+
+def warn_truncated(where: str, kept: int, total: int, what: str) -> None:
+    """Said, never silent: the words past the model's limit get no attribution."""
+    if kept < total:
+        print(f"labeltune explain: {where}: {total} tokens, more than the model's limit; explaining the first "
+              f"{kept} ({what})", file=sys.stderr)
+
+
+def run_model(rt, **kwargs):
+    """The model's output under the runtime's precision (gradients allowed: attribution needs them)."""
+    with autocast(rt.device, rt.precision):
+        return rt.model(**kwargs)
+
+
+def expand(t: torch.Tensor | None, n: int):
+    """A 1 x L tensor repeated for a batch of n rows (captum batches the integration steps)."""
+    return None if t is None else t.expand(n, *t.shape[1:])
