@@ -486,6 +486,27 @@ class NERTask:
                                 f"'{opts.tokens_column}' or '{opts.text_column}'")
         return out
 
+    def api_schema(self, opts):
+        """`labeltune serve`: raw text (a string, or {text}) or a pre-tokenized sentence ({tokens}); the entities."""
+        from pydantic import BaseModel, create_model
+
+        item = create_model("NERInput", **{opts.text_column: (str | None, None), opts.tokens_column: (list[str] | None, None)})
+
+        class Entity(BaseModel):
+            text: str
+            type: str
+            score: float
+            start: int | None = None  # raw text: character offsets
+            end: int | None = None
+            token_start: int | None = None  # tokens: token offsets
+            token_end: int | None = None
+
+        class NERPrediction(BaseModel):
+            entities: list[Entity]
+            tags: list[str] | None = None  # tokens: one IOB2 tag per token
+
+        return str | item, NERPrediction
+
     def split_keys(self, examples):
         # the document is the group, so a split or fold never cuts a document in two; without documents
         # (CoNLL without -DOCSTART-, JSONL without --doc-column) the sentence is
@@ -622,15 +643,27 @@ class NERTask:
             out["validation_types_unseen_in_train"] = sorted(unseen)
         return out
 
+    def perturb(self, example, editor, rng) -> dict:
+        """`labeltune robustness` and `train --augment`: words edited, tags follow their words, spans re-offset."""
+        from ..robustness.probes import perturb_ner
 
-def _sentence_key(e: dict) -> tuple:
-    return tuple(e["tokens"]) if "tokens" in e else (e["text"].strip(),)
+        return perturb_ner(example, editor, rng)
+
+    def extra_perturbations(self) -> list:
+        """`labeltune robustness`: entities swapped for unseen names of the same type."""
+        from ..robustness.probes import NER_SPECIALS
+
+        return NER_SPECIALS
 
     def explain_probe(self, rt, example, prediction, target=None):
         """`labeltune explain`: model input, words and target scores of one example (labeltune/explain/targets.py)."""
         from ..explain.targets import ner_probe
 
         return ner_probe(rt, example, prediction, target)
+
+
+def _sentence_key(e: dict) -> tuple:
+    return tuple(e["tokens"]) if "tokens" in e else (e["text"].strip(),)
 
 
 def _types(e: dict) -> set[str]:
