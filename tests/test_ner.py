@@ -214,6 +214,33 @@ def test_sentence_longer_than_max_length_gets_every_tag(tmp_path, tiny_bert_dir)
     assert pred["tags"] == long_sent[1]  # learnt across windows, every word read back
 
 
+# --- byte-level BPE (RoBERTa, GPT-2) -----------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["roberta", "gpt2"])
+def test_byte_level_bpe_words_get_the_space_before_them(tmp_path, kind):
+    """Pre-split words must be cut as in running text ("ĠSmith", not "Smith" glued to the word before), train,
+    save and predict; GPT-2's offsets include the space before a word, entity offsets must not."""
+    from bpe_models import tiny_byte_level_model
+
+    from labeltune.models import load_tokenizer
+
+    model = tiny_byte_level_model(str(tmp_path / kind), kind, [" ".join(t) for t, _ in SENTENCES])
+    tok = load_tokenizer(model)
+    words = ["Mary", "Smith", "visited", "Berlin"]
+    (f,) = encode_windows([{"tokens": words, "_where": "x"}], tok, 64, 0)
+    pieces = [p for p in tok.convert_ids_to_tokens(f["input_ids"]) if p not in tok.all_special_tokens]
+    assert pieces == ["ĠMary", "ĠSmith", "Ġvisited", "ĠBerlin"]
+
+    out = str(tmp_path / "out")
+    m = labeltune.train(task="ner", model=model, train=_tagged(tmp_path / "t.jsonl"), validation=_tagged(tmp_path / "t.jsonl"),
+                        output=out, epochs=30, lr=1e-2, batch_size=4, warmup_ratio=0.0, precision="fp32", seed=0,
+                        quiet=True, eval_every=1000)
+    assert m["validation"]["entity_f1"] == 1.0
+    raw, pre = labeltune.load(out).predict(["Mary Smith visited Berlin", ["Anna", "met", "Peter"]])
+    assert [(e["text"], e["type"], e["start"], e["end"]) for e in raw["entities"]] == [
+        ("Mary Smith", "PER", 0, 10), ("Berlin", "LOC", 19, 25)]
+    assert pre["tags"] == ["B-PER", "O", "B-PER"]
+
+
 # --- bad inputs --------------------------------------------------------------------------------------
 def test_conll_missing_tag_column_and_one_column_file(tmp_path):
     f = _conll(tmp_path / "a.conll", "John NNP B-PER\nsaw VBD O\nParis NNP\n")
@@ -231,6 +258,45 @@ def test_conll_crlf_no_final_blank_line_docstart_groups(tmp_path):
     groups, _ = NERTask().split_keys(ex)
     assert groups[0] == groups[1] != groups[2]  # one document: one split group
     assert ex[2]["_where"].endswith("line 10")
+
+
+def _conll_text(sentences):
+    return "\n\n".join("\n".join(f"{t} {g}" for t, g in zip(ts, gs)) for ts, gs in sentences) + "\n"
+
+
+def test_conll_without_docstart_groups_by_sentence(tmp_path):
+    """No -DOCSTART- lines: each sentence is a split group (was: the whole file one group, no validation)."""
+    import os
+
+    from labeltune.config import TrainConfig
+    from labeltune.run import prepare_data
+
+    train = _conll(tmp_path / "t.conll", _conll_text(SENTENCES + SENTENCES[:2]))  # two repeated sentences
+    task, opts = NERTask(), NEROptions()
+    examples = task.read(train, opts)
+    assert not any("doc" in e for e in examples)
+    groups, _ = task.split_keys(examples)
+    assert len(set(groups)) == len(SENTENCES)  # the repeats share their original's group
+    cfg = TrainConfig(task="ner", train=train, validation_fraction=0.25, seed=0)
+    out = tmp_path / "out"
+    os.makedirs(out)
+    tr, val, _ = prepare_data(cfg, task, opts, str(out))
+    assert len(val) >= 2 and len(tr) + len(val) == 10
+    assert not {tuple(e["tokens"]) for e in tr} & {tuple(e["tokens"]) for e in val}  # a repeat stays with its twin
+    assert json.load(open(out / "split.json"))["grouped_by"].startswith("sentence")
+
+
+def test_debug_data_counts_duplicates_and_overlap_by_sentence(tmp_path, tiny_bert_dir, capsys):
+    # train: 8 sentences + 2 repeats; validation: 4 sentences, 3 of them also in train (one of those twice)
+    train = _conll(tmp_path / "t.conll", "-DOCSTART- O\n\n" + _conll_text(SENTENCES + SENTENCES[:2]))
+    val = _conll(tmp_path / "v.conll", _conll_text([SENTENCES[3], SENTENCES[3], SENTENCES[5],
+                                                    (["Lyon", "is", "far"], ["B-LOC", "O", "O"])]))
+    assert cli(["debug-data", "--task", "ner", "--model", tiny_bert_dir, "--train", train, "--validation", val,
+                "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["train_examples"] == 10 and rep["validation_examples"] == 4
+    assert rep["train_duplicates"] == 2  # was 9: every sentence of the one document counted as a duplicate
+    assert rep["train_validation_overlap"] == 3  # was 0: the keys named the file, so no two files could share one
 
 
 def test_tag_in_validation_unseen_in_train(tmp_path, tiny_bert_dir):
