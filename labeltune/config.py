@@ -72,6 +72,18 @@ class TrainConfig:
     quiet: bool = opt(False, "no progress bars (also off when stderr is not a terminal or CI is set)")
     threads: int = opt(0, "CPU threads for PyTorch (0: PyTorch's default)")
     trust_remote_code: bool = opt(False, "allow model repos to run their own Python code (off: safer)")
+    peft: str = opt("none", "none | lora | ia3: train small adapters (the peft library) and the task head instead of "
+                            "all weights; the output holds the merged model (see labeltune/adapters.py)")
+    lora_r: int = opt(8, "with --peft lora: rank of the adapter matrices")
+    lora_alpha: float = opt(16.0, "with --peft lora: scaling of the adapter update (alpha / r)")
+    lora_dropout: float = opt(0.1, "with --peft lora: dropout on the adapter's input")
+    target_modules: str = opt("", "with --peft: comma-separated layer names to adapt, e.g. 'query,value' (default: "
+                                  "per architecture, from peft's tables)")
+    save_adapter: bool = opt(False, "with --peft: also write the adapter alone to <output>/adapter/")
+    few_shot: bool = opt(False, "classification with 8-64 labels per class: SetFit's recipe (contrastive pair "
+                                "fine-tuning of the encoder, then a logistic-regression head; labeltune/fewshot.py)")
+    few_shot_iterations: int = opt(20, "with --few-shot: sentence pairs drawn per training example (SetFit's "
+                                       "num_iterations)")
 
     def __post_init__(self):
         if isinstance(self.task, str):
@@ -100,6 +112,13 @@ class TrainConfig:
             (self.save_every >= 0, "--save-every must be 0 (each evaluation) or a number of steps"),
             (self.eval_batch_size >= 1, "--eval-batch-size must be at least 1"),
             (self.threads >= 0, "--threads must be 0 (PyTorch's default) or a number of threads"),
+            (self.peft in ("none", "lora", "ia3"), "--peft must be none, lora or ia3"),
+            (self.lora_r >= 1, "--lora-r must be at least 1"),
+            (self.lora_alpha > 0, "--lora-alpha must be positive"),
+            (0 <= self.lora_dropout < 1, "--lora-dropout must be in [0, 1)"),
+            (not self.save_adapter or self.peft != "none", "--save-adapter needs --peft lora or --peft ia3"),
+            (not (self.few_shot and self.peft != "none"), "--few-shot trains the whole encoder; drop --peft"),
+            (self.few_shot_iterations >= 1, "--few-shot-iterations must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:

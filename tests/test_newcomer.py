@@ -90,3 +90,47 @@ def test_qa_unanswerable_turns_v2_on_and_tunes_threshold(tmp_path, tiny_bert_dir
     assert "null_threshold" in metrics["calibration"] and metrics["validation"]["NoAns_total"] == 2
     with open(os.path.join(out, "labeltune.json")) as f:
         assert json.load(f)["setup"]["version_2_with_negative"] is True
+
+
+# --- 3. translation: default model, one-line outputs, WordPiece detokenisation --------------------------------
+def test_translation_defaults_to_smollm2_and_task_is_case_insensitive():
+    from labeltune.config import TrainConfig
+
+    assert TrainConfig(task="translation").model == "SmolLM2-135M-Instruct"
+    assert TrainConfig(task="NER").model == "all-MiniLM-L6-v2" and TrainConfig(task="NER").task == "ner"
+    assert TrainConfig(task="translation", model="x/y").model == "x/y"
+    with pytest.raises(labeltune.UserError, match="did you mean --task ner"):
+        labeltune.train(task="nre", train="x.csv", output="o")
+
+
+def test_wordpiece_output_is_detokenised():
+    from labeltune.tasks.translation import detokenize_wordpiece
+
+    assert detokenize_wordpiece("the u. s. - based firm said it ' s fine .") == "the u.s.-based firm said it's fine."
+    assert detokenize_wordpiece("a ( small ) test , ok ?") == "a (small) test, ok?"
+
+
+@pytest.mark.e2e
+def test_causal_lm_stops_at_line_break_when_targets_are_one_line():
+    """The pretrained SmolLM2 (shipped) goes on writing after its first line; with one-line training targets
+    the output (and so the "before" score) ends at the first line break."""
+    import torch
+
+    from labeltune.models import load_tokenizer, resolve_model
+    from labeltune.tasks import Runtime, get_task
+    from transformers import AutoModelForCausalLM
+
+    path = resolve_model("SmolLM2-135M-Instruct")
+    task = get_task("translation")
+    opts = task.Options(num_beams=1)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    examples = [{"source": "In the beginning God created the heavens and the earth.", "_where": "x"},
+                {"source": "The earth was formless and empty.", "_where": "y"}]
+    outputs = {}
+    for one_line in (False, True):
+        setup = {"architecture": "causal", "max_new_tokens": 40, "single_line": one_line}
+        rt = Runtime(model, load_tokenizer(path), setup, opts, 256, "fp32", 8, torch.device("cpu"))
+        outputs[one_line] = [r["translation"] for r in task.generate(rt, examples)]
+    assert any("\n" in t for t in outputs[False]), outputs  # the rule matters for this model
+    assert all("\n" not in t and t for t in outputs[True]), outputs
+    assert [t.split("\n")[0].strip() for t in outputs[False]] == outputs[True]

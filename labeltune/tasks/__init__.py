@@ -35,6 +35,16 @@ A task is a small object with these members (composed by `labeltune.run`, never 
         attributes (model input, words with offsets, log-prob target scores); target: --target or None
     active_outputs(rt, examples, embed) -> list[dict]   optional: active learning (`labeltune suggest`, `curve
         --strategy`): per example "probs" (units x classes) and "embedding" (`embed(output, batch)`'s row dict)
+    api_schema(opts) -> (input type, prediction model)   optional: pydantic models of one input and one
+        prediction for `labeltune serve` (default: any JSON `as_examples` accepts)
+    onnx_outputs: tuple[str, ...]   optional: the model outputs inference reads (e.g. ("logits",)); a task
+        without it is not exported to ONNX (`labeltune export`)
+    perturb(example, editor, rng) -> dict   optional: a copy of the example with its text fields edited by
+        `editor` (robustness/perturb.Editor) and its labels moved along (`labeltune robustness`, `train --augment`)
+    extra_perturbations() -> list[robustness.probes.Special]   optional: task-specific perturbations (NER entity
+        swap, QA distractor)
+    attack_scores(rt, examples) -> list[(score, correct)]   optional: per example, what `robustness --attack`
+        drives down and whether the prediction is still right (classification)
 """
 
 from __future__ import annotations

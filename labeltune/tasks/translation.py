@@ -144,6 +144,18 @@ class TranslationTask:
             out.append({"source": _text(x, loc, "source"), "_where": loc})
         return out
 
+    def api_schema(self, opts):
+        """`labeltune serve`: a source text (a string, or an object with the source column); its translation."""
+        from pydantic import BaseModel, create_model
+
+        item = create_model("TranslationInput", **{opts.source_column: (str, ...)})
+
+        class TranslationPrediction(BaseModel):
+            translation: str
+            score: float  # mean log-probability per generated token
+
+        return str | item, TranslationPrediction
+
     def split_keys(self, examples):
         # the same source never sits on both sides of a split; there are no classes to stratify
         return [e["source"] for e in examples], [""] * len(examples)
@@ -328,6 +340,10 @@ class TranslationTask:
             [len(t) + 1 for t in tokenizer([e["target"] for e in train], add_special_tokens=False)["input_ids"]]
         )
         return out
+
+    def perturb(self, example, editor, rng) -> dict:
+        """`labeltune robustness` and `train --augment`: the source edited; the references stay as they are."""
+        return dict(example, source=editor.text(example["source"], rng)[0])
 
     def explain_probe(self, rt, example, prediction, target=None):
         """`labeltune explain`: model input, words and target scores of one example (labeltune/explain/targets.py)."""
