@@ -7,6 +7,7 @@ train: read and check the data -> split -> set up labels -> load the model -> to
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -16,7 +17,7 @@ import time
 import torch
 import yaml
 
-from . import checkpoint, defaults
+from . import adapters, checkpoint, defaults
 from .config import TrainConfig, to_dict
 from .data.readers import write_jsonl
 from .data.split import grouped_stratified_split
@@ -86,7 +87,7 @@ def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
 # those); --overwrite removes these and nothing else, and a directory that holds one of them without being
 # labeltune's output is not written into
 OWN_FILES = (META_FILE, "metrics.json", "train_log.jsonl", "config.yaml", "split.json", "predictions_validation.jsonl",
-             "predictions_test.jsonl", "checkpoint", "checkpoint.old", "best", "best.old")
+             "predictions_test.jsonl", "checkpoint", "checkpoint.old", "best", "best.old", "adapter")
 # save_pretrained's usual files, removed by --overwrite from outputs written before labeltune.json listed them
 HF_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
             "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
@@ -207,6 +208,7 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     set_seed(cfg.seed)  # the new head's initialisation depends on it
     model = task.build_model(model_path, setup, opts, cfg)
     set_attention(model, cfg.attention, accelerator.device)
+    model = adapters.apply(model, cfg)  # --peft: adapters + the head trainable, the rest frozen
     max_length = model_max_length(tokenizer, model, cfg.max_length)
     features = task.encode(train_ex, tokenizer, setup, opts, max_length)
     # --epochs/--batch-size/--lr left unset: chosen from the data and the model's size (see defaults.py)
@@ -234,17 +236,35 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     evaluate = (lambda m: evaluate_fn(rt, val_ex)[0]) if val_ex else None
     start = time.perf_counter()
     last = {}
-    for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator, out,
-                    recipe):
-        pass
+    if cfg.few_shot:  # optional task hook: SetFit's recipe instead of the loop (labeltune/fewshot.py)
+        few_shot = getattr(task, "few_shot", None)
+        if few_shot is None:
+            raise UserError(f"--few-shot: --task {cfg.task} has no few-shot mode; use --task classification")
+        given = dataclasses.replace(cfg, **{k: None for k in auto_settings if k in ("lr", "epochs", "batch_size")})
+        model, last = few_shot(given, model_path, train_ex, setup, opts, tokenizer, max_length)
+    else:
+        for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator,
+                        out, recipe):
+            pass
     wall = time.perf_counter() - start
     model = accelerator.unwrap_model(model)
+    peft_info = adapters.settings(model, cfg) if adapters.enabled(cfg) else None
+    if peft_info:  # the adapter alone (before merging), then the merged model for evaluation and the save
+        if cfg.save_adapter and save_model and main:
+            adapters.save_adapter(out, model)
+        model = adapters.merge(model)
     # the final metrics use the attention kernel that a reload of the saved model gets, so that `labeltune
     # evaluate` and `pipeline()` reproduce them exactly (the training kernel keeps probabilities in bf16)
     reset_attention(model)
     rt.model = model
 
     state = last.get("state") or {}
+    if state.get("step"):  # which weights the saved model holds
+        if state.get("best_step") is not None:
+            accelerator.print(f"kept the weights of step {state['best_step']} of {state['step']} (best selection score "
+                              f"{metric}={state['best']:.4f}); final scores below are on all of each split")
+        else:
+            accelerator.print(f"kept the weights of the last step ({state['step']}): no validation data to choose by")
     metrics = {
         "task": cfg.task,
         "model": cfg.model,
@@ -257,6 +277,7 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
         "precision": precision,
         **({"auto_settings": auto_settings} if auto_settings else {}),
         **before,
+        **({"peft": peft_info} if peft_info else {}),
     }
     calibrate = getattr(task, "calibrate", None)  # optional: values tuned on validation (QA's null threshold)
     if calibrate is not None and val_ex:
@@ -272,6 +293,8 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     if main:
         if save_model:
             save(out, task, model, tokenizer, setup, opts, max_length, full_weights)
+            if peft_info:  # labeltune.json records the settings; <out>/adapter/ gets the tokenizer and its own
+                adapters.record(out, peft_info, tokenizer, cfg.seed)
         for split, preds in (predictions if save_model else {}).items():  # for error analysis, next to the gold data
             write_jsonl(os.path.join(out, f"predictions_{split}.jsonl"),
                         [{"where": e["_where"], **p} for e, p in zip(val_ex if split == "validation" else test_ex, preds)])
@@ -329,7 +352,7 @@ class Predictor:
 
             model, device, precision = load_onnx_model(directory, meta, self.task), torch.device("cpu"), "fp32"
         else:
-            model = self.task.load_model(directory, meta["setup"], self.opts).to(device)
+            model = adapters.load_model(self.task, directory, meta, self.opts).to(device)  # merged, or base + adapter
         tokenizer = load_tokenizer(directory)
         self.rt = Runtime(model, tokenizer, meta["setup"], self.opts, meta["max_length"],
                           choose_precision(precision), batch_size, device)
