@@ -96,6 +96,10 @@ def fit(
             with open(log_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
 
+    def say(message: str) -> None:
+        if main:
+            tqdm.write(message)
+
     bar = tqdm(total=total_steps, initial=state["step"], disable=not (cfg.show_progress and main), unit="step")
     stop = state["step"] >= total_steps or bool(cfg.patience and state["bad_evals"] >= cfg.patience)
     model.train()
@@ -154,9 +158,12 @@ def fit(
                     state["bad_evals"] += 1
                 info["eval"] = metrics
                 log({"step": step, "epoch": info["epoch"], "eval": metrics, "best": improved})
-                accelerator.print(f"step {step}: {metric}={value:.4f}" + (" (best)" if improved else ""))
+                # the selection score may be a cheaper one than the final evaluation's (translation: greedy on a
+                # subset); say which. tqdm.write: on a terminal the line starts below the progress bar
+                scope = metrics.get("decoding") or "validation"
+                say(f"step {step}: selection score {metric}={value:.4f} ({scope})" + (" (best so far)" if improved else ""))
                 if cfg.patience and state["bad_evals"] >= cfg.patience:
-                    accelerator.print(f"early stop: no improvement in {cfg.patience} evaluations")
+                    say(f"early stop: no improvement in {cfg.patience} evaluations")
                     last = True
             if due_save or last:
                 checkpoint.save(ckpt_dir, raw_model, optimizer, scheduler, state, accelerator)

@@ -134,3 +134,12 @@ def test_causal_lm_stops_at_line_break_when_targets_are_one_line():
     assert any("\n" in t for t in outputs[False]), outputs  # the rule matters for this model
     assert all("\n" not in t and t for t in outputs[True]), outputs
     assert [t.split("\n")[0].strip() for t in outputs[False]] == outputs[True]
+
+
+# --- 4. in-training selection scores are labelled; the last line says which weights were kept ------------------
+def test_selection_scores_labelled_and_kept_step_named(small_csv, tiny_bert_dir, tmp_path, capsys):
+    labeltune.train(model=tiny_bert_dir, train=small_csv, output=str(tmp_path / "o"), epochs=2, batch_size=8,
+                    lr=1e-3, quiet=True, precision="fp32")
+    out = capsys.readouterr().out
+    assert "step 6: selection score accuracy=" in out and "(validation)" in out
+    assert "kept the weights of step " in out and " of 12 (best selection score accuracy=" in out
