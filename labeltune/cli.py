@@ -18,7 +18,7 @@ import typing
 from .config import TrainConfig, read_yaml, split_options
 from .errors import UserError
 
-COMMANDS = ("train", "evaluate", "predict", "debug-data", "tune", "explain", "serve", "export", "report")
+COMMANDS = ("train", "evaluate", "predict", "debug-data", "tune", "explain", "serve", "export", "report", "curve", "suggest", "robustness")
 
 
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
@@ -156,6 +156,14 @@ def _run(command: str, rest: list[str]) -> int:
 
             tune(*configs)
         return 0
+    if command in ("curve", "suggest"):  # learning curves; active learning (labeltune/curve.py, active.py)
+        from . import active, curve
+
+        return (curve.main if command == "curve" else active.main)(rest)
+    if command == "robustness":  # perturbations, attack, behavioural tests (labeltune/robustness/)
+        from .robustness.cli import main as robustness_main
+
+        return robustness_main(rest)
     if command == "explain":
         from .explain.cli import main as explain_main
 

@@ -78,6 +78,21 @@ class ClassificationTask:
                 raise UserError(f"input {i}: expected a string, a (text, text_pair) pair, or a dict with '{opts.text_column}'")
         return out
 
+    def api_schema(self, opts):
+        """`labeltune serve`: one input (a text, or an object with the text columns) and one prediction."""
+        from pydantic import BaseModel, create_model
+
+        fields = {opts.text_column: (str, ...)} | ({opts.text_pair_column: (str, ...)} if opts.text_pair_column else {})
+        item = create_model("ClassificationInput", **fields)
+
+        class ClassificationPrediction(BaseModel):
+            label: str | None = None  # single-label: the arg-max, with its probability in score
+            score: float | None = None
+            labels: list[str] | None = None  # multi-label: every label at or above --threshold
+            scores: dict[str, float]
+
+        return (item if opts.text_pair_column else str | item), ClassificationPrediction
+
     def split_keys(self, examples):
         # identical texts form one group, so a duplicate never sits on both sides of a split
         groups = [(e["text"], e.get("text_pair")) for e in examples]
@@ -216,6 +231,30 @@ class ClassificationTask:
         if validation:
             unseen = sorted({lab for e in validation for lab in e["labels"]} - {lab for e in train for lab in e["labels"]})
             out["validation_labels_unseen_in_train"] = unseen
+        return out
+
+    def perturb(self, example, editor, rng) -> dict:
+        """`labeltune robustness` and `train --augment`: the text (and text pair) edited, the labels kept."""
+        out = dict(example, text=editor.text(example["text"], rng)[0])
+        if "text_pair" in example:
+            out["text_pair"] = editor.text(example["text_pair"], rng)[0]
+        return out
+
+    def attack_scores(self, rt, examples) -> list[tuple[float, bool]]:
+        """`labeltune robustness --attack`: per example, the score an attack drives down (the gold label's
+        probability; multi-label: the least confident correct decision) and whether the prediction is still right."""
+        probs = self.probabilities(rt, examples)
+        index = {name: i for i, name in enumerate(rt.setup["labels"])}
+        out = []
+        for e, p in zip(examples, probs):
+            if rt.setup["multi_label"]:
+                gold = np.zeros(len(p))
+                gold[[index[label] for label in e["labels"]]] = 1
+                sure = np.where(gold == 1, p, 1 - p)
+                out.append((float(sure.min()), bool(((p >= rt.opts.threshold) == (gold == 1)).all())))
+            else:
+                g = index[e["labels"][0]]
+                out.append((float(p[g]), int(p.argmax()) == g))
         return out
 
     def explain_probe(self, rt, example, prediction, target=None):

@@ -1,0 +1,292 @@
+"""`labeltune suggest`: which unlabelled rows to label next (active learning), and the ranking curve.py uses.
+
+Strategies (`rank`):
+- random: a seeded shuffle (the baseline);
+- entropy: the predictive entropy, highest first;
+- margin: 1 - (top probability - second probability), so the closest calls come first;
+- bald: MC-dropout BALD (Houlsby et al. 2011; Gal et al. 2017): `mc_passes` forward passes with the dropout
+  layers on, score = entropy of the mean prediction - mean entropy of each pass (the disagreement between
+  passes, i.e. what the weights do not know). Dropout on the hidden states; attention dropout stays off;
+- badge: BADGE (Ash et al. 2020): each row's gradient embedding (p - onehot(argmax p)) x h of the layer
+  that yields the logits (h: its input), then k-means++ seeding on those embeddings, so the picks are both
+  uncertain (long embeddings) and different from one another;
+- kmeans: k-means with n clusters on the rows' mean-pooled, L2-normalised last hidden states; the row
+  nearest each centroid, largest clusters first (pure diversity, uncertainty ignored).
+
+What a row's prediction is comes from the task's optional hook `active_outputs(rt, examples, embed)`:
+per example "probs", an array (units x classes) -- one unit for a classified text, one binary unit per
+label when multi-label -- and "embedding" (the dict `embed(model_output, batch)` gives for its row).
+Scores over several units are averaged. A task without the hook supports only `random`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .config import opt
+from .errors import UserError
+
+STRATEGIES = ("random", "entropy", "margin", "bald", "badge", "kmeans")
+
+
+@dataclass
+class SuggestOptions:
+    """The flags of `labeltune suggest`."""
+
+    model: str = opt(None, "a directory written by `labeltune train`")
+    pool: str = opt(None, "unlabelled rows to choose from (the model's input columns; labels not needed)")
+    output: str = opt(None, "file for the chosen rows with their rank and score (.csv, .tsv or .jsonl)")
+    n: int = opt(100, "how many rows to suggest")
+    strategy: str = opt("entropy", " | ".join(STRATEGIES))
+    mc_passes: int = opt(10, "for bald: forward passes with dropout on")
+    seed: int = opt(0, "seed for random, bald's dropout masks, badge's and kmeans' seeding")
+    batch_size: int = opt(64, "examples per batch when scoring the pool")
+    precision: str = opt("auto", "auto | bf16 | fp16 | fp32")
+
+    def __post_init__(self):
+        checks = [
+            (self.n >= 1, "--n must be at least 1"),
+            (self.strategy in STRATEGIES, f"--strategy {self.strategy}: choose from {', '.join(STRATEGIES)}"),
+            (self.mc_passes >= 2, "--mc-passes must be at least 2"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+
+
+# --- model outputs ----------------------------------------------------------------------------------
+def logits_layer(model) -> torch.nn.Module | None:
+    """The last Linear layer whose width is the number of labels: the one that yields the logits (BERT's
+    `classifier`, RoBERTa's `classifier.out_proj`); its input is BADGE's h."""
+    n = getattr(model.config, "num_labels", None)
+    found = None
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear) and module.out_features == n:
+            found = module
+    return found
+
+
+class _Probe(torch.nn.Module):
+    """The model for one scoring pass: asks for hidden states, records the logits layer's input and, for
+    MC dropout, keeps the dropout layers on (inference.run_batches puts the model in eval mode)."""
+
+    def __init__(self, model, dropout: bool):
+        super().__init__()
+        self.inner, self.dropout, self.head_input = model, dropout, None
+        layer = logits_layer(model)
+        self._hook = layer.register_forward_pre_hook(self._keep) if layer is not None else None
+
+    def _keep(self, module, args):
+        self.head_input = args[0]
+
+    def forward(self, **batch):
+        self.head_input = None
+        return self.inner(**batch, output_hidden_states=True)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.dropout:
+            for m in self.inner.modules():
+                if isinstance(m, torch.nn.Dropout):
+                    m.train(True)
+        return self
+
+    def close(self):
+        if self._hook is not None:
+            self._hook.remove()
+
+
+def outputs(rt, task, examples: list[dict], dropout: bool = False) -> list[dict]:
+    """Per example: "probs" (units x classes), "head_input" (h of the logits layer), "pooled" (mean of
+    the last hidden states over the real tokens), from the task's `active_outputs` hook."""
+    hook = getattr(task, "active_outputs", None)
+    if hook is None:
+        raise UserError(f"--strategy: task {task.name} cannot score uncertainty yet; use --strategy random")
+    probe = _Probe(rt.model, dropout)
+    model = rt.model
+    rt.model = probe
+    try:
+        def embed(out, batch):
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            last = out.hidden_states[-1].float()
+            pooled = (last * mask).sum(1) / mask.sum(1).clamp(min=1)
+            head = probe.head_input.float() if probe.head_input is not None else pooled
+            return [{"head_input": h.cpu().numpy(), "pooled": p.cpu().numpy()} for h, p in zip(head, pooled)]
+
+        return hook(rt, examples, embed)
+    finally:
+        rt.model = model
+        probe.close()
+
+
+def _entropy(p: np.ndarray) -> np.ndarray:
+    return -(p * np.log(np.clip(p, 1e-12, 1.0))).sum(-1)
+
+
+def uncertainty(strategy: str, probs: list[np.ndarray]) -> np.ndarray:
+    """entropy / margin scores per example (higher: more uncertain), averaged over its units."""
+    if strategy == "entropy":
+        return np.array([_entropy(p).mean() for p in probs])
+    top2 = [np.sort(p, -1)[..., -2:] for p in probs]
+    return np.array([(1.0 - (t[..., 1] - t[..., 0])).mean() for t in top2])
+
+
+def bald(rt, task, examples, passes: int, seed: int) -> np.ndarray:
+    torch.manual_seed(seed)
+    runs = [[o["probs"] for o in outputs(rt, task, examples, dropout=True)] for _ in range(passes)]
+    scores = []
+    for i in range(len(examples)):
+        stack = np.stack([r[i] for r in runs])  # passes x units x classes
+        scores.append((_entropy(stack.mean(0)) - _entropy(stack).mean(0)).mean())
+    return np.array(scores)
+
+
+def gradient_embeddings(outs: list[dict]) -> np.ndarray:
+    """BADGE: the gradient of the cross-entropy at the predicted label w.r.t. the logits layer's weights,
+    (p - onehot(argmax p)) outer h, per unit, concatenated over units."""
+    rows = []
+    for o in outs:
+        p = o["probs"]
+        residual = p - np.eye(p.shape[-1])[p.argmax(-1)]  # units x classes
+        rows.append(np.concatenate([np.outer(r, o["embedding"]["head_input"]).ravel() for r in residual]))
+    return np.stack(rows)
+
+
+def kmeans_pp(x: np.ndarray, n: int, seed: int) -> list[int]:
+    """BADGE's seeding: the row with the longest embedding first, then each next row drawn with probability
+    proportional to its squared distance to the nearest row chosen so far. Hand-written because scikit-learn's
+    `kmeans_plusplus` is the greedy variant with a uniformly drawn first centre, not BADGE's procedure."""
+    rng = np.random.default_rng(seed)
+    chosen = [int(np.argmax((x * x).sum(1)))]
+    dist = ((x - x[chosen[0]]) ** 2).sum(1)
+    while len(chosen) < n:
+        total = dist.sum()
+        if total <= 0:  # every remaining row duplicates a chosen one: fill up by embedding length
+            rest = [i for i in np.argsort(-(x * x).sum(1), kind="stable") if i not in set(chosen)]
+            chosen += [int(i) for i in rest[: n - len(chosen)]]
+            break
+        i = int(rng.choice(len(x), p=dist / total))
+        chosen.append(i)
+        dist = np.minimum(dist, ((x - x[i]) ** 2).sum(1))
+    return chosen
+
+
+def kmeans_picks(x: np.ndarray, n: int, seed: int) -> list[tuple[int, float]]:
+    from sklearn.cluster import KMeans
+
+    x = x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+    km = KMeans(n_clusters=n, n_init=3, random_state=seed).fit(x)
+    sizes = np.bincount(km.labels_, minlength=n)
+    picks = []
+    for c in np.argsort(-sizes, kind="stable"):
+        members = np.flatnonzero(km.labels_ == c)
+        if len(members):
+            d = ((x[members] - km.cluster_centers_[c]) ** 2).sum(1)
+            picks.append((int(members[np.argmin(d)]), float(sizes[c])))
+    return picks
+
+
+def rank(rt, task, examples: list[dict], n: int, strategy: str, seed: int = 0, mc_passes: int = 10) -> list[tuple[int, float]]:
+    """The `n` examples to label next, in order: [(index into examples, score)]. Scores: the strategy's
+    uncertainty (entropy, margin, bald), the gradient-embedding length (badge), the cluster size (kmeans),
+    a uniform draw (random)."""
+    if strategy not in STRATEGIES:
+        raise UserError(f"--strategy {strategy}: choose from {', '.join(STRATEGIES)}")
+    n = min(n, len(examples))
+    if n == 0:
+        return []
+    if strategy == "random":
+        draws = np.random.default_rng(seed).random(len(examples))
+        return [(int(i), float(draws[i])) for i in np.argsort(-draws, kind="stable")[:n]]
+    if strategy == "bald":
+        scores = bald(rt, task, examples, mc_passes, seed)
+        return [(int(i), float(scores[i])) for i in np.argsort(-scores, kind="stable")[:n]]
+    outs = outputs(rt, task, examples)
+    if strategy in ("entropy", "margin"):
+        scores = uncertainty(strategy, [o["probs"] for o in outs])
+        return [(int(i), float(scores[i])) for i in np.argsort(-scores, kind="stable")[:n]]
+    if strategy == "badge":
+        g = gradient_embeddings(outs)
+        norms = np.linalg.norm(g, axis=1)
+        return [(i, float(norms[i])) for i in kmeans_pp(g, n, seed)]
+    return kmeans_picks(np.stack([o["embedding"]["pooled"] for o in outs]), n, seed)
+
+
+# --- labeltune suggest ----------------------------------------------------------------------------------
+def suggest(sopts: SuggestOptions, option_overrides: dict | None = None) -> list[dict]:
+    """Rank the pool, write the chosen rows (all their columns, plus rank and score); returns those rows."""
+    from .data.readers import TABLE_FORMATS, read_table
+    from .run import load
+
+    for name in ("model", "pool", "output"):
+        if not getattr(sopts, name):
+            raise UserError(f"--{name} is required")
+    ext = os.path.splitext(sopts.output)[1].lower()
+    if ext not in (".csv", ".tsv", ".jsonl"):
+        raise UserError(f"--output {sopts.output}: write .csv, .tsv or .jsonl")
+    if os.path.exists(sopts.pool) and os.path.exists(sopts.output) and os.path.samefile(sopts.pool, sopts.output):
+        raise UserError(f"--output {sopts.output} is the --pool file; choose another name (the pool would be lost)")
+    predictor = load(sopts.model, precision=sopts.precision, batch_size=sopts.batch_size, **(option_overrides or {}))
+    examples = predictor.task.read(sopts.pool, predictor.opts, labelled=False)
+    if not examples:
+        raise UserError(f"--pool {sopts.pool}: no rows")
+    ranked = rank(predictor.rt, predictor.task, examples, sopts.n, sopts.strategy, sopts.seed, sopts.mc_passes)
+    # the pool's own rows, found by the location every example keeps; tasks that read non-tabular files
+    # (CoNLL) give the example's fields instead
+    rows, columns = None, None
+    if os.path.splitext(sopts.pool)[1].lower() in TABLE_FORMATS or os.path.isdir(sopts.pool):
+        table = read_table(sopts.pool)
+        at = {table.where(i): row for i, row in enumerate(table.rows)}
+        if all(e["_where"] in at for e in examples):
+            rows, columns = [at[e["_where"]] for e in examples], table.columns
+    if rows is None:
+        rows = [{"where": e["_where"], **{k: v for k, v in e.items() if not k.startswith("_")}} for e in examples]
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+    chosen = [{"rank": r + 1, "score": round(score, 6), **rows[i]} for r, (i, score) in enumerate(ranked)]
+    _write(sopts.output, chosen, ["rank", "score"] + [c for c in columns if c not in ("rank", "score")])
+    print(f"wrote {len(chosen)} of {len(examples)} pool rows ({sopts.strategy}) to {sopts.output}")
+    return chosen
+
+
+def _write(path: str, rows: list[dict], columns: list[str]) -> None:
+    if path.lower().endswith(".jsonl"):
+        from .data.readers import write_jsonl
+
+        write_jsonl(path, rows)
+        return
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=columns, delimiter="\t" if path.lower().endswith(".tsv") else ",",
+                           extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for k, v in r.items()})
+
+
+def main(argv: list[str]) -> int:
+    from .cli import _add_dataclass_flags, _flags_given
+    from .config import split_options
+    from .run import META_FILE
+    from .tasks import get_task
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--model")
+    known, _ = pre.parse_known_args(argv)
+    task = None
+    if known.model and os.path.exists(os.path.join(known.model, META_FILE)):
+        with open(os.path.join(known.model, META_FILE)) as f:
+            task = get_task(json.load(f)["task"])
+    parser = argparse.ArgumentParser(prog="labeltune suggest", description=__doc__.split("\n")[0])
+    _add_dataclass_flags(parser, SuggestOptions)
+    if task is not None:  # the task's options, to override what was saved (e.g. another --text-column)
+        _add_dataclass_flags(parser, task.Options)
+    ns = parser.parse_args(argv)
+    (sopts,) = split_options(_flags_given(ns, SuggestOptions), [SuggestOptions], "command line")
+    suggest(sopts, _flags_given(ns, task.Options) if task is not None else {})
+    return 0
