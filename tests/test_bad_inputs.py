@@ -279,3 +279,34 @@ def test_bad_input(case, tmp_path, tiny_bert_dir, request, capsys):
 
 def test_corpus_size():
     assert len(CASES) >= 60 and len({c[0] for c in CASES}) == len(CASES)
+
+
+# --- the Python API --------------------------------------------------------------------------------------
+def test_predict_one_string_and_nothing(trained):
+    predictor = labeltune.load(trained["classification"], precision="fp32")
+    one = predictor.predict("a gripping film")
+    assert isinstance(one, list) and len(one) == 1 and one == predictor.predict(["a gripping film"])
+    assert predictor.predict([]) == []
+
+
+def test_api_errors_name_the_python_option_too(tmp_path, tiny_bert_dir):
+    (tmp_path / "a.csv").write_text("review,label\ngood,pos\nbad,neg\n", encoding="utf-8")
+    with pytest.raises(labeltune.UserError, match=r"--text-column \(text_column=\)"):
+        labeltune.train(train=str(tmp_path / "a.csv"), model=tiny_bert_dir, output=str(tmp_path / "o"))
+
+
+def test_csv_cell_of_megabytes_loads_and_is_truncated(tmp_path, tiny_bert_dir):
+    """A long document in one CSV cell (over the csv module's 128 KiB default) is data like any other."""
+    from labeltune.data.readers import read_table
+    from labeltune.models import load_tokenizer
+    from labeltune.tasks import get_task
+
+    long_text = "word " * 200_000  # 1 MB
+    path = tmp_path / "long.csv"
+    path.write_text(f'text,label\n"{long_text}",pos\nshort,neg\n', encoding="utf-8")
+    assert len(read_table(str(path)).rows[0]["text"]) == len(long_text)
+    task = get_task("classification")
+    opts = task.Options()
+    examples = task.read(str(path), opts)
+    features = task.encode(examples, load_tokenizer(tiny_bert_dir), task.setup(examples, opts), opts, 32)
+    assert len(features[0]["input_ids"]) == 32

@@ -95,6 +95,55 @@ def test_contract_causal(tmp_path, tiny_llama_dir):
     assert res["metrics"]["validation"]["chrf"] == 100.0
 
 
+@pytest.fixture
+def tiny_bart_dir(tmp_path, minilm_dir) -> str:
+    """A 2+2-layer, 32-wide random BART (a real seq2seq model) with MiniLM's WordPiece tokenizer: [CLS] starts the
+    decoder, [SEP] ends the output, [PAD] pads."""
+    from transformers import AutoTokenizer, BartConfig, BartForConditionalGeneration
+
+    tok = AutoTokenizer.from_pretrained(minilm_dir)
+    torch.manual_seed(0)
+    cfg = BartConfig(vocab_size=tok.vocab_size, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+                     decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=128,
+                     pad_token_id=tok.pad_token_id, bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id,
+                     decoder_start_token_id=tok.cls_token_id, forced_bos_token_id=None, forced_eos_token_id=None,
+                     dropout=0.0, attention_dropout=0.0)
+    out = str(tmp_path / "tiny-bart")
+    BartForConditionalGeneration(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_seq2seq_with_source_prefix(tmp_path, tiny_bart_dir, capsys):
+    """--task translation on a seq2seq model through the CLI: --source-prefix is in what the encoder reads (in
+    training features and at prediction), the run overfits 8 pairs, saves, reloads and predicts them."""
+    import labeltune
+    from labeltune.cli import main
+
+    prefix = "translate spanish to english: "
+    train = _csv(tmp_path / "train.csv", PAIRS_EN)
+    out = str(tmp_path / "bart")
+    assert main(["train", "--task", "translation", "--model", tiny_bart_dir, "--train", train, "--validation", train,
+                 "--output", out, "--source-prefix", prefix, "--epochs", "60", "--lr", "1e-2", "--batch-size", "4",
+                 "--warmup-ratio", "0", "--precision", "fp32", "--quiet", "--eval-every", "1000", "--num-beams", "2"]) == 0
+    capsys.readouterr()
+    predictor = labeltune.load(out, precision="fp32")
+    assert predictor.rt.setup["architecture"] == "seq2seq" and predictor.opts.source_prefix == prefix
+    tok = predictor.rt.tokenizer
+    # training: the features the loop was given
+    features = predictor.task.encode(TASK.read(train, predictor.opts), tok, predictor.rt.setup, predictor.opts, 64)
+    assert tok.decode(features[0]["input_ids"], skip_special_tokens=True) == "translate spanish to english : el gato duerme"
+    # prediction: what the encoder itself receives
+    seen = []
+    hook = predictor.rt.model.get_encoder().register_forward_pre_hook(
+        lambda module, args, kwargs: seen.extend(kwargs["input_ids"].tolist()), with_kwargs=True)
+    preds = predictor.predict([s for s, _ in PAIRS_EN])
+    hook.remove()
+    assert seen and all(tok.decode(ids, skip_special_tokens=True).startswith("translate spanish to english : ")
+                        for ids in seen)
+    assert [p["translation"] for p in preds] == [t for _, t in PAIRS_EN]
+
+
 # --- the causal LM: loss on target tokens only; generation stops at EOS ------------------------------
 def _rt(model_dir, opts, setup=None, batch_size=8):
     from transformers import AutoModelForCausalLM, AutoTokenizer
