@@ -30,7 +30,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     baseline(rt, examples) -> dict   optional: the pretrained model's score before fine-tuning (translation)
     evaluate_for_selection(rt, examples) -> (metrics, predictions)   optional: a cheaper evaluation used
         during training to pick the best step (translation: greedy decoding of a validation subset)
-    group_description: str   optional: what split_keys groups on, recorded in split.json
+    group_description: str   optional: what split_keys groups on, recorded in split.json (a task may set it
+        in split_keys, from the data: NER groups by document only where the data has documents)
     explain_probe(rt, example, prediction, target) -> explain.probe.Probe   optional: what `labeltune explain`
         attributes (model input, words with offsets, log-prob target scores); target: --target or None
     active_outputs(rt, examples, embed) -> list[dict]   optional: active learning (`labeltune suggest`, `curve

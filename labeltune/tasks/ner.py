@@ -26,7 +26,7 @@ import torch
 from ..batching import collate_encoder
 from ..config import opt
 from ..data.readers import read_table, read_text
-from ..errors import UserError, where
+from ..errors import UserError, flag, where
 from ..inference import run_batches
 from ..models import from_pretrained, prefix_space_for_words, strip_offsets
 
@@ -70,7 +70,7 @@ def parse_tag(tag: str, loc: str) -> tuple[str, str | None]:
         return tag[0], tag[2:]
     raise UserError(
         f"{loc}: tag '{tag}' is neither O nor a B-/I-/E-/S- prefix and a type (e.g. B-PER); "
-        "check --conll-tag-index / --tags-column, or --tag-names for integer tags"
+        f"check {flag('conll_tag_index')} / {flag('tags_column')}, or {flag('tag_names')} for integer tags"
     )
 
 
@@ -269,7 +269,7 @@ def read_jsonl(path: str, opts: NEROptions, labelled: bool = True) -> list[dict]
             ex["tokens"] = _tokens(row[opts.tokens_column], loc, opts.tokens_column)
             if labelled:
                 if opts.tags_column not in row:
-                    raise UserError(f"{loc}: no '{opts.tags_column}' field (set by --tags-column) next to the tokens")
+                    raise UserError(f"{loc}: no '{opts.tags_column}' field (set by {flag('tags_column')}) next to the tokens")
                 ex["_raw_tags"] = _tags(row[opts.tags_column], len(ex["tokens"]), loc, opts.tags_column, names)
                 ex["_locs"] = [f"{loc}, token {k} ({t!r})" for k, t in enumerate(ex["tokens"])]
         elif opts.text_column in row:
@@ -279,12 +279,12 @@ def read_jsonl(path: str, opts: NEROptions, labelled: bool = True) -> list[dict]
             ex["text"] = text
             if labelled:
                 if opts.spans_column not in row:
-                    raise UserError(f"{loc}: no '{opts.spans_column}' field (set by --spans-column) with the "
+                    raise UserError(f"{loc}: no '{opts.spans_column}' field (set by {flag('spans_column')}) with the "
                                     "entity spans of the text ([] when it has none)")
                 ex["spans"] = _spans(row[opts.spans_column], text, loc)
         else:
-            raise UserError(f"{loc}: neither '{opts.tokens_column}' (--tokens-column) nor '{opts.text_column}' "
-                            f"(--text-column); the row has {', '.join(row) or 'no fields'}")
+            raise UserError(f"{loc}: neither '{opts.tokens_column}' ({flag('tokens_column')}) nor '{opts.text_column}' "
+                            f"({flag('text_column')}); the row has {', '.join(row) or 'no fields'}")
         examples.append(ex)
     if not examples:
         raise UserError(f"{path}: no rows")
@@ -310,7 +310,7 @@ def _tags(value, n: int, loc: str, column: str, names: list[str] | None) -> list
     for k, t in enumerate(value):
         if isinstance(t, int) and not isinstance(t, bool):
             if names is None or not 0 <= t < len(names):
-                raise UserError(f"{loc}: tag {k} is the integer {t}; give --tag-names to name integer tags")
+                raise UserError(f"{loc}: tag {k} is the integer {t}; give {flag('tag_names')} to name integer tags")
             t = names[t]
         if not isinstance(t, str):
             raise UserError(f"{loc}: tag {k} is {t!r}, expected a string")
@@ -526,7 +526,7 @@ class NERTask:
         types = sorted({t for e in train for t in _types(e)})
         if not types:
             raise UserError(f"{train[0]['_where'].split(',')[0]}: no entity in the training data (every tag is O); "
-                            "check --conll-tag-index / --tags-column / --spans-column")
+                            f"check {flag('conll_tag_index')} / {flag('tags_column')} / {flag('spans_column')}")
         labels = ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
         schemes = sorted({e["_scheme"] for e in train if "_scheme" in e})
         return {"labels": labels, "scheme": "IOB2", "source_scheme": ",".join(schemes) or "spans"}
@@ -606,6 +606,8 @@ class NERTask:
             else:
                 entities.append({"text": " ".join(e["tokens"][a:b]), "type": typ, "token_start": a, "token_end": b,
                                  "score": score})
+            # the names transformers' token-classification pipeline uses, for code written against it
+            entities[-1].update(entity_group=typ, word=entities[-1]["text"])
         if "text" in e:
             return {"entities": entities}
         return {"tags": tags, "entities": entities}

@@ -28,7 +28,7 @@ import torch
 from ..batching import collate_encoder
 from ..config import opt
 from ..data.readers import read_table, read_text
-from ..errors import UserError, where
+from ..errors import UserError, flag, where
 from ..inference import run_batches
 from ..models import from_pretrained, strip_offsets
 
@@ -99,6 +99,25 @@ class QATask:
         if problems:
             raise UserError("; ".join(problems))
         return out
+
+    def api_schema(self, opts):
+        """`labeltune serve`: a question and its context; the answer span (empty answer: none found)."""
+        from pydantic import BaseModel
+
+        class QAInput(BaseModel):
+            question: str
+            context: str
+            id: str | None = None
+
+        class QAPrediction(BaseModel):
+            id: str | None = None
+            answer: str
+            start: int | None
+            end: int | None
+            score: float | None
+            null_score_diff: float | None = None  # SQuAD v2 models
+
+        return QAInput, QAPrediction
 
     def split_keys(self, examples):
         # the context is the group: questions on one paragraph never straddle a split or fold
@@ -237,6 +256,19 @@ class QATask:
             }
         return out
 
+    def perturb(self, example, editor, rng) -> dict:
+        """`labeltune robustness` and `train --augment`: question and context edited; the answers never are, and
+        are re-located in the edited context."""
+        from ..robustness.probes import perturb_qa
+
+        return perturb_qa(example, editor, rng)
+
+    def extra_perturbations(self) -> list:
+        """`labeltune robustness`: an AddSent-style distractor sentence, away from the answer."""
+        from ..robustness.probes import QA_SPECIALS
+
+        return QA_SPECIALS
+
     def explain_probe(self, rt, example, prediction, target=None):
         """`labeltune explain`: model input, words and target scores of one example (labeltune/explain/targets.py)."""
         from ..explain.targets import qa_probe
@@ -330,7 +362,7 @@ def make_example(raw: dict, loc: str, labelled: bool, opts: QAOptions, problems:
     if not impossible and not answers:
         problems.append(f"{label}: no answers (give at least one, or set is_impossible: true for SQuAD v2.0)")
     if impossible and opts.version_2_with_negative is False:  # None (auto) accepts them: setup() switches v2 on
-        problems.append(f"{label}: an unanswerable question; pass --version-2-with-negative for SQuAD v2.0 data")
+        problems.append(f"{label}: an unanswerable question; pass {flag('version_2_with_negative')} for SQuAD v2.0 data")
     ex["answers"], ex["is_impossible"] = [], impossible
     for text, start in answers:
         fixed = _align(ex["context"], text, start, label, opts, problems)
@@ -384,7 +416,7 @@ def _align(context: str, text: str, start: int, label: str, opts: QAOptions, pro
     at = context[max(start, 0) : max(start, 0) + len(text)]
     problems.append(
         f"{label}: answer_start {start} points at {at!r:.60}, not at the answer {text!r:.60} "
-        f"(which occurs at {found[:3]}); fix it or pass --repair-answers"
+        f"(which occurs at {found[:3]}); fix it or pass {flag('repair_answers')}"
     )
     return None
 
@@ -408,9 +440,9 @@ def tokenize(examples, tokenizer, opts: QAOptions, max_length: int):
         room = max_length - q - special
         if room <= opts.doc_stride:
             raise UserError(
-                f"{e['_where']} (id {e['id']}): the question takes {q} tokens, leaving {room} of --max-length "
-                f"{max_length} for the context; --doc-stride ({opts.doc_stride}) must be smaller than that: "
-                "lower --doc-stride, raise --max-length or shorten the question"
+                f"{e['_where']} (id {e['id']}): the question takes {q} tokens, leaving {room} of {flag('max_length')} "
+                f"{max_length} for the context; {flag('doc_stride')} {opts.doc_stride} must be smaller than that: "
+                "lower it, raise the maximum length or shorten the question"
             )
     return tokenizer(questions, [e["context"] for e in examples], truncation="only_second", max_length=max_length,
                      stride=opts.doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True)

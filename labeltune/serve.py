@@ -1,0 +1,337 @@
+"""`labeltune serve`: a fine-tuned model behind a JSON API (FastAPI + uvicorn), for every task.
+
+    POST /predict   {"inputs": <one input> | [<inputs>]} -> {"predictions": [...]}; the input and prediction
+                    models come from the task's optional `api_schema(opts)` hook (else a generic JSON shape)
+    GET  /health    {"status": "ok"}
+    GET  /metadata  task, labels, metrics.json, labeltune version, backend, limits
+    GET  /openapi.json, /docs
+
+Dynamic batching: each request's inputs go into an asyncio queue; one consumer takes what has queued up
+(up to --max-batch-size inputs, waiting at most --max-wait-ms after the first for more) and runs them as one
+`task.predict` in a worker thread, so concurrent clients share forward passes while the event loop keeps
+accepting requests. Hand-written because no library batches across HTTP requests inside one process (the
+serving frameworks that do, e.g. Triton or TorchServe, are whole servers).
+
+Bad input is never a 500: over --max-body-bytes -> 413, over --max-items or --max-chars -> 413, malformed
+JSON or a wrong shape -> 422, an input the task refuses (a UserError) -> 422, each with a message. The optional
+API key (--api-key or $LABELTUNE_API_KEY, header X-API-Key) is compared in constant time. On SIGTERM/SIGINT
+uvicorn stops accepting and lets in-flight requests finish before the batcher stops.
+"""
+
+# no `from __future__ import annotations`: FastAPI reads the handler's annotation (a model built at run time)
+import asyncio
+import contextlib
+import hmac
+import json
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .config import opt
+from .errors import UserError
+
+KEY_ENV = "LABELTUNE_API_KEY"
+CONFIG_ENV = "LABELTUNE_SERVE_OPTIONS"  # how --workers > 1 hands the options to each worker process
+
+
+@dataclass
+class ServeOptions:
+    model: str | None = opt(None, "a directory written by `labeltune train` or `labeltune export`")
+    host: str = opt("127.0.0.1", "interface to listen on (default: this machine only; 0.0.0.0 for all)")
+    port: int = opt(8000, "TCP port")
+    workers: int = opt(1, "server processes, each with its own copy of the model")
+    max_batch_size: int = opt(32, "most inputs run in one forward pass (1: no batching across requests)")
+    max_wait_ms: float = opt(5.0, "after the first queued input, wait at most this long for more to batch")
+    api_key: str | None = opt(None, f"require this key in the X-API-Key header (default: ${KEY_ENV}, else none)")
+    max_items: int = opt(256, "most inputs in one request (more: 413)")
+    max_chars: int = opt(20_000, "most characters in one text of an input (more: 413)")
+    max_body_bytes: int = opt(2_000_000, "largest request body in bytes (more: 413)")
+    backend: str = opt("auto", "auto | torch | onnx (auto: onnx for a `labeltune export` directory)")
+    precision: str = opt("auto", "auto | bf16 | fp16 | fp32 (torch backend)")
+    threads: int = opt(0, "CPU threads for inference (0: the library's default)")
+
+    def __post_init__(self):
+        checks = [
+            (self.workers >= 1, "--workers must be at least 1"),
+            (self.max_batch_size >= 1, "--max-batch-size must be at least 1"),
+            (self.max_wait_ms >= 0, "--max-wait-ms must be >= 0"),
+            (self.max_items >= 1, "--max-items must be at least 1"),
+            (self.max_chars >= 1, "--max-chars must be at least 1"),
+            (self.max_body_bytes >= 64, "--max-body-bytes must be at least 64"),
+            (0 < self.port < 65536, "--port must be in 1..65535"),
+            (self.backend in ("auto", "torch", "onnx"), "--backend must be auto, torch or onnx"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+
+
+# --- dynamic batching ---------------------------------------------------------------------------
+class Batcher:
+    """Gathers the examples of concurrent requests into batches for one `predict(examples) -> predictions`."""
+
+    def __init__(self, predict, max_batch_size: int, max_wait_ms: float):
+        self.predict, self.max_batch, self.max_wait = predict, max_batch_size, max_wait_ms / 1000
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labeltune-model")
+        self.forward_passes = 0
+        self._task = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._consume())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.executor.shutdown(wait=True)
+
+    async def submit(self, examples: list[dict]) -> list[dict]:
+        future = asyncio.get_running_loop().create_future()
+        await self.queue.put((examples, future))
+        return await future
+
+    async def _consume(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            pending = [await self.queue.get()]
+            size, deadline = len(pending[0][0]), loop.time() + self.max_wait
+            while size < self.max_batch:
+                try:  # whatever queued while the last batch ran is taken at once; then wait for more
+                    item = self.queue.get_nowait() if not self.queue.empty() else \
+                        await asyncio.wait_for(self.queue.get(), max(deadline - loop.time(), 0))
+                except (asyncio.TimeoutError, TimeoutError):
+                    break
+                pending.append(item)
+                size += len(item[0])
+            await self._run(pending)
+
+    async def _run(self, pending: list) -> None:
+        loop = asyncio.get_running_loop()
+        pending = [(ex, fut) for ex, fut in pending if not fut.cancelled()]  # clients that went away
+        if not pending:
+            return
+        examples = [e for ex, _ in pending for e in ex]
+        try:
+            self.forward_passes += 1
+            preds = await loop.run_in_executor(self.executor, self.predict, examples)
+        except Exception as e:  # a UserError becomes a 422 in the request's handler, anything else a 500
+            if len(pending) > 1:  # one request's input broke the batch: run each alone, so only it fails
+                for one in pending:
+                    await self._run([one])
+            elif not pending[0][1].done():
+                pending[0][1].set_exception(e)
+            return
+        start = 0
+        for ex, fut in pending:
+            if not fut.done():
+                fut.set_result(preds[start : start + len(ex)])
+            start += len(ex)
+
+
+# --- request checks -----------------------------------------------------------------------------
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes gets 413 before anything parses it."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            return await _send_json(send, 413, {"detail": f"request body over --max-body-bytes {self.limit}"})
+        body, more = b"", True
+        while more:  # read the whole (bounded) body here, then replay it to the app
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                return await _send_json(send, 413, {"detail": f"request body over --max-body-bytes {self.limit}"})
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+
+async def _send_json(send, status: int, payload: dict) -> None:
+    data = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _strings(value, path: str):
+    """(path, string) for every string inside a JSON value."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, f"{path}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{path}[{i}]")
+
+
+def _finite(value):
+    """JSON has no inf/NaN (e.g. QA's null score difference when no span exists): they become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _generic_schema():
+    """For a task without `api_schema`: any JSON input `as_examples` accepts, any JSON prediction."""
+    return str | dict[str, Any], dict[str, Any]
+
+
+# --- the app ------------------------------------------------------------------------------------
+def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
+    """The FastAPI app serving `predictor` (a `labeltune.load(...)` result)."""
+    from fastapi import Depends, FastAPI, HTTPException, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from fastapi.security import APIKeyHeader
+    from pydantic import Field, create_model
+
+    from . import __version__
+
+    task = predictor.task
+    hook = getattr(task, "api_schema", None)  # optional: the task's input and prediction models
+    item, prediction = hook(predictor.opts) if hook else _generic_schema()
+    request_model = create_model(
+        "PredictRequest",
+        inputs=(item | list[item], Field(description=f"one input or a list of at most {opts.max_items}")),
+    )
+    response_model = create_model("PredictResponse", predictions=(list[prediction], ...))
+    api_key = opts.api_key if opts.api_key is not None else os.environ.get(KEY_ENV) or None
+    batcher_box = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        batcher = Batcher(lambda examples: task.predict(predictor.rt, examples), opts.max_batch_size, opts.max_wait_ms)
+        batcher.start()
+        batcher_box["batcher"] = batcher
+        yield
+        await batcher.stop()  # uvicorn calls this after in-flight requests have finished
+
+    app = FastAPI(title=f"labeltune {task.name}", version=__version__, lifespan=lifespan,
+                  description=f"Predictions of a fine-tuned {task.name} model ({os.path.basename(os.path.abspath(model_dir))})")
+    app.add_middleware(BodyLimit, limit=opts.max_body_bytes)
+    header = APIKeyHeader(name="X-API-Key", auto_error=False, description="required when the server has an API key")
+
+    def check_key(key: str | None = Depends(header)) -> None:
+        if api_key is None:
+            return
+        if key is None or not hmac.compare_digest(key.encode("utf-8", "surrogatepass"), api_key.encode("utf-8")):
+            raise HTTPException(401, "missing or wrong API key (send it in the X-API-Key header)")
+
+    @app.exception_handler(UserError)
+    async def user_error(request: Request, exc: UserError):
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": errors})
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/metadata", dependencies=[Depends(check_key)])
+    async def metadata() -> dict:
+        metrics_path = os.path.join(model_dir, "metrics.json")
+        metrics = None
+        if os.path.exists(metrics_path):
+            with open(metrics_path) as f:
+                metrics = json.load(f)
+        return _finite({
+            "task": task.name, "labels": predictor.rt.setup.get("labels"), "labeltune_version": __version__,
+            "backend": getattr(predictor, "backend", "torch"), "max_length": predictor.rt.max_length,
+            "options": asdict(predictor.opts), "metrics": metrics,
+            "limits": {"max_items": opts.max_items, "max_chars": opts.max_chars, "max_body_bytes": opts.max_body_bytes,
+                       "max_batch_size": opts.max_batch_size, "max_wait_ms": opts.max_wait_ms},
+        })
+
+    @app.post("/predict", response_model=response_model, dependencies=[Depends(check_key)],
+              responses={413: {"description": "over a size limit"}, 422: {"description": "an input the model refuses"}})
+    async def predict(body: request_model):
+        inputs = body.inputs if isinstance(body.inputs, list) else [body.inputs]
+        if not inputs:
+            raise HTTPException(422, "inputs is an empty list")
+        if len(inputs) > opts.max_items:
+            raise HTTPException(413, f"{len(inputs)} inputs in one request; at most --max-items {opts.max_items}")
+        plain = [x.model_dump(exclude_none=True) if hasattr(x, "model_dump") else x for x in inputs]
+        for path, text in _strings(plain, "inputs"):
+            if len(text) > opts.max_chars:
+                raise HTTPException(413, f"{path}: {len(text)} characters; at most --max-chars {opts.max_chars}")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise HTTPException(422, f"{path}: not valid Unicode text (an unpaired surrogate)") from None
+        examples = task.as_examples(plain, predictor.opts)
+        predictions = await batcher_box["batcher"].submit(examples)
+        return JSONResponse({"predictions": _finite(predictions)})
+
+    app.state.batcher = batcher_box
+    return app
+
+
+# --- running it ---------------------------------------------------------------------------------
+def load_app(opts: ServeOptions):
+    from .run import load
+
+    if not opts.model:
+        raise UserError("--model is required: a directory written by `labeltune train` or `labeltune export`")
+    if opts.threads:
+        import torch
+
+        torch.set_num_threads(opts.threads)
+    predictor = load(opts.model, precision=opts.precision, batch_size=opts.max_batch_size, backend=opts.backend)
+    return create_app(predictor, opts, opts.model)
+
+
+def app_from_env():
+    """uvicorn's factory for --workers > 1: each worker process builds its app from the options in the env."""
+    return load_app(ServeOptions(**json.loads(os.environ[CONFIG_ENV])))
+
+
+def serve(opts: ServeOptions) -> None:
+    import uvicorn
+
+    settings = dict(host=opts.host, port=opts.port, log_level="info", timeout_graceful_shutdown=None)
+    if opts.workers == 1:
+        uvicorn.run(load_app(opts), **settings)
+    else:
+        load_app(opts)  # fail here, once, with a clear message, rather than in every worker
+        os.environ[CONFIG_ENV] = json.dumps(asdict(opts))
+        uvicorn.run("labeltune.serve:app_from_env", factory=True, workers=opts.workers, **settings)
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    from .cli import _add_dataclass_flags, _flags_given
+
+    parser = argparse.ArgumentParser(prog="labeltune serve", description=__doc__.splitlines()[0])
+    _add_dataclass_flags(parser, ServeOptions)
+    ns = parser.parse_args(argv)
+    serve(ServeOptions(**_flags_given(ns, ServeOptions)))
+    return 0
