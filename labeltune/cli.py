@@ -101,10 +101,15 @@ def parse_model_command(command: str, argv: list[str]):
     parser.add_argument("--model", required=True, help="a directory written by `labeltune train`")
     if command == "evaluate":
         parser.add_argument("--data", required=True, help="labelled data file to score")
-        parser.add_argument("--output", help="also write the metrics JSON to this file")
+        parser.add_argument("--output", help="also write the metrics JSON to this file (folders are created)")
+        parser.add_argument("--predictions", help="also write each row's input, prediction and gold answer to this "
+                            "file: .csv, .tsv or .jsonl by its name, '-' for standard output")
     else:
         parser.add_argument("--input", required=True, help="file of inputs to predict (labels not needed)")
-        parser.add_argument("--output", required=True, help="predictions, one JSON object per line")
+        parser.add_argument("--output", required=True, help="where the predictions go, one row per input with the input "
+                            "beside its prediction: .csv, .tsv or .jsonl by its name, '-' for standard output; "
+                            "folders are created")
+    parser.add_argument("--keep-columns", help="input columns copied into every prediction row, e.g. 'id,date'")
     parser.add_argument("--precision", default="auto", help="auto | bf16 | fp16 | fp32 (default: auto)")
     parser.add_argument("--batch-size", type=int, default=64, help="examples per batch (default: 64)")
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
@@ -175,15 +180,19 @@ def _run(command: str, rest: list[str]) -> int:
     ns, overrides = parse_model_command(command, rest)
     predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, backend=ns.backend, **overrides)
     if command == "evaluate":
-        metrics = predictor.evaluate(ns.data)
+        metrics = predictor.evaluate(ns.data, predictions=ns.predictions, keep_columns=ns.keep_columns)
         text = json.dumps(metrics, indent=1)
-        print(text)
+        if ns.predictions != "-":  # standard output holds the predictions then; the metrics go to --output
+            print(text)
         if ns.output:
+            if os.path.dirname(ns.output):
+                os.makedirs(os.path.dirname(ns.output), exist_ok=True)
             with open(ns.output, "w") as f:
                 f.write(text + "\n")
     else:
-        n = predictor.predict_file(ns.input, ns.output)
-        print(f"wrote {n} predictions to {ns.output}")
+        n = predictor.predict_file(ns.input, ns.output, keep_columns=ns.keep_columns)
+        where = "standard output" if ns.output == "-" else ns.output
+        print(f"wrote {n} predictions to {where}", file=sys.stderr if ns.output == "-" else sys.stdout)
     return 0
 
 

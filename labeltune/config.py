@@ -72,6 +72,12 @@ class TrainConfig:
     quiet: bool = opt(False, "no progress bars (also off when stderr is not a terminal or CI is set)")
     threads: int = opt(0, "CPU threads for PyTorch (0: PyTorch's default)")
     trust_remote_code: bool = opt(False, "allow model repos to run their own Python code (off: safer)")
+    augment: str = opt("", "robust training: perturbations applied on the fly to training examples, e.g. typo,case "
+                           "(names as in `labeltune robustness`; labels stay aligned)")
+    augment_prob: float = opt(0.5, "robust training: share of training examples perturbed each epoch (with --augment)")
+    augment_severity: float = opt(0.1, "robust training: share of words a --augment perturbation touches")
+    rdrop: float = opt(0.0, "robust training: R-Drop weight, symmetric KL between two dropout passes (0: off)")
+    adv_eps: float = opt(0.0, "robust training: FGM adversarial step on the input embeddings, L2 size (0: off)")
     peft: str = opt("none", "none | lora | ia3: train small adapters (the peft library) and the task head instead of "
                             "all weights; the output holds the merged model (see labeltune/adapters.py)")
     lora_r: int = opt(8, "with --peft lora: rank of the adapter matrices")
@@ -84,6 +90,12 @@ class TrainConfig:
                                 "fine-tuning of the encoder, then a logistic-regression head; labeltune/fewshot.py)")
     few_shot_iterations: int = opt(20, "with --few-shot: sentence pairs drawn per training example (SetFit's "
                                        "num_iterations)")
+    report_to: str = opt("", "experiment tracking, comma-separated: tensorboard, mlflow (off by default; offline)")
+    tracking_dir: str = opt("", "with --report-to: where tensorboard/ event files and the default MLflow store "
+                                "mlruns/ go (default: --output)")
+    tracking_uri: str = opt("", "with --report-to mlflow: the tracking URI (default: sqlite:///<tracking dir>/mlruns/"
+                                "mlflow.db), e.g. sqlite:///runs.db or http://127.0.0.1:5000")
+    run_name: str = opt("", "with --report-to: the run's name in TensorBoard and MLflow (default: from --output)")
 
     def __post_init__(self):
         if isinstance(self.task, str):
@@ -112,6 +124,10 @@ class TrainConfig:
             (self.save_every >= 0, "--save-every must be 0 (each evaluation) or a number of steps"),
             (self.eval_batch_size >= 1, "--eval-batch-size must be at least 1"),
             (self.threads >= 0, "--threads must be 0 (PyTorch's default) or a number of threads"),
+            (0 <= self.augment_prob <= 1, "--augment-prob must be in [0, 1]"),
+            (0 < self.augment_severity <= 1, "--augment-severity must be in (0, 1]"),
+            (self.rdrop >= 0, "--rdrop must be >= 0 (0: off)"),
+            (self.adv_eps >= 0, "--adv-eps must be >= 0 (0: off)"),
             (self.peft in ("none", "lora", "ia3"), "--peft must be none, lora or ia3"),
             (self.lora_r >= 1, "--lora-r must be at least 1"),
             (self.lora_alpha > 0, "--lora-alpha must be positive"),
@@ -119,10 +135,16 @@ class TrainConfig:
             (not self.save_adapter or self.peft != "none", "--save-adapter needs --peft lora or --peft ia3"),
             (not (self.few_shot and self.peft != "none"), "--few-shot trains the whole encoder; drop --peft"),
             (self.few_shot_iterations >= 1, "--few-shot-iterations must be at least 1"),
+            (all(n.strip() in ("tensorboard", "mlflow", "") for n in self.report_to.split(",")),
+             "--report-to takes tensorboard, mlflow or both, comma-separated"),
         ]
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
+        if self.augment:
+            from .robustness.perturb import parse_names
+
+            parse_names(self.augment, "--augment")
 
     @property
     def show_progress(self) -> bool:

@@ -25,6 +25,7 @@ from transformers import get_linear_schedule_with_warmup
 from . import checkpoint
 from .batching import make_batches
 from .config import TrainConfig
+from .robustness.training import robust_step
 
 
 def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -59,13 +60,14 @@ def fit(
     accelerator,
     output_dir: str,
     recipe: dict | None = None,
+    on_log: Callable[[dict], None] | None = None,
 ) -> Iterator[dict]:
     """Train `model` on `features`; yield an info dict after every optimizer step.
 
     `evaluate(model) -> metrics` scores the current model on validation data; `metric` names the key
     that selects the best model (higher is better). The best weights are kept in `<output_dir>/best`.
     `recipe` (what `checkpoint.recipe` makes) is stored in every checkpoint, so that `--resume` can refuse
-    a checkpoint of another recipe.
+    a checkpoint of another recipe. `on_log(record)` also receives every train_log.jsonl record (--report-to).
     """
     rank, world = accelerator.process_index, accelerator.num_processes
     main = accelerator.is_main_process
@@ -95,6 +97,8 @@ def fit(
         if main:
             with open(log_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
+            if on_log is not None:
+                on_log(record)
 
     def say(message: str) -> None:
         if main:
@@ -107,6 +111,8 @@ def fit(
     for epoch, steps in enumerate(plan):
         if stop:
             break
+        if hasattr(features, "set_epoch"):  # --augment: this epoch's perturbed examples
+            features.set_epoch(epoch)
         # --- one epoch; a resumed run starts where its checkpoint was written ---------------------
         for k in range(max(0, state["step"] - first_step), len(steps)):
             group = steps[k]
@@ -118,9 +124,12 @@ def fit(
                 batch = {k_: v.to(accelerator.device) for k_, v in collate([features[i] for i in mine]).items()}
                 sync = j == len(group) - 1
                 with accelerator.no_sync(model) if not sync and world > 1 else contextlib.nullcontext():
-                    loss = model(**batch).loss / len(group)
-                    accelerator.backward(loss)
-                loss_sum += loss.item()
+                    if cfg.rdrop or cfg.adv_eps:  # R-Drop / FGM: labeltune/robustness/training.py
+                        loss = robust_step(model, batch, cfg, lambda x: accelerator.backward(x / len(group))) / len(group)
+                    else:
+                        loss = model(**batch).loss / len(group)
+                        accelerator.backward(loss)
+                loss_sum += float(loss.detach()) if torch.is_tensor(loss) else loss
                 n_examples += len(global_batch)
             if cfg.max_grad_norm > 0:
                 accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)

@@ -20,11 +20,13 @@ import yaml
 from . import adapters, checkpoint, defaults
 from .config import TrainConfig, to_dict
 from .data.readers import write_jsonl
+from .outputs import parse_keep, readable_rows, source_rows, write_records
 from .data.split import grouped_stratified_split
 from .errors import UserError
 from .models import (choose_precision, limit_onednn_cache, load_tokenizer, reset_attention, resolve_model,
                      set_attention)
 from .tasks import Runtime, get_task
+from .tracking import Tracker
 
 META_FILE = "labeltune.json"
 
@@ -62,12 +64,17 @@ def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
         if not train_idx:
             raise UserError(f"--train {cfg.train}: after holding out validation and test rows none is left to train "
                             "on; lower --validation-fraction / --test-fraction or add rows")
-        if out_dir:  # record the split, so the held-out rows can be found again
+        if out_dir:  # record the split, so the held-out rows can be found again, and write them as files
+            from .outputs import write_split
+
+            files = {name: write_split(cfg.train, [train[i] for i in idx], os.path.join(out_dir, "splits"), name, opts)
+                     for name, idx, frac in (("validation", val_idx, fractions[0]), ("test", test_idx, fractions[1]))
+                     if frac}
             with open(os.path.join(out_dir, "split.json"), "w") as f:
                 json.dump(
                     {
                         "source": cfg.train, "seed": cfg.seed, "validation_fraction": fractions[0],
-                        "test_fraction": fractions[1],
+                        "test_fraction": fractions[1], "files": files,
                         "grouped_by": getattr(task, "group_description", "identical input"),
                         "validation": [train[i]["_where"] for i in val_idx],
                         "test": [train[i]["_where"] for i in test_idx],
@@ -87,7 +94,7 @@ def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
 # those); --overwrite removes these and nothing else, and a directory that holds one of them without being
 # labeltune's output is not written into
 OWN_FILES = (META_FILE, "metrics.json", "train_log.jsonl", "config.yaml", "split.json", "predictions_validation.jsonl",
-             "predictions_test.jsonl", "checkpoint", "checkpoint.old", "best", "best.old", "adapter")
+             "predictions_test.jsonl", "splits", "checkpoint", "checkpoint.old", "best", "best.old", "adapter")
 # save_pretrained's usual files, removed by --overwrite from outputs written before labeltune.json listed them
 HF_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
             "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
@@ -211,6 +218,11 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     model = adapters.apply(model, cfg)  # --peft: adapters + the head trainable, the rest frozen
     max_length = model_max_length(tokenizer, model, cfg.max_length)
     features = task.encode(train_ex, tokenizer, setup, opts, max_length)
+    if cfg.augment:  # robust training: a share of the examples perturbed anew each epoch, labels kept aligned
+        from .robustness.training import AugmentedFeatures
+
+        features = AugmentedFeatures(task, train_ex, features,
+                                     lambda ex: task.encode(ex, tokenizer, setup, opts, max_length), cfg)
     # --epochs/--batch-size/--lr left unset: chosen from the data and the model's size (see defaults.py)
     cfg, auto_settings = defaults.resolve(cfg, len(features), model, accelerator.num_processes)
     if auto_settings:
@@ -236,6 +248,8 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     evaluate = (lambda m: evaluate_fn(rt, val_ex)[0]) if val_ex else None
     start = time.perf_counter()
     last = {}
+    # --report-to: the log records also go to TensorBoard / MLflow (a no-op without the flag, and off rank 0)
+    tracker = Tracker(cfg if main else dataclasses.replace(cfg, report_to=""), {**to_dict(cfg, opts), "model_path": model_path})
     if cfg.few_shot:  # optional task hook: SetFit's recipe instead of the loop (labeltune/fewshot.py)
         few_shot = getattr(task, "few_shot", None)
         if few_shot is None:
@@ -244,7 +258,7 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
         model, last = few_shot(given, model_path, train_ex, setup, opts, tokenizer, max_length)
     else:
         for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator,
-                        out, recipe):
+                        out, recipe, on_log=tracker.log):
             pass
     wall = time.perf_counter() - start
     model = accelerator.unwrap_model(model)
@@ -296,13 +310,20 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
             if peft_info:  # labeltune.json records the settings; <out>/adapter/ gets the tokenizer and its own
                 adapters.record(out, peft_info, tokenizer, cfg.seed)
         for split, preds in (predictions if save_model else {}).items():  # for error analysis, next to the gold data
+            split_ex = val_ex if split == "validation" else test_ex  # each row: where, input, prediction, gold
             write_jsonl(os.path.join(out, f"predictions_{split}.jsonl"),
-                        [{"where": e["_where"], **p} for e, p in zip(val_ex if split == "validation" else test_ex, preds)])
+                        [{"where": e["_where"], **r} for e, r in zip(split_ex, readable_rows(task, split_ex, preds))])
         with open(os.path.join(out, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=1)
+        tracker.log_final(metrics)
         if not cfg.keep_checkpoint:
             shutil.rmtree(os.path.join(out, "checkpoint"), ignore_errors=True)
         shutil.rmtree(os.path.join(out, "best"), ignore_errors=True)
+        if save_model:  # report.html and the model card README.md (labeltune/report/)
+            from .report import write_report
+
+            write_report(out, after_training=True)
+    tracker.close()
     accelerator.wait_for_everyone()
     return metrics
 
@@ -366,16 +387,28 @@ class Predictor:
             return []
         return self.task.predict(self.rt, self.task.as_examples(inputs, self.opts))
 
-    def predict_file(self, path: str, output: str) -> int:
+    def predict_file(self, path: str, output: str, keep_columns: str | list[str] | None = None) -> int:
+        """Predict every row of `path`; write rows of input + kept columns + prediction (+ gold where given).
+
+        `output`: .csv / .tsv / .jsonl by its extension, '-' for standard output. `keep_columns`: input
+        columns copied into each row unchanged (an id, a date), as a list or 'id,date'."""
+        keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
         examples = self.task.read(path, self.opts, labelled=False)
+        kept = source_rows(path, examples, keep)  # checks the columns before spending time on the model
         preds = self.task.predict(self.rt, examples)
-        write_jsonl(output, preds)
+        write_records(output, readable_rows(self.task, examples, preds, kept))
         return len(preds)
 
-    def evaluate(self, path: str) -> dict:
+    def evaluate(self, path: str, predictions: str | None = None, keep_columns: str | list[str] | None = None) -> dict:
+        """Metrics on the labelled file `path`; `predictions`: also write each row's prediction beside its gold."""
         examples = self.task.read(path, self.opts)
         self.task.check(examples, self.rt.setup, self.opts)
-        return self.task.evaluate(self.rt, examples)[0]
+        keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
+        kept = source_rows(path, examples, keep) if predictions else None
+        metrics, preds = self.task.evaluate(self.rt, examples)
+        if predictions:
+            write_records(predictions, readable_rows(self.task, examples, preds, kept))
+        return metrics
 
     def explain(self, inputs, **options) -> list[dict]:
         """Word attributions per input (see labeltune.explain; options as `labeltune explain`'s flags)."""

@@ -31,6 +31,8 @@ class ClassificationOptions:
     label_delimiter: str = opt("", "for multi-label: the separator inside a label string, e.g. ',' or '|'")
     label_names: str = opt("", "comma-separated names for integer labels 0,1,..., e.g. 'negative,positive'")
     threshold: float = opt(0.5, "for multi-label: predict each label whose probability is at least this")
+    calibrate: bool = opt(False, "single-label: after training, fit a temperature on validation (temperature "
+                                 "scaling); predictions then give calibrated probabilities")
 
 
 class ClassificationTask:
@@ -172,7 +174,7 @@ class ClassificationTask:
         features = self.encode(examples, rt.tokenizer, rt.setup, rt.opts, rt.max_length)
 
         def outputs(out, batch):
-            logits = out.logits.float()
+            logits = out.logits.float() / rt.setup.get("temperature", 1.0)  # 1.0 unless --calibrate fitted one
             p = torch.sigmoid(logits) if rt.setup["multi_label"] else torch.softmax(logits, -1)
             return list(p.cpu().numpy())
 

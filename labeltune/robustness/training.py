@@ -1,0 +1,125 @@
+"""Robust training for `labeltune train` (every task): --augment, --rdrop, --adv-eps.
+
+- `AugmentedFeatures` (--augment typo,case --augment-prob P): each epoch a seeded share P of the training examples
+  is perturbed through the task's `perturb` hook (labels move with the words) and re-encoded; the loop reads
+  features from it as from a list. The choice depends only on (seed, epoch, example), so a resumed run sees the
+  same data. A perturbed example whose encoding has another number of windows than the clean one keeps the clean
+  features (the loop's batches are planned from the clean lengths).
+- `robust_step` (--rdrop ALPHA, --adv-eps EPS): one micro-batch's forward and backward passes.
+  R-Drop (Liang et al. 2021): two forward passes with different dropout masks, the mean of their losses plus ALPHA x
+  the symmetric KL between their output distributions (every `*logits` output of the model, over its last axis;
+  sigmoid outputs of multi-label models as Bernoulli distributions), so it is task-agnostic.
+  FGM (Miyato et al. 2017): after the clean backward pass, the input embedding matrix is moved by EPS along its
+  gradient (L2-normalised), the loss of that adversarial pass is back-propagated too, and the matrix is restored.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+import torch.nn.functional as F
+
+from .perturb import PERTURBATIONS, Editor, example_rng, parse_names, random_plan
+
+
+class AugmentedFeatures:
+    """A list-like view of the training features in which this epoch's chosen examples are perturbed."""
+
+    def __init__(self, task, examples, features, encode, cfg):
+        hook = getattr(task, "perturb", None)
+        if hook is None:
+            from ..errors import UserError
+
+            raise UserError(f"--augment: the task '{task.name}' has no perturb hook")
+        self.hook, self.examples, self.features, self.encode = hook, examples, features, encode
+        self.perturbations = [PERTURBATIONS[n] for n in parse_names(cfg.augment, "--augment")]
+        self.prob, self.severity, self.seed = cfg.augment_prob, cfg.augment_severity, cfg.seed
+        # which example each feature came from: the encoders keep example order, one or more features each
+        if len(features) == len(examples):
+            counts = [1] * len(examples)
+        else:
+            counts = [len(encode([e])) for e in examples]
+        self.counts, self.owner, self.window = counts, [], []
+        for i, n in enumerate(counts):
+            self.owner += [i] * n
+            self.window += list(range(n))
+        if len(self.owner) != len(features):
+            raise RuntimeError("--augment: the features do not follow the examples' order")
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        rng = random.Random(f"{self.seed}|augment|{epoch}")
+        self.epoch = epoch
+        self.chosen = {i for i in range(len(self.examples)) if rng.random() < self.prob}
+        self.cache: dict[int, list[dict]] = {}
+
+    def _perturbed(self, i: int) -> list[dict]:
+        if i not in self.cache:
+            rng = example_rng(self.seed, "augment", self.epoch, i)
+            pert = self.perturbations[rng.randrange(len(self.perturbations))]
+            example = self.hook(self.examples[i], Editor(random_plan(pert, self.severity)), rng)
+            self.cache[i] = self.encode([example])
+        return self.cache[i]
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, k: int) -> dict:
+        i = self.owner[k]
+        if i not in self.chosen:
+            return self.features[k]
+        feats = self._perturbed(i)
+        return feats[self.window[k]] if len(feats) == self.counts[i] else self.features[k]
+
+
+def _logits(out) -> list[torch.Tensor]:
+    return [v for k, v in out.items() if k.endswith("logits") and isinstance(v, torch.Tensor)]
+
+
+def _sym_kl(a: torch.Tensor, b: torch.Tensor, batch: dict, sigmoid: bool) -> torch.Tensor:
+    a, b = a.float(), b.float()
+    if sigmoid:  # independent Bernoulli per label
+        pa, pb = torch.sigmoid(a), torch.sigmoid(b)
+        la, lb = torch.stack([F.logsigmoid(-a), F.logsigmoid(a)]), torch.stack([F.logsigmoid(-b), F.logsigmoid(b)])
+        pa, pb = torch.stack([1 - pa, pa]), torch.stack([1 - pb, pb])
+        kl = ((pa * (la - lb)) + (pb * (lb - la))).sum(0)
+        return 0.5 * kl.mean()
+    la, lb = F.log_softmax(a, -1), F.log_softmax(b, -1)
+    kl = 0.5 * ((la.exp() * (la - lb)).sum(-1) + (lb.exp() * (lb - la)).sum(-1))
+    # token-level outputs: only positions that count (labels set, else real tokens)
+    labels, mask = batch.get("labels"), batch.get("attention_mask")
+    if labels is not None and labels.shape == kl.shape:
+        weights = (labels != -100).float()
+    elif mask is not None and mask.shape == kl.shape:
+        weights = mask.float()
+    else:
+        return kl.mean()
+    return (kl * weights).sum() / weights.sum().clamp(min=1)
+
+
+def robust_step(model, batch: dict, cfg, backward) -> float:
+    """Forward and backward for one micro-batch with R-Drop and/or FGM; `backward(loss)` back-propagates (the
+    caller scales by gradient accumulation). Returns the loss value (the clean task loss, as logged without)."""
+    out = model(**batch)
+    loss = out.loss
+    if cfg.rdrop:
+        out2 = model(**batch)
+        raw = getattr(model, "module", model)
+        sigmoid = getattr(raw.config, "problem_type", None) == "multi_label_classification"
+        kl = sum(_sym_kl(a, b, batch, sigmoid) for a, b in zip(_logits(out), _logits(out2)))
+        loss = 0.5 * (out.loss + out2.loss) + cfg.rdrop * kl
+    backward(loss)
+    if cfg.adv_eps:
+        weight = getattr(model, "module", model).get_input_embeddings().weight
+        grad = weight.grad
+        if grad is not None:
+            norm = grad.norm()
+            if torch.isfinite(norm) and norm > 0:
+                delta = cfg.adv_eps * grad / norm
+                with torch.no_grad():
+                    weight.add_(delta)
+                backward(model(**batch).loss)
+                with torch.no_grad():
+                    weight.sub_(delta)
+    return float(out.loss.detach())

@@ -1,0 +1,349 @@
+"""labeltune robustness: label-preserving perturbations (property tests), determinism, the attack, behavioural
+tests, robust training (--augment, --rdrop, --adv-eps) and the HTML report."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labeltune.errors import UserError
+from labeltune.robustness import RobustnessOptions, perturbed_sets, robustness
+from labeltune.robustness.behaviour import load_tests
+from labeltune.robustness.perturb import PERTURBATIONS, Editor, example_rng, random_plan
+from labeltune.robustness.probes import add_distractor, entity_swap
+from labeltune.tasks.ner import NERTask, entity_spans, repair_iob2
+from labeltune.tasks.qa import QATask
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORDS = st.text(alphabet="abcdefghijKLMN0123456789,.!'-", min_size=1, max_size=9).filter(lambda w: w.strip() == w)
+NAMES = sorted(PERTURBATIONS)
+
+
+def _perturb(task, example, name, severity, seed):
+    return task.perturb(example, Editor(random_plan(PERTURBATIONS[name], severity)), example_rng(seed, name))
+
+
+# --- property tests: labels stay aligned ---------------------------------------------------------
+@st.composite
+def tagged_sentence(draw):
+    tokens = draw(st.lists(WORDS, min_size=1, max_size=14))
+    tags, k = [], 0
+    while k < len(tokens):
+        if draw(st.booleans()):
+            n = draw(st.integers(1, 3))
+            typ = draw(st.sampled_from(["PER", "LOC"]))
+            tags += [f"B-{typ}"] + [f"I-{typ}"] * (n - 1)
+            k += n
+        else:
+            tags.append("O")
+            k += 1
+    return {"tokens": tokens, "tags": tags[: len(tokens)], "_where": "x"}
+
+
+def _surfaces(e):
+    if "text" in e:
+        return [(label, e["text"][s:t]) for s, t, label in e["spans"]]
+    return [(typ, " ".join(e["tokens"][a:b])) for typ, a, b in entity_spans(e["tags"])]
+
+
+@settings(max_examples=60, deadline=None)
+@given(tagged_sentence(), st.sampled_from(NAMES), st.sampled_from([0.1, 0.5, 1.0]), st.integers(0, 99))
+def test_ner_tags_follow_their_words(example, name, severity, seed):
+    example["tags"] = repair_iob2(example["tags"])
+    out = _perturb(NERTask(), example, name, severity, seed)
+    assert len(out["tokens"]) == len(out["tags"]) and all(t.strip() == t and t for t in out["tokens"])
+    assert repair_iob2(out["tags"]) == out["tags"]
+    before, after = _surfaces(example), _surfaces(out)
+    if PERTURBATIONS[name].touches_labels:  # entity words may get a typo / another case, but stay the entities
+        assert [(t, len(s.split())) for t, s in before] == [(t, len(s.split())) for t, s in after]
+    else:  # entity words are never touched
+        assert before == after
+
+
+@st.composite
+def spanned_text(draw):
+    words = draw(st.lists(WORDS, min_size=1, max_size=12))
+    gaps = draw(st.lists(st.sampled_from([" ", "  ", "\n"]), min_size=len(words), max_size=len(words)))
+    text, spans, pos = "", [], 0
+    for w, g in zip(words, gaps):
+        start = len(text)
+        text += w
+        if draw(st.integers(0, 3)) == 0:
+            spans.append((start, len(text), draw(st.sampled_from(["PER", "ORG"]))))
+        text += g
+    return {"text": text.rstrip() or "x", "spans": [s for s in spans if s[1] <= len(text.rstrip())], "_where": "x"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(spanned_text(), st.sampled_from(NAMES), st.sampled_from([0.1, 0.5, 1.0]), st.integers(0, 99))
+def test_ner_character_spans_are_reoffset(example, name, severity, seed):
+    out = _perturb(NERTask(), example, name, severity, seed)
+    before, after = _surfaces(example), _surfaces(out)
+    if PERTURBATIONS[name].touches_labels:
+        assert [t for t, _ in before] == [t for t, _ in after]
+        if name == "case":
+            assert [s.lower() for _, s in before] == [s.lower() for _, s in after]
+        for s, t, _ in out["spans"]:  # still whole words: no space at either end
+            assert out["text"][s:t] == out["text"][s:t].strip() and t - s > 0
+    else:
+        assert before == after
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(WORDS, min_size=2, max_size=20), st.integers(0, 19), st.sampled_from(NAMES),
+       st.sampled_from([0.1, 0.5, 1.0]), st.integers(0, 99))
+def test_qa_answers_are_relocated_never_edited(words, k, name, severity, seed):
+    k = k % len(words)
+    context = " ".join(words)
+    start = len(" ".join(words[:k])) + (1 if k else 0)
+    example = {"id": "q", "question": "what is " + words[k] + " ?", "context": context, "is_impossible": False,
+               "answers": [{"text": words[k], "answer_start": start}], "_where": "x"}
+    out = _perturb(QATask(), example, name, severity, seed)
+    a = out["answers"][0]
+    assert out["context"][a["answer_start"]: a["answer_start"] + len(a["text"])] == words[k]
+    (d,) = add_distractor([example], 1.0, seed)
+    a = d["answers"][0]
+    assert d["context"][a["answer_start"]: a["answer_start"] + len(a["text"])] == words[k]
+    assert len(d["context"]) > len(context)
+
+
+def test_entity_swap_uses_unseen_names_and_keeps_spans():
+    tokens = {"tokens": ["John", "Smith", "visited", "Paris", "."], "tags": ["B-PER", "I-PER", "O", "B-LOC", "O"]}
+    raw = {"text": "John Smith visited Paris.", "spans": [(0, 10, "PER"), (19, 24, "LOC")]}
+    for e in (tokens, raw):
+        (out,) = entity_swap([e], 1.0, seed=0)
+        surf = _surfaces(out)
+        assert [t for t, _ in surf] == ["PER", "LOC"]
+        assert all(s not in ("John Smith", "Paris") for _, s in surf)
+
+
+def test_editor_moves_spans_and_never_empties_text():
+    editor = Editor(lambda words, kinds, rng: {0: "", 2: "big bad"})
+    text, move = editor.text("the  wolf ate (Red) Riding", random.Random(0), frozen=[(15, 18)])
+    assert text == "wolf big bad (Red) Riding"
+    assert move(15, 18) == (14, 17) and text[14:17] == "Red"
+    assert move(0, 3) is None  # every word of it dropped
+    drop_all = Editor(lambda words, kinds, rng: {i: "" for i in range(len(words))})
+    assert drop_all.text("a b", random.Random(0))[0] == "a b"
+
+
+def test_perturbed_data_is_deterministic():
+    examples = [{"text": f"the film number {i} was a delight , truly", "labels": ["1"], "_where": str(i)} for i in range(20)]
+    from labeltune.tasks.classification import ClassificationTask
+
+    task = ClassificationTask()
+    a = perturbed_sets(task, examples, RobustnessOptions(seed=3))
+    b = perturbed_sets(task, examples, RobustnessOptions(seed=3))
+    c = perturbed_sets(task, examples, RobustnessOptions(seed=4))
+    assert [s["examples"] for s in a] == [s["examples"] for s in b]
+    assert [s["examples"] for s in a] != [s["examples"] for s in c]
+    assert {s["perturbation"] for s in a} == set(PERTURBATIONS)
+    typo = next(s for s in a if s["perturbation"] == "typo" and s["severity"] == 0.2)
+    assert 0.1 < typo["words_changed"] < 0.3  # the severity is the share of words touched
+
+
+def test_shipped_behaviour_yaml_is_valid_and_bad_files_are_refused(tmp_path):
+    spec = load_tests(os.path.join(ROOT, "configs", "behaviour_sentiment.yaml"))
+    assert {t["type"] for t in spec["tests"]} == {"mft", "inv", "dir"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tests:\n  - name: x\n    type: mft\n    template: 'a {slot}'\n    fill: {other: [b]}\n    expect: pos\n")
+    with pytest.raises(UserError, match=r"bad.yaml, test 1 \(x\): the template uses 'slot'"):
+        load_tests(str(bad))
+    with pytest.raises(UserError, match="--perturbations typoo: unknown perturbation typoo"):
+        from labeltune.robustness.perturb import parse_names
+
+        parse_names("typoo", "--perturbations")
+
+
+# --- a keyword-rule model: tiny BERT overfit to "contains 'zebra' -> positive" ------------------------
+FILLER = ["movie", "garden", "river", "yellow", "window", "music", "coffee", "winter", "letter", "doctor", "summer",
+          "pencil", "orange", "castle", "forest", "silver", "planet", "rabbit", "market", "candle"]
+
+
+def _zebra_rows(n, seed):
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        words = rng.sample(FILLER, rng.randint(6, 10))
+        positive = i % 2 == 0
+        if positive:
+            words.insert(rng.randrange(len(words) + 1), "zebra")
+        rows.append({"text": " ".join(words), "label": "positive" if positive else "negative"})
+    return rows
+
+
+def _write_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["text", "label"])
+        w.writeheader()
+        w.writerows(rows)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def zebra(tmp_path_factory, tiny_bert_dir):
+    from labeltune.cli import main
+
+    d = tmp_path_factory.mktemp("zebra")
+    train = _write_csv(d / "train.csv", _zebra_rows(240, 0))
+    test = _write_csv(d / "test.csv", _zebra_rows(40, 1))
+    out = str(d / "model")
+    assert main(["train", "--model", tiny_bert_dir, "--train", train, "--output", out, "--epochs", "6", "--batch-size",
+                 "16", "--lr", "3e-3", "--precision", "fp32", "--validation-fraction", "0", "--threads", "1",
+                 "--quiet"]) == 0
+    return {"model": out, "test": test, "dir": d}
+
+
+ZEBRA_TESTS = """
+tests:
+  - name: zebra is positive
+    type: mft
+    template: "{a} zebra {b}"
+    fill: {a: [movie, river, coffee], b: [garden, winter]}
+    expect: positive
+  - name: case does not matter
+    type: inv
+    texts: ["movie zebra garden", "river winter coffee"]
+    perturbation: case
+    severity: 1.0
+  - name: adding zebra raises positive
+    type: dir
+    texts: ["movie garden river", "coffee winter letter"]
+    append: ["zebra"]
+    expect: {label: positive, direction: up}
+"""
+
+
+def test_attack_finds_the_keyword_and_report_is_deterministic(zebra, tmp_path):
+    from browser import open_page
+
+    tests = tmp_path / "zebra.yaml"
+    tests.write_text(ZEBRA_TESTS)
+    opts = RobustnessOptions(attack=True, budget=0.2, tests=str(tests), seed=1, perturbations="typo,word_drop,case")
+    a = robustness(zebra["model"], zebra["test"], str(tmp_path / "a"), opts)
+    assert a["rows"][0]["model"] >= 0.95  # the rule is learnt
+    attack = a["attack"]["model"]
+    assert attack["attack_success_rate"] >= 0.8 and attack["accuracy_under_attack"] < 0.6
+    adversarial = [json.loads(line) for line in open(tmp_path / "a" / "adversarial.jsonl")]
+    assert len(adversarial) == attack["successes"]
+    # every success edits the keyword, and only a positive example can be flipped by editing it
+    assert all(any(e["word"] == "zebra" for e in adv["edits"]) for adv in adversarial)
+    assert all(adv["edits"][0]["to"] != "zebra" and "zebra" not in adv["adversarial"].split() for adv in adversarial)
+    results = {t["name"]: t for t in a["behaviour"]["model"]}
+    assert results["zebra is positive"]["passed"] and results["adding zebra raises positive"]["passed"]
+
+    b = robustness(zebra["model"], zebra["test"], str(tmp_path / "b"), opts)
+    assert open(tmp_path / "a" / "robustness.json").read() == open(tmp_path / "b" / "robustness.json").read()
+
+    with open_page(str(tmp_path / "a" / "robustness.html"), "robustness") as (page, problems):
+        assert page.locator("img").count() == 1
+        assert page.locator("table.adv tbody tr").count() == min(20, attack["successes"])
+        assert page.locator("td.pass").count() + page.locator("td.fail").count() == 3
+    assert b["attack"] == a["attack"]
+
+
+def test_attack_with_budget_zero_never_succeeds(zebra, tmp_path):
+    opts = RobustnessOptions(attack=True, budget=0.0, perturbations="case", severities="0.5")
+    r = robustness(zebra["model"], zebra["test"], str(tmp_path), opts)
+    assert r["attack"]["model"]["attack_success_rate"] == 0.0 and r["attack"]["model"]["successes"] == 0
+    assert r["attack"]["model"]["accuracy_under_attack"] == r["attack"]["model"]["accuracy_before"]
+
+
+def test_cli_prints_the_table_and_refuses_bad_flags(zebra, tmp_path, capsys):
+    from labeltune.cli import main
+
+    out = str(tmp_path / "cli")
+    assert main(["robustness", "--model", zebra["model"], "--data", zebra["test"], "--output", out,
+                 "--perturbations", "swap", "--severities", "0.1,0.3", "--compare", zebra["model"]]) == 0
+    text = capsys.readouterr().out
+    assert "swap" in text and "compare" in text and os.path.exists(os.path.join(out, "robustness.png"))
+    assert main(["robustness", "--model", zebra["model"], "--data", zebra["test"], "--output", out,
+                 "--severities", "0,2"]) == 2
+    assert "--severities 0,2" in capsys.readouterr().err
+
+
+# --- robust training -----------------------------------------------------------------------------------
+def test_augment_rdrop_and_fgm_train(zebra, tiny_bert_dir, tmp_path):
+    from labeltune import run
+    from labeltune.config import TrainConfig
+    from labeltune.tasks.classification import ClassificationOptions
+
+    train = _write_csv(tmp_path / "t.csv", _zebra_rows(40, 2))
+    metrics = run.train(TrainConfig(model=tiny_bert_dir, train=train, output=str(tmp_path / "m"), epochs=2,
+                                    batch_size=8, lr=1e-3, precision="fp32", validation_fraction=0.0, quiet=True,
+                                    augment="typo,case", augment_prob=0.5, rdrop=1.0, adv_eps=0.5),
+                        ClassificationOptions())
+    assert metrics["steps"] == 10
+    losses = [json.loads(x)["loss"] for x in open(tmp_path / "m" / "train_log.jsonl") if '"loss"' in x]
+    assert losses and all(torch.isfinite(torch.tensor(losses)))
+    with pytest.raises(UserError, match="--augment typos"):
+        TrainConfig(augment="typos")
+
+
+def test_robust_step_matches_plain_loss_without_dropout_and_restores_embeddings(tiny_bert_dir):
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForSequenceClassification
+
+    from labeltune.robustness.training import robust_step
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir, num_labels=2)
+    batch = {"input_ids": torch.tensor([[101, 2023, 102], [101, 2008, 102]]), "labels": torch.tensor([0, 1])}
+    before = model.get_input_embeddings().weight.detach().clone()
+    plain = float(model(**batch).loss)
+    grads = []
+    loss = robust_step(model, batch, SimpleNamespace(rdrop=2.0, adv_eps=0.1), lambda x: (grads.append(1), x.backward()))
+    assert loss == pytest.approx(plain, rel=1e-6) and len(grads) == 2  # clean (+ KL of 0) and adversarial passes
+    assert torch.allclose(model.get_input_embeddings().weight, before, atol=1e-6)
+
+
+def test_augmented_features_follow_examples_and_epochs(tiny_bert_dir):
+    from types import SimpleNamespace
+
+    from labeltune.models import load_tokenizer
+    from labeltune.robustness.training import AugmentedFeatures
+
+    task, tok = NERTask(), load_tokenizer(tiny_bert_dir)
+    opts = task.Options(stride=2)
+    examples = [{"tokens": ["w"] * n + ["Paris"], "tags": ["O"] * n + ["B-LOC"], "_where": str(n)} for n in (3, 20, 5)]
+    setup = {"labels": ["O", "B-LOC", "I-LOC"]}
+    encode = lambda ex: task.encode(ex, tok, setup, opts, 12)  # noqa: E731  (windows of 10 sub-words)
+    features = encode(examples)
+    cfg = SimpleNamespace(augment="case", augment_prob=1.0, augment_severity=1.0, seed=0)
+    aug = AugmentedFeatures(task, examples, features, encode, cfg)
+    assert len(aug) == len(features) > len(examples) and aug.owner[0] == 0 and aug.owner[-1] == 2
+    changed = [aug[k]["input_ids"] != features[k]["input_ids"] for k in range(len(aug))]
+    assert any(changed)
+    for k in range(len(aug)):  # the labels of a perturbed window are the clean window's (case keeps tokens' places)
+        assert [x != -100 for x in aug[k]["labels"]].count(True) == [x != -100 for x in features[k]["labels"]].count(True)
+
+
+@pytest.mark.e2e
+def test_augment_improves_accuracy_under_typos(minilm_dir, rt_csv, tmp_path):
+    """MiniLM on 600 RT sentences, 1 epoch, plain vs --augment typo, both scored on 400 held-out sentences with
+    20% of words typo'd. Measured (2 cores): plain 0.???, augmented 0.???."""
+    from labeltune import run
+    from labeltune.config import TrainConfig
+    from labeltune.tasks.classification import ClassificationOptions
+
+    with open(rt_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    train, test = _write_csv(tmp_path / "train.csv", rows[:600]), _write_csv(tmp_path / "test.csv", rows[600:])
+    scores = {}
+    for name, extra in (("plain", {}), ("augment", {"augment": "typo", "augment_prob": 0.5, "augment_severity": 0.2})):
+        cfg = TrainConfig(model=minilm_dir, train=train, output=str(tmp_path / name), epochs=1, batch_size=16,
+                          lr=1e-4, validation_fraction=0.0, quiet=True, threads=2, **extra)
+        run.train(cfg, ClassificationOptions())
+        r = robustness(str(tmp_path / name), test, str(tmp_path / f"r-{name}"),
+                       RobustnessOptions(perturbations="typo", severities="0.2"))
+        scores[name] = (r["rows"][0]["model"], r["rows"][1]["model"])
+    print(scores)
+    assert scores["augment"][1] > scores["plain"][1]
