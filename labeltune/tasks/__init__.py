@@ -26,7 +26,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     input_lengths(examples, tokenizer, setup, opts) -> list[int]   untruncated token lengths (debug-data)
     report(train, validation, tokenizer, opts, max_length) -> dict   task-specific part of debug-data
     calibrate(rt, validation) -> dict | None   optional: after training, tune decision values on validation
-        (QA's null threshold) in rt.opts / rt.setup, which are then saved; the dict goes into metrics.json
+        (QA's null threshold, classification's --calibrate temperature) in rt.opts / rt.setup, which are then
+        saved; the dict goes into metrics.json
     baseline(rt, examples) -> dict   optional: the pretrained model's score before fine-tuning (translation)
     evaluate_for_selection(rt, examples) -> (metrics, predictions)   optional: a cheaper evaluation used
         during training to pick the best step (translation: greedy decoding of a validation subset)
@@ -34,10 +35,16 @@ A task is a small object with these members (composed by `labeltune.run`, never 
         in split_keys, from the data: NER groups by document only where the data has documents)
     explain_probe(rt, example, prediction, target) -> explain.probe.Probe   optional: what `labeltune explain`
         attributes (model input, words with offsets, log-prob target scores); target: --target or None
+    few_shot(cfg, model_path, train, setup, opts, tokenizer, max_length) -> (model, {"state": ...})   optional:
+        --few-shot trains this way instead of the loop (classification: SetFit, labeltune/fewshot.py)
+    label_quality(rt, examples) -> list[dict]   optional: per example the given label's self-confidence, the
+        suggested label and its probability, for `labeltune label-issues` (labeltune/label_issues.py)
     active_outputs(rt, examples, embed) -> list[dict]   optional: active learning (`labeltune suggest`, `curve
         --strategy`): per example "probs" (units x classes) and "embedding" (`embed(output, batch)`'s row dict)
     api_schema(opts) -> (input type, prediction model)   optional: pydantic models of one input and one
         prediction for `labeltune serve` (default: any JSON `as_examples` accepts)
+    report_view(rows, setup) -> dict   optional: the run report's worst errors (and classification's calibration
+        data) from prediction rows (labeltune/report/views.py)
     onnx_outputs: tuple[str, ...]   optional: the model outputs inference reads (e.g. ("logits",)); a task
         without it is not exported to ONNX (`labeltune export`)
     perturb(example, editor, rng) -> dict   optional: a copy of the example with its text fields edited by
