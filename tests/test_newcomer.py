@@ -143,3 +143,73 @@ def test_selection_scores_labelled_and_kept_step_named(small_csv, tiny_bert_dir,
     out = capsys.readouterr().out
     assert "step 6: selection score accuracy=" in out and "(validation)" in out
     assert "kept the weights of step " in out and " of 12 (best selection score accuracy=" in out
+
+
+# --- 5. outputs that read alone -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained_small(tmp_path_factory, tiny_bert_dir):
+    tmp = tmp_path_factory.mktemp("trained")
+    rows = [(f"a {w} film {i}", "pos" if k < 2 else "neg", f"id{i}-{k}") for i in range(8)
+            for k, w in enumerate(["good", "great", "bad", "awful"])]
+    data = _write_csv(tmp / "d.csv", rows, header=("text", "label", "id"))
+    out = str(tmp / "model")
+    assert main(["train", "--model", tiny_bert_dir, "--train", data, "--output", out, "--test-fraction", "0.25",
+                 "--epochs", "1", "--batch-size", "8", "--quiet", "--precision", "fp32"]) == 0
+    return out, data
+
+
+def test_splits_written_as_files_that_evaluate_reads(trained_small, capsys):
+    out, data = trained_small
+    with open(os.path.join(out, "split.json")) as f:
+        split = json.load(f)
+    test_csv = os.path.join(out, "splits", "test.csv")
+    assert split["files"]["test"] == test_csv and os.path.exists(os.path.join(out, "splits", "validation.csv"))
+    with open(test_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(split["test"]) and set(rows[0]) == {"text", "label", "id"}
+    capsys.readouterr()
+    assert main(["evaluate", "--model", out, "--data", test_csv, "--output", os.path.join(out, "new", "dir", "m.json")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    with open(os.path.join(out, "metrics.json")) as f:
+        assert printed["n"] == json.load(f)["test"]["n"] == len(rows)
+    assert os.path.exists(os.path.join(out, "new", "dir", "m.json"))
+
+
+def test_prediction_rows_carry_input_kept_columns_and_gold(trained_small, tmp_path, capsys):
+    out, data = trained_small
+    with open(os.path.join(out, "predictions_test.jsonl")) as f:
+        row = json.loads(f.readline())
+    assert {"where", "text", "label", "score", "gold_label"} <= set(row)
+    dest = str(tmp_path / "not" / "yet" / "p.csv")
+    assert main(["predict", "--model", out, "--input", data, "--output", dest, "--keep-columns", "id"]) == 0
+    with open(dest, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 32 and list(rows[0])[:3] == ["id", "text", "label"] and rows[0]["id"] == "id0-0"
+    assert json.loads(rows[0]["scores"]).keys() == {"pos", "neg"}
+    capsys.readouterr()
+    assert main(["predict", "--model", out, "--input", data, "--output", "-"]) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(x) for x in captured.out.splitlines()]
+    assert len(lines) == 32 and lines[0]["text"] == "a good film 0" and "wrote 32" in captured.err
+    assert main(["predict", "--model", out, "--input", data, "--output", dest, "--keep-columns", "nope"]) == 2
+    assert "has no column 'nope'" in capsys.readouterr().err
+    # the Python API: the same rows
+    labeltune.load(out).predict_file(data, str(tmp_path / "p.jsonl"), keep_columns=["id"])
+    with open(tmp_path / "p.jsonl") as f:
+        assert json.loads(f.readline())["id"] == "id0-0"
+
+
+def test_echo_and_hf_entity_names_for_every_task():
+    from labeltune.outputs import echo
+    from labeltune.tasks import get_task
+
+    ner = get_task("ner")
+    e = {"tokens": ["Angela", "Merkel", "spoke"], "tags": ["B-PER", "I-PER", "O"], "_where": "f, line 1"}
+    pred = ner._prediction(e, ["B-PER", "I-PER", "O"], [0.9, 0.8, 0.99])
+    assert pred["entities"][0]["entity_group"] == "PER" and pred["entities"][0]["word"] == "Angela Merkel"
+    assert echo(ner, e)["gold_entities"] == [{"text": "Angela Merkel", "type": "PER", "token_start": 0, "token_end": 2}]
+    qa = {"id": "q1", "question": "Who?", "context": "Moses spoke.", "answers": [{"text": "Moses", "answer_start": 0}],
+          "is_impossible": False, "_where": "x"}
+    assert echo(get_task("qa"), qa) == {"id": "q1", "question": "Who?", "context": "Moses spoke.", "gold_answers": ["Moses"]}
+    assert echo(get_task("translation"), {"source": "hola", "target": "hello", "_where": "x"}) == \
+        {"source": "hola", "reference": "hello"}

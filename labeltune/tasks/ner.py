@@ -621,6 +621,12 @@ class NERTask:
         metrics = entity_metrics([e["tags"] for e in examples], [tags for tags, _ in decoded])
         return metrics, [self._prediction(e, tags, scores) for e, (tags, scores) in zip(examples, decoded)]
 
+    def report_view(self, rows, setup) -> dict:
+        """The run report's worst errors (labeltune/report/views.py)."""
+        from ..report.views import ner_view
+
+        return ner_view(rows, setup)
+
     def report(self, train, validation, tokenizer, opts, max_length) -> dict:
         out = {"internal_scheme": "IOB2"}
         for split, examples in (("train", train), ("validation", validation)):
