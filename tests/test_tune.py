@@ -35,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "tune_worker.py")
 sys.path.insert(0, HERE)
 import tune_worker  # noqa: E402
+from setup_check import has_module, missing  # noqa: E402
 
 
 def _balanced_slice(rt_csv: str, path, n: int) -> str:
@@ -291,8 +292,9 @@ def postgres_url():
     """A throw-away PostgreSQL server on a private Unix socket (scripts/install_postgres.sh installs it)."""
     initdb = shutil.which("initdb") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1:]), None)
     if not initdb:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: run scripts/install_postgres.sh")
-    pytest.importorskip("psycopg2", reason="psycopg2 missing: pip install psycopg2-binary")
+        missing("PostgreSQL server binaries (initdb, pg_ctl) not found: run scripts/install_postgres.sh")
+    if not has_module("psycopg2"):
+        missing("psycopg2 is missing: run scripts/install_postgres.sh (pip install psycopg2-binary)")
     bindir = os.path.dirname(os.path.realpath(initdb))  # the server's own bin dir, which also has createdb
     base = tempfile.mkdtemp(prefix="ltpg-")  # short: a Unix socket path must stay under 107 characters
     as_user = []
@@ -300,7 +302,8 @@ def postgres_url():
         try:
             pg = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+            missing("running as root and there is no 'postgres' user to run the server as: run "
+                    "scripts/install_postgres.sh")
         os.chown(base, pg.pw_uid, pg.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
