@@ -256,6 +256,7 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
             raise UserError(f"--few-shot: --task {cfg.task} has no few-shot mode; use --task classification")
         given = dataclasses.replace(cfg, **{k: None for k in auto_settings if k in ("lr", "epochs", "batch_size")})
         model, last = few_shot(given, model_path, train_ex, setup, opts, tokenizer, max_length)
+        auto_settings = {}  # the loop's rule did not apply; setup["few_shot"] (labeltune.json) has what was used
     else:
         for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator,
                         out, recipe, on_log=tracker.log):
