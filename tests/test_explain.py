@@ -1,0 +1,211 @@
+"""labeltune explain: attributions find what tiny models were trained to use, IG is complete, runs repeat,
+faithfulness beats random, the page renders in a real browser, bad input is refused, and one real-model run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+
+import numpy as np
+import pytest
+
+import labeltune
+from labeltune.cli import main as cli
+from labeltune.errors import UserError
+
+FILL = ("the a film movie story actor plot scene music night city river house garden table window letter "
+        "morning").split()
+SETTINGS = dict(batch_size=8, warmup_ratio=0.0, precision="fp32", seed=0, quiet=True, eval_every=1000)
+
+
+def _csv(path, rows, header=("text", "label")):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, header)
+        w.writeheader()
+        w.writerows(rows)
+    return str(path)
+
+
+def _zebra_rows(n: int, seed: int) -> list[dict]:
+    """'contains zebra -> positive'; sentence lengths overlap between classes, so only the keyword tells them apart."""
+    r, out = random.Random(seed), []
+    for i in range(n):
+        words = r.sample(FILL, r.randint(3, 8))
+        if i % 2 == 0:
+            words[r.randrange(len(words))] = "zebra"
+        out.append({"text": " ".join(words), "label": "positive" if i % 2 == 0 else "negative"})
+    return out
+
+
+@pytest.fixture(scope="module")
+def zebra_model(tmp_path_factory, tiny_bert_dir) -> str:
+    d = tmp_path_factory.mktemp("zebra")
+    train = _csv(d / "train.csv", _zebra_rows(200, 0))
+    # 2 epochs: validation accuracy 1.0 at p(positive) ~0.74. Trained to saturation (4 epochs, p ~0.99) the
+    # gradient at the input is ~1e-7 and gradient x input put the keyword first in only 2 of 5 inputs, while
+    # IG and occlusion still did in all (measured): gradients are local, the other two are not.
+    labeltune.train(task="classification", model=tiny_bert_dir, train=train, validation=train,
+                    output=str(d / "model"), epochs=2, lr=3e-3, **SETTINGS)
+    return str(d / "model")
+
+
+def _top(row, target=0, method="ig") -> str:
+    scores = row["targets"][target]["attributions"][method]
+    return row["words"][int(np.argmax(scores))]["text"]
+
+
+POSITIVES = ["the film zebra story night", "zebra movie story actor plot", "music night city zebra river house",
+             "garden zebra table", "letter morning window zebra"]
+
+
+def test_keyword_gets_the_top_attribution_for_every_method(zebra_model):
+    rows = labeltune.load(zebra_model, precision="fp32").explain(POSITIVES, method="all")
+    for row in rows:
+        assert row["prediction"]["label"] == "positive"
+        target = row["targets"][0]
+        assert target["name"] == "positive"
+        for method in ("ig", "gxi", "occlusion"):
+            assert _top(row, 0, method) == "zebra", (row["words"], method, target["attributions"][method])
+        assert target["completeness_error"] < 0.05
+        # character offsets point at the word in the input text
+        text = POSITIVES[rows.index(row)]
+        assert all(text[w["start"]:w["end"]] == w["text"] for w in row["words"])
+
+
+def test_same_attributions_across_runs_and_faithfulness_beats_random(zebra_model):
+    p = labeltune.load(zebra_model, precision="fp32")
+    a = p.explain(POSITIVES, method="all", faithfulness=True, seed=3)
+    b = p.explain(POSITIVES, method="all", faithfulness=True, seed=3)
+    assert a == b
+    comp = {m: np.mean([r["faithfulness"][m]["comprehensiveness"] for r in a]) for m in ("ig", "random")}
+    assert comp["ig"] > comp["random"] + 0.05, comp  # removing the keyword first costs more than a random word
+
+
+def test_target_label_and_bad_inputs(zebra_model, capsys):
+    p = labeltune.load(zebra_model, precision="fp32")
+    row = p.explain("the film zebra story", target="negative")[0]
+    assert row["targets"][0]["name"] == "negative" and _top(row) != "zebra"  # zebra argues against negative
+    with pytest.raises(UserError, match="--target neutral: not a label of this model"):
+        p.explain(["a film"], target="neutral")
+    with pytest.raises(UserError, match="empty text"):
+        p.explain(["  "])
+    with pytest.raises(UserError, match="--method"):
+        p.explain(["a film"], method="shap")
+    long_text = " ".join(["film"] * 600 + ["zebra"])
+    row = p.explain([long_text])[0]
+    assert "more than the model's limit; explaining the first 512" in capsys.readouterr().err
+    assert len(row["words"]) == 510  # [CLS] and [SEP] take two of the 512
+
+
+def test_ner_trigger_word(tmp_path, tiny_bert_dir):
+    """A word is a PER entity exactly when 'doctor' comes before it: 'doctor' drives the entity's label."""
+    r, rows = random.Random(1), []
+    for i in range(120):
+        words = r.sample(FILL, 6)
+        tags = ["O"] * 6
+        if i % 2 == 0:
+            k = r.randrange(1, 6)
+            words[k - 1] = "doctor"
+            tags[k] = "B-PER"
+        rows.append({"tokens": words, "tags": tags})
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps(x) + "\n" for x in rows))
+    out = str(tmp_path / "ner")
+    labeltune.train(task="ner", model=tiny_bert_dir, train=str(train), validation=str(train), output=out,
+                    epochs=20, lr=5e-3, **SETTINGS)
+    p = labeltune.load(out, precision="fp32")
+    inputs = [["the", "doctor", "river", "night"], ["music", "city", "doctor", "garden", "table"],
+              ["window", "letter", "morning", "doctor", "house"]]
+    rows = p.explain(inputs, method="all")
+    for row, words in zip(rows, inputs):
+        entity = words[words.index("doctor") + 1]
+        assert [t["name"] for t in row["targets"]] == [f"PER: {entity}"]
+        # gradient x input is not asserted: it put 'doctor' first for 1 of these 3 entities at 20 epochs and 3 of 5
+        # at 14 (measured), where IG and occlusion always did. A gradient is local; the report says so.
+        for method in ("ig", "occlusion"):
+            assert _top(row, 0, method) == "doctor", (method, row["targets"][0]["attributions"][method])
+        assert row["targets"][0]["completeness_error"] < 0.05
+    with pytest.raises(UserError, match="not an entity type"):
+        p.explain([inputs[0]], target="LOC")
+
+
+def _qa_rows(n: int, seed: int) -> list[dict]:
+    """Four filler sentences; one holds 'zebra', and the answer is the word after it."""
+    r, rows = random.Random(seed), []
+    for i in range(n):
+        sents = [r.sample(FILL, r.randint(3, 5)) for _ in range(4)]
+        k, j = r.randrange(4), 0
+        j = r.randrange(len(sents[k]) - 1)
+        sents[k][j] = "zebra"
+        before = " ".join(" ".join(s) + " ." for s in sents[:k])
+        at = len(before) + (1 if k else 0) + len(" ".join(sents[k][: j + 1])) + 1
+        rows.append({"id": str(i), "question": "which word follows zebra ?",
+                     "context": " ".join(" ".join(s) + " ." for s in sents),
+                     "answers": {"text": [sents[k][j + 1]], "answer_start": [at]}})
+    return rows
+
+
+def test_qa_answer_sentence(tmp_path, tiny_bert_dir):
+    """The words of the sentence that holds the answer drive the answer's start and end."""
+    rows = _qa_rows(200, 2)
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps(x) + "\n" for x in rows))
+    out = str(tmp_path / "qa")
+    labeltune.train(task="qa", model=tiny_bert_dir, train=str(train), validation=str(train), output=out,
+                    epochs=10, lr=3e-3, max_length=64, doc_stride=16, **SETTINGS)  # exact match 62% (measured)
+    p = labeltune.load(out, precision="fp32")
+    inputs = [{"question": e["question"], "context": e["context"]} for e in rows[:40]]
+    right = [e for e, pred in zip(rows[:40], p.predict(inputs)) if pred["answer"] == e["answers"]["text"][0]][:4]
+    assert len(right) == 4  # only answers the model got right are explained: a wrong one has no "answer sentence"
+    explained = p.explain([{"question": e["question"], "context": e["context"]} for e in right], method="all")
+    hits = {(m, t): 0 for m in ("ig", "occlusion") for t in range(2)}
+    for e, row in zip(right, explained):
+        assert row["info"]["answer"] == e["answers"]["text"][0]
+        start = e["answers"]["answer_start"][0]
+        context_words = [i for i, w in enumerate(row["words"]) if w["part"] == "context"]
+        assert {row["words"][i]["text"] for i in context_words} <= set(e["context"].split())
+        sentence = [e["context"].count(".", 0, row["words"][i]["start"]) for i in context_words]
+        answer_sentence = e["context"].count(".", 0, start)
+        for t in range(2):
+            for method in ("ig", "occlusion"):
+                scores = row["targets"][t]["attributions"][method]
+                totals = np.zeros(4)  # summed attribution per context sentence (its closing '.' included)
+                for i, k in zip(context_words, sentence):
+                    totals[min(k - (row["words"][i]["text"] == "."), 3)] += scores[i]
+                hits[method, t] += int(np.argmax(totals)) == answer_sentence
+    # a weak model (exact match 62%): the answer sentence had the largest total for IG in 4/4 (start) and 3/4
+    # (end) inputs, for occlusion in 3/4 and 3/4 (measured); a wrong sentence would win 1 in 4 by chance
+    assert all(n >= 3 for n in hits.values()), hits
+
+
+def test_cli_writes_attributions_page_and_global_view(tmp_path, zebra_model):
+    from browser import open_page
+
+    rows = _zebra_rows(24, 7)
+    data = _csv(tmp_path / "in.csv", rows)
+    out = tmp_path / "explained"
+    assert cli(["explain", "--model", zebra_model, "--input", data, "--output", str(out), "--method", "all",
+                "--faithfulness", "--min-count", "2", "--threads", "1"]) == 0
+    written = [json.loads(line) for line in open(out / "attributions.jsonl")]
+    assert len(written) == 24
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["faithfulness"]["table"]) == {"ig", "gxi", "occlusion", "random"}
+    assert summary["global_view"]["ig"]["positive"][0]["word"] == "zebra"  # the shortcut shows globally
+    for m in ("ig", "gxi", "occlusion"):
+        assert (out / f"global_{m}.png").stat().st_size > 1000
+    n_words = sum(len(r["words"]) for r in written)
+    with open_page(str(out / "explain.html"), "explain_classification") as (page, problems):
+        assert page.locator(".tok").count() == n_words
+        first = page.locator(".example").first
+        titles = lambda: first.locator(".tok").evaluate_all("es => es.map(e => e.title)")  # noqa: E731
+        before = titles()
+        first.locator("select.method").select_option("occlusion")  # the selector recolours from the JSON
+        expected = [f"{s:.4f}" for s in written[0]["targets"][0]["attributions"]["occlusion"]]
+        assert titles() == expected and expected != before
+        assert page.locator("img").count() == 3
+    # bad input: a CLI error in one line, exit status 2
+    assert cli(["explain", "--model", zebra_model, "--input", data, "--output", str(out), "--target", "x"]) == 2
+    empty = _csv(tmp_path / "empty.csv", [{"text": "", "label": "positive"}])
+    assert cli(["explain", "--model", zebra_model, "--input", empty, "--output", str(out)]) == 2
