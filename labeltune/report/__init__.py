@@ -1,0 +1,88 @@
+"""`labeltune report --model <dir>`: the run report (report.html) and the model card (README.md) of a run.
+
+Both are written at the end of `labeltune train` and rebuilt from the run's files by `labeltune report`:
+train_log.jsonl (curves), metrics.json (scores, per-class / per-entity tables, the confusion matrix),
+predictions_<split>.jsonl (worst errors and calibration), config.yaml and split.json (the recipe and the
+data's provenance). report.html is one self-contained page (labeltune/html.py: inline CSS, plots as data
+URIs, no network). What a task shows beyond the shared parts comes from its optional `report_view` hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from ..errors import UserError
+
+SPLITS = ("validation", "test")
+MAX_ERRORS = 20
+
+
+def read_run(directory: str) -> dict:
+    """The files of a run directory that the report and the card use (missing ones are None / empty)."""
+    from ..run import META_FILE
+
+    if not os.path.exists(os.path.join(directory, META_FILE)):
+        raise UserError(f"--model {directory}: no {META_FILE} there; is it a directory written by `labeltune train`?")
+
+    def load_json(name, default=None):
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            return default
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+
+    def load_jsonl(name):
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    config = {}
+    if os.path.exists(os.path.join(directory, "config.yaml")):
+        import yaml
+
+        with open(os.path.join(directory, "config.yaml"), encoding="utf-8") as f:
+            config = yaml.safe_load(f) or {}
+    return {
+        "directory": directory, "meta": load_json(META_FILE), "metrics": load_json("metrics.json", {}),
+        "config": config, "split": load_json("split.json"), "log": load_jsonl("train_log.jsonl"),
+        "predictions": {s: load_jsonl(f"predictions_{s}.jsonl") for s in SPLITS},
+        "export": load_json(os.path.join("onnx", "export.json")),
+    }
+
+
+def scalar_metrics(scores: dict | None) -> dict:
+    return {k: v for k, v in (scores or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def write_report(directory: str, after_training: bool = False) -> dict:
+    """Write <directory>/report.html and <directory>/README.md; returns their paths.
+
+    After training a failure here must not lose the run: it is reported on stderr with the command that
+    retries, and training's result stands."""
+    from .card import write_card
+    from .page import write_page_for
+
+    try:
+        run = read_run(directory)
+        return {"report": write_page_for(run), "card": write_card(run)}
+    except Exception as e:
+        if not after_training:
+            raise
+        print(f"labeltune: the run report was not written ({type(e).__name__}: {e}); "
+              f"retry with `labeltune report --model {directory}`", file=sys.stderr)
+        return {}
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="labeltune report", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a directory written by `labeltune train`")
+    ns = parser.parse_args(argv)
+    paths = write_report(ns.model)
+    print(f"wrote {paths['report']} and {paths['card']}")
+    return 0

@@ -1,0 +1,75 @@
+"""README.md: a Hugging Face model card (YAML metadata with model-index results, then prose) for a run.
+
+Built with huggingface_hub's `ModelCard` / `ModelCardData` / `EvalResult`, so the Hub (and any tool that
+reads model cards) sees the task, base model, metrics and data. Facts only come from the run's files; what
+labeltune cannot know (the license, who may use the model) is said to be the owner's to fill in.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import SPLITS, scalar_metrics
+
+# the pipeline tag from the architecture transformers saved in config.json (no task-name branches)
+PIPELINE_TAGS = {"ForSequenceClassification": "text-classification", "ForTokenClassification": "token-classification",
+                 "ForQuestionAnswering": "question-answering", "ForConditionalGeneration": "translation",
+                 "EncoderDecoderModel": "translation", "ForCausalLM": "translation"}
+SKIP = ("n", "words", "entities")
+
+
+def _architecture(directory: str) -> str:
+    import json
+
+    path = os.path.join(directory, "config.json")
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        return (json.load(f).get("architectures") or [""])[0]
+
+
+def _pipeline_tag(architecture: str) -> str | None:
+    return next((tag for suffix, tag in PIPELINE_TAGS.items() if architecture.endswith(suffix)), None)
+
+
+def card_text(run: dict) -> str:
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    from .. import __version__
+    from ..html import environment
+
+    meta, metrics, config, split = run["meta"], run["metrics"], run["config"], run["split"]
+    name = os.path.basename(os.path.abspath(run["directory"]))
+    architecture = _architecture(run["directory"])
+    tag = _pipeline_tag(architecture)
+    data_file = config.get("train") or "the training data"
+    results = []
+    for s in SPLITS:
+        for metric, value in scalar_metrics(metrics.get(s)).items():
+            if metric not in SKIP and tag:
+                results.append(EvalResult(task_type=tag, dataset_type="local", dataset_name=os.path.basename(str(data_file)),
+                                          dataset_split=s, metric_type=metric, metric_value=round(float(value), 4)))
+    base = config.get("model") or metrics.get("model")
+    data = ModelCardData(model_name=name, base_model=base if base and not os.path.isabs(str(base)) else None,
+                         library_name="transformers", pipeline_tag=tag, tags=["labeltune", meta["task"]],
+                         eval_results=results or None)
+    labels = meta["setup"].get("labels")
+    template = environment().get_template("model_card.md.j2")
+    body = template.render(
+            name=name, task=meta["task"], architecture=architecture or "unknown", base=base, labels=labels,
+            metrics={s: {k: v for k, v in scalar_metrics(metrics.get(s)).items() if k not in SKIP} for s in SPLITS
+                     if metrics.get(s)},
+            selection=metrics.get("selection_metric"), config=config, split=split, train_examples=metrics.get("train_examples"),
+            steps=metrics.get("steps"), best_step=metrics.get("best_step"), calibration=metrics.get("calibration"),
+            version=__version__, max_length=meta.get("max_length"),
+    )
+    # the metadata block written directly (not through ModelCard.from_template's second Jinja pass, which
+    # would read "{{" in a label or a file name as template syntax)
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body.strip()}\n").content
+
+
+def write_card(run: dict) -> str:
+    path = os.path.join(run["directory"], "README.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(card_text(run))
+    return path
