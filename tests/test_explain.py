@@ -209,3 +209,37 @@ def test_cli_writes_attributions_page_and_global_view(tmp_path, zebra_model):
     assert cli(["explain", "--model", zebra_model, "--input", data, "--output", str(out), "--target", "x"]) == 2
     empty = _csv(tmp_path / "empty.csv", [{"text": "", "label": "positive"}])
     assert cli(["explain", "--model", zebra_model, "--input", empty, "--output", str(out)]) == 2
+
+
+PAIRS = [("el gato duerme", "the cat sleeps"), ("el perro corre", "the dog runs"), ("yo como pan", "i eat bread"),
+         ("bebemos agua", "we drink water"), ("buenos dias", "good morning"), ("muchas gracias", "thank you very much")]
+
+
+def test_translation_alignment_matrix_and_page(tmp_path, tiny_bert_dir):
+    """BERT2BERT from the tiny BERT, overfit on six pairs: one row of source-word attributions per output token."""
+    from browser import open_page
+
+    train = _csv(tmp_path / "pairs.csv", [{"source": s, "target": t} for s, t in PAIRS], ("source", "target"))
+    out = str(tmp_path / "mt")
+    labeltune.train(task="translation", model=tiny_bert_dir, train=train, validation=train, output=out, epochs=60,
+                    lr=1e-2, num_beams=1, threads=1, **{**SETTINGS, "batch_size": 4})
+    inputs = tmp_path / "sources.txt"
+    inputs.write_text("el gato duerme\nmuchas gracias\n")
+    assert cli(["explain", "--model", out, "--input", str(inputs), "--output", str(tmp_path / "x"),
+                "--method", "all", "--faithfulness"]) == 0
+    rows = [json.loads(line) for line in open(tmp_path / "x" / "attributions.jsonl")]
+    for row, source in zip(rows, ["el gato duerme", "muchas gracias"]):
+        assert [w["text"] for w in row["words"]] == source.split()
+        translation = row["info"]["translation"]
+        assert translation == dict(PAIRS)[source]  # overfit: the training translation
+        tokens = row["info"]["target_tokens"]
+        assert tokens[-1] == "[SEP]" and len(row["targets"]) == len(tokens)  # one row per output token, EOS too
+        matrix = np.array([t["attributions"]["ig"] for t in row["targets"]])
+        assert matrix.shape == (len(tokens), len(source.split()))
+        assert np.allclose(matrix.sum(0), row["word_totals"]["ig"], atol=1e-4)
+        assert max(t["completeness_error"] for t in row["targets"]) < 0.05
+        assert set(row["faithfulness"]) == {"ig", "gxi", "occlusion", "random"}
+    with open_page(str(tmp_path / "x" / "explain.html"), "explain_translation") as (page, problems):
+        assert page.locator(".tok").count() == 5
+        cells = sum(len(r["targets"]) * len(r["words"]) for r in rows)
+        assert page.locator(".heat td").count() == cells
