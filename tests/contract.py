@@ -52,6 +52,12 @@ def check_contract(tmp_path, task: str, train_file: str, model_dir: str, inputs:
     task_obj = loaded.task
     examples = task_obj.read(train_file, loaded.opts, labelled=False)
     after = task_obj.predict(loaded.rt, examples)
+    # prediction files also carry each row's input and gold answer (README: outputs that read alone); the
+    # prediction's own fields must all be there, with the values the loaded model gives
+    before = list(before)
+    assert len(before) == len(after), f"{task}: {len(before)} rows in the prediction file, {len(after)} predicted"
+    assert all(set(a) <= set(b) for a, b in zip(after, before)), f"{task}: prediction fields missing from the file"
+    before = [{k: b[k] for k in a} for a, b in zip(after, before)]
     assert _close(before, after, 1e-5), f"{task}: predictions changed across save/load"
 
     # 3. batched == one at a time
