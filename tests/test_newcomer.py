@@ -213,3 +213,47 @@ def test_echo_and_hf_entity_names_for_every_task():
     assert echo(get_task("qa"), qa) == {"id": "q1", "question": "Who?", "context": "Moses spoke.", "gold_answers": ["Moses"]}
     assert echo(get_task("translation"), {"source": "hola", "target": "hello", "_where": "x"}) == \
         {"source": "hola", "reference": "hello"}
+
+
+# --- 6. messages that point to the fix ----------------------------------------------------------------------
+def test_flag_suggestions_and_hf_names(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--train", "x.csv", "--lrr", "1e-4"])
+    assert e.value.code == 2 and "did you mean --lr" in capsys.readouterr().err
+    for hf, ours in (("--learning_rate", "--lr"), ("--model_name_or_path", "--model"), ("--output_dir", "--output"),
+                     ("--num_train_epochs", "--epochs")):
+        with pytest.raises(SystemExit):
+            main(["train", "--train", "x.csv", hf, "1"])
+        assert f"labeltune calls it {ours}" in capsys.readouterr().err
+
+
+def test_commands_listed_version_and_nearest_command(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "  train " in out and "fine-tune a model" in out and "  debug-data " in out
+    assert main(["--version"]) == 0 and capsys.readouterr().out.strip() == f"labeltune {labeltune.__version__}"
+    assert main(["trian"]) == 2 and "did you mean 'train'?" in capsys.readouterr().err
+
+
+def test_help_pages_read_as_user_pages(capsys, trained_small):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    page = capsys.readouterr().out
+    assert "Training (unset: chosen from the data size" in page and "Classification options:" in page
+    assert "one of: accuracy, macro_f1" in page and "TrainConfig" not in page
+    with pytest.raises(SystemExit):
+        main(["debug-data", "--help"])
+    page = capsys.readouterr().out
+    assert "--train" in page and "--epochs" not in page and "--lr " not in page
+    out, _ = trained_small
+    with pytest.raises(SystemExit):
+        main(["predict", "--model", out, "--help"])
+    page = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "--text-column" in page and "(this model: 'text')" in page and "--multi-label" not in page
+
+
+def test_flags_that_do_nothing_on_predict_are_refused(trained_small, tmp_path, capsys):
+    out, data = trained_small
+    for flag in (["--multi-label"], ["--label-names", "a,b"]):
+        assert main(["predict", "--model", out, "--input", data, "--output", str(tmp_path / "p.jsonl"), *flag]) == 2
+        assert f"{flag[0]} does nothing on `predict`" in capsys.readouterr().err
