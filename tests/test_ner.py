@@ -359,8 +359,9 @@ def test_cli_and_pipeline_load_the_output(tmp_path, tiny_bert_dir, capsys):
     inp = _jsonl(tmp_path / "in.jsonl", [{"text": "Mary Smith visited Berlin"}, {"tokens": ["Anna", "met", "Peter"]}])
     assert cli(["predict", "--model", out, "--input", inp, "--output", str(tmp_path / "p.jsonl")]) == 0
     preds = [json.loads(line) for line in open(tmp_path / "p.jsonl")]
+    # labeltune's field names and Hugging Face's (entity_group, word) side by side
     assert preds[0]["entities"][0] | {"score": 0} == {"text": "Mary Smith", "type": "PER", "start": 0, "end": 10,
-                                                      "score": 0}
+                                                      "score": 0, "entity_group": "PER", "word": "Mary Smith"}
     assert preds[1]["tags"] == ["B-PER", "O", "B-PER"]
 
     from transformers import pipeline
