@@ -41,6 +41,7 @@ from .data.split import stratified_subsample
 from .errors import UserError
 
 CSV_FILE, JSON_FILE, PLOT_FILE = "curve.csv", "curve.json", "curve.png"
+DATA_FILE = "curve_data.json"  # fingerprints of the training and test rows the runs in --output used
 RUN_FILE = "curve_run.json"  # in each run directory: the settings and rows it was trained with
 
 
@@ -174,12 +175,13 @@ def _train_one(cfg, opts, setup, train_ex, rows: list[int], test_ex, run_dir: st
     run_cfg = dataclasses.replace(cfg, output=os.path.join(run_dir, "model") if keep_model else run_dir,
                                   overwrite=True, resume=False, validation=None, validation_fraction=0.0, test=None,
                                   test_fraction=0.0, seed=seed)
-    spec = {"settings": {k: v for k, v in to_dict(run_cfg, opts).items() if k not in ("output", "quiet", "threads")},
-            "rows": rows}
+    defaults = _defaults(run_cfg, opts)
+    spec = {"settings": _changed(to_dict(run_cfg, opts), defaults), "rows": rows}
     record_path, metrics_path = os.path.join(run_dir, RUN_FILE), os.path.join(run_dir, "metrics.json")
     if not keep_model and os.path.exists(record_path) and os.path.exists(metrics_path):
         with open(record_path) as f:
-            if json.load(f) == spec:
+            stored = json.load(f)
+            if stored.get("rows") == rows and _changed(stored.get("settings", {}), defaults) == spec["settings"]:
                 with open(metrics_path) as g:
                     return _record(json.load(g), rows, run_dir, metric, reused=True)
     os.makedirs(run_dir, exist_ok=True)
@@ -193,6 +195,27 @@ def _train_one(cfg, opts, setup, train_ex, rows: list[int], test_ex, run_dir: st
     with open(record_path, "w") as f:
         json.dump(spec, f)
     return _record(metrics, rows, run_dir, metric, seconds=time.perf_counter() - start)
+
+
+
+
+def _defaults(*configs) -> dict:
+    out = {}
+    for c in configs:
+        for f in dataclasses.fields(c):
+            if f.default is not dataclasses.MISSING:
+                out[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                out[f.name] = f.default_factory()
+    return out
+
+
+def _changed(settings: dict, defaults: dict) -> dict:
+    """The settings that differ from the defaults: a run stays reusable when a new option (at its default) is
+    added to labeltune."""
+    from .checkpoint import NOT_IN_RECIPE  # how a run is logged or stored, not what it learns
+
+    return {k: v for k, v in settings.items() if k not in NOT_IN_RECIPE and not (k in defaults and defaults[k] == v)}
 
 
 def _record(metrics: dict, rows, run_dir: str, metric: str, reused: bool = False, seconds: float | None = None) -> dict:
@@ -323,6 +346,22 @@ def plot(rows: list[dict], lines: list[str], metric: str, title: str, path: str)
     plt.close(fig)
 
 
+def _check_same_data(out: str, train_ex: list, test_ex: list) -> None:
+    """Runs in --output are reused by their settings and row numbers, so they must come from the same data."""
+    from .checkpoint import fingerprint
+
+    path = os.path.join(out, DATA_FILE)
+    prints = {"train": fingerprint(train_ex), "test": fingerprint(test_ex)}
+    if os.path.exists(path):
+        with open(path) as f:
+            if json.load(f) != prints:
+                raise UserError(f"--output {out} holds curve runs on other training or test data; choose another "
+                                "--output (its runs would be mistaken for runs on this data)")
+        return
+    with open(path, "w") as f:
+        json.dump(prints, f)
+
+
 def curve(cfg: TrainConfig, opts, copts: CurveOptions) -> dict:
     """Train at each label budget, recipe and seed; write curve.csv, curve.json, curve.png; return the report."""
     from .run import prepare_data
@@ -344,6 +383,7 @@ def curve(cfg: TrainConfig, opts, copts: CurveOptions) -> dict:
     os.makedirs(cfg.output, exist_ok=True)
     data_cfg = dataclasses.replace(cfg, validation=None, validation_fraction=0.0)
     train_ex, _, test_ex = prepare_data(data_cfg, task, opts, cfg.output)
+    _check_same_data(cfg.output, train_ex, test_ex)
     setup = task.setup(train_ex, opts)
     task.check(test_ex, setup, opts)
     _, strata = task.split_keys(train_ex)
