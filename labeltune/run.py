@@ -47,7 +47,12 @@ def model_max_length(tokenizer, model, requested: int) -> int:
 
 def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
     """Read train/validation/test; carve seeded, grouped, stratified splits where files are missing."""
-    train = task.read(cfg.train, opts)
+    try:
+        train = task.read(cfg.train, opts)
+    except UserError as e:  # a file of another task's shape: say which --task it looks like
+        from .hints import with_task_hint
+
+        raise with_task_hint(e, cfg.train, task.name) from None
     validation = task.read(cfg.validation, opts) if cfg.validation else None
     test = task.read(cfg.test, opts) if cfg.test else None
     fractions = [cfg.validation_fraction if validation is None else 0.0, cfg.test_fraction if test is None else 0.0]

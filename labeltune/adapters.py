@@ -1,0 +1,182 @@
+"""Parameter-efficient fine-tuning (`--peft lora|ia3`) through the `peft` library, for every task.
+
+`apply` wraps the model that `task.build_model` made: the pretrained weights are frozen, small adapters are
+injected into the attention projections (per-architecture defaults from peft's own tables, or
+--target-modules), and the task head (new, randomly initialised: `classifier`, `qa_outputs`, `score`, ...)
+is trained in full and saved with the adapter (peft's `modules_to_save`; without it an adapter reloads with a
+random head: peft issues #310, #1070). The head is found from the model, not from the task's name: the small
+top-level modules beside the base model, except the output embeddings of a language model (pretrained).
+
+After training, `merge` folds the adapters into the weights: the output directory holds a plain
+`save_pretrained` model (transformers and `pipeline()` load it, no peft needed, no speed cost), and
+labeltune.json records the peft settings. `--save-adapter` also writes `<output>/adapter/`: peft's
+adapter files plus the tokenizer and a labeltune.json naming the base model; `labeltune.load`,
+`predict` and `evaluate` load that directory too (base model + adapter, merged in memory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import types
+
+from .errors import UserError
+
+ADAPTER_DIR = "adapter"
+# per-architecture fallbacks for model types absent from peft's tables: (query, value)-like projection names
+_COMMON_PAIRS = (("q_proj", "v_proj"), ("query", "value"), ("q_lin", "v_lin"), ("q", "v"), ("c_attn",),
+                 ("query_key_value",), ("Wqkv",))
+
+
+def enabled(cfg) -> bool:
+    return getattr(cfg, "peft", "none") != "none"
+
+
+def _model_types(config) -> list[str]:
+    """model_type of `config`, then of its sub-configs (an encoder-decoder: its encoder's and decoder's)."""
+    out = [getattr(config, "model_type", "")]
+    for name in ("encoder", "decoder", "text_config"):
+        sub = getattr(config, name, None)
+        if sub is not None and hasattr(sub, "model_type"):
+            out += _model_types(sub)
+    return out
+
+
+def _linear_names(model) -> list[str]:
+    import torch
+
+    return sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+
+
+def default_targets(model, method: str) -> tuple[list[str], list[str]]:
+    """(target modules, IA3 feed-forward modules) for `model`: peft's table for its model type, else the first
+    query/value-like pair of Linear layers the model has."""
+    from peft.utils.constants import (TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING,
+                                      TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING,
+                                      TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING)
+
+    table = TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING if method == "ia3" else TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+    for kind in _model_types(model.config):
+        if kind in table:
+            return list(table[kind]), list(TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING.get(kind, []))
+    names = set(_linear_names(model))
+    for pair in _COMMON_PAIRS:
+        if set(pair) <= names:
+            return list(pair), []
+    raise UserError(f"--peft {method}: no default adapter targets for a '{model.config.model_type}' model; give "
+                    f"--target-modules (its Linear layers: {', '.join(sorted(names)[:20])})")
+
+
+def head_modules(model) -> list[str]:
+    """The task head: top-level modules beside the base model that hold parameters, are small (< 5% of the
+    model: a warm-started encoder or decoder is not a head) and are not a language model's output embeddings."""
+    out_emb = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    total = sum(p.numel() for p in model.parameters())
+    heads = []
+    for name, child in model.named_children():
+        n = sum(p.numel() for p in child.parameters())
+        if n == 0 or child is out_emb or name == getattr(model, "base_model_prefix", None):
+            continue
+        if n <= 0.05 * total:
+            heads.append(name)
+    return heads
+
+
+def peft_config(model, cfg):
+    """The peft config for `model` under `cfg` (--peft, --lora-r, --lora-alpha, --lora-dropout, --target-modules)."""
+    from peft import IA3Config, LoraConfig
+
+    given = [t.strip() for t in cfg.target_modules.split(",") if t.strip()]
+    targets, feedforward = default_targets(model, cfg.peft) if not given else (given, [])
+    heads = head_modules(model)
+    if cfg.peft == "lora":
+        return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                          target_modules=targets, modules_to_save=heads or None)
+    feedforward = [f for f in feedforward if f in targets]
+    return IA3Config(target_modules=targets, feedforward_modules=feedforward, modules_to_save=heads or None)
+
+
+def apply(model, cfg):
+    """`model` with adapters injected (everything else frozen but the head), or `model` itself without --peft."""
+    if not enabled(cfg):
+        return model
+    from peft import get_peft_model
+
+    config = peft_config(model, cfg)
+    try:
+        return get_peft_model(model, config)
+    except ValueError as e:  # a --target-modules name the model does not have
+        raise UserError(f"--target-modules {','.join(sorted(config.target_modules))}: {str(e).splitlines()[0]} "
+                        f"(its Linear layers: {', '.join(_linear_names(model)[:20])})") from None
+
+
+def parameter_counts(model) -> dict:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return {"trainable_parameters": trainable, "total_parameters": total,
+            "trainable_percent": round(100 * trainable / max(total, 1), 4)}
+
+
+def settings(model, cfg) -> dict:
+    """What labeltune.json records about the adapters."""
+    conf = model.peft_config["default"]
+    return {"method": cfg.peft, "r": cfg.lora_r if cfg.peft == "lora" else None,
+            "lora_alpha": cfg.lora_alpha if cfg.peft == "lora" else None,
+            "lora_dropout": cfg.lora_dropout if cfg.peft == "lora" else None,
+            "target_modules": sorted(conf.target_modules), "modules_to_save": sorted(conf.modules_to_save or []),
+            **parameter_counts(model), "merged": True}
+
+
+def merge(model):
+    """The base model with the adapters folded into its weights and the trained head in place (peft's
+    merge_and_unload); the same outputs as the adapter model, up to float rounding."""
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+
+
+def save_adapter(out: str, model) -> str:
+    """<out>/adapter/: peft's adapter files (the adapters and the head). Call it before `merge`; `record` adds the
+    tokenizer and a labeltune.json that names the base model, so that `labeltune.load(<out>/adapter)` works."""
+    from . import checkpoint
+
+    path = os.path.join(out, ADAPTER_DIR)
+    with checkpoint.atomic_dir(path) as tmp:
+        model.save_pretrained(tmp)
+    return path
+
+
+def record(out: str, info: dict, tokenizer, seed: int) -> None:
+    """Add the peft settings to <out>/labeltune.json; complete <out>/adapter/ where --save-adapter wrote one."""
+    meta_path = os.path.join(out, "labeltune.json")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    meta["peft"] = info
+    with open(meta_path, "w") as f:
+        json.dump(meta, f, indent=1)
+    path = os.path.join(out, ADAPTER_DIR)
+    if not os.path.isdir(path):
+        return
+    tokenizer.save_pretrained(path)
+    with open(os.path.join(path, "adapter_config.json")) as f:
+        base = json.load(f).get("base_model_name_or_path")
+    adapter_meta = {k: v for k, v in meta.items() if k != "files"}
+    with open(os.path.join(path, "labeltune.json"), "w") as f:
+        json.dump({**adapter_meta, "adapter": {"base_model": base, "seed": seed}}, f, indent=1)
+
+
+def load_model(task, directory: str, meta: dict, opts):
+    """The model of a labeltune directory: a merged one as the task loads it, or base model + adapter (merged in
+    memory) for a directory written by --save-adapter."""
+    if "adapter" not in meta:
+        return task.load_model(directory, meta["setup"], opts)
+    from peft import PeftModel
+    from transformers import set_seed
+
+    base = meta["adapter"]["base_model"]
+    if not base or not os.path.exists(base):
+        raise UserError(f"--model {directory}: this adapter needs its base model {base!r}, which is not there; "
+                        "load the merged model in the parent directory, or install the base model at that path")
+    # the base model with a new head of the right shape; the adapter file brings the trained head. A warm-started
+    # encoder-decoder's new cross-attention is not in the adapter: the training seed rebuilds it identically.
+    set_seed(meta["adapter"].get("seed", 42))
+    model = task.build_model(base, dict(meta["setup"]), opts, types.SimpleNamespace(trust_remote_code=False))
+    return PeftModel.from_pretrained(model, directory).merge_and_unload()
