@@ -37,4 +37,26 @@ def tune_model(**options) -> dict:
     return tune(cfg, opts, topts)
 
 
-__all__ = ["UserError", "Predictor", "load", "train", "tune_model"]
+def learning_curve(**options) -> dict:
+    """`labeltune curve` from Python: test scores at growing label budgets, per recipe and seed; returns the
+    report (also curve.csv / curve.json / curve.png in `output`). Options as the flags (`sizes="8,16,all"`,
+    `per_class=True`, `seeds=3`, `compare={"full": {}, "fast": {"lr": 3e-4}}`, `strategy="entropy"`)."""
+    from .config import TrainConfig, split_options
+    from .curve import CurveOptions, curve
+    from .tasks import get_task
+
+    task = get_task(options.get("task", "classification"))
+    return curve(*split_options(options, [TrainConfig, task.Options, CurveOptions], "labeltune.learning_curve()"))
+
+
+def suggest(**options) -> list[dict]:
+    """`labeltune suggest` from Python: the pool rows to label next (`model=`, `pool=`, `output=`, `n=`,
+    `strategy=`); returns them with their rank and score."""
+    from .active import SuggestOptions, suggest as _suggest
+    from .config import split_options
+
+    (sopts,) = split_options(options, [SuggestOptions], "labeltune.suggest()")
+    return _suggest(sopts)
+
+
+__all__ = ["UserError", "Predictor", "load", "train", "tune_model", "learning_curve", "suggest"]

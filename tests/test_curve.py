@@ -10,6 +10,8 @@ from collections import Counter
 
 import pytest
 
+import labeltune
+
 from labeltune.cli import main as cli_main
 from labeltune.curve import parse_recipes
 from labeltune.data.split import stratified_subsample
@@ -130,11 +132,11 @@ def test_curve_table_matches_runs_and_seeds_reproduce(tmp_path, tiny_bert_dir):
 def test_curve_active_strategy_loop(tmp_path, tiny_bert_dir):
     train = keyword_csv(tmp_path / "train.csv", 20, seed=0)
     out = tmp_path / "al"
-    argv = ["curve", "--train", train, "--test-fraction", "0.25", "--model", tiny_bert_dir, "--sizes", "2,4,6",
-            "--per-class", "--seeds", "1", "--strategy", "entropy", "--epochs", "3", "--lr", "1e-3", "--batch-size",
-            "4", "--quiet", "--threads", "1", "--output", str(out)]
-    assert cli_main(argv) == 0
-    report = json.load(open(out / "curve.json"))
+    # the Python API this time
+    report = labeltune.learning_curve(train=train, test_fraction=0.25, model=tiny_bert_dir, sizes="2,4,6", per_class=True,
+                                      seeds=1, strategy="entropy", epochs=3, lr=1e-3, batch_size=4, quiet=True,
+                                      threads=1, output=str(out))
+    assert json.load(open(out / "curve.json"))["summary"] == report["summary"]
     assert report["strategies"] == ["random", "entropy"]
     assert (out / "split.json").exists()  # the carved test split is recorded
     for line in ("random", "entropy"):
