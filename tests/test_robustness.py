@@ -230,12 +230,13 @@ def test_attack_finds_the_keyword_and_report_is_deterministic(zebra, tmp_path):
     a = robustness(zebra["model"], zebra["test"], str(tmp_path / "a"), opts)
     assert a["rows"][0]["model"] >= 0.95  # the rule is learnt
     attack = a["attack"]["model"]
-    assert attack["attack_success_rate"] >= 0.8 and attack["accuracy_under_attack"] < 0.6
     adversarial = [json.loads(line) for line in open(tmp_path / "a" / "adversarial.jsonl")]
-    assert len(adversarial) == attack["successes"]
-    # every success edits the keyword, and only a positive example can be flipped by editing it
-    assert all(any(e["word"] == "zebra" for e in adv["edits"]) for adv in adversarial)
-    assert all(adv["edits"][0]["to"] != "zebra" and "zebra" not in adv["adversarial"].split() for adv in adversarial)
+    assert len(adversarial) == attack["successes"] and attack["average_queries"] > 1
+    # the positives (half the data) fall by editing the keyword; a negative can only fall by chance
+    flipped = [adv for adv in adversarial if "zebra" in adv["original"].split()]
+    assert len(flipped) >= 18 and attack["accuracy_under_attack"] < 0.6
+    assert all(any(e["word"] == "zebra" for e in adv["edits"]) for adv in flipped)
+    assert all("zebra" not in adv["adversarial"].split() for adv in flipped)
     results = {t["name"]: t for t in a["behaviour"]["model"]}
     assert results["zebra is positive"]["passed"] and results["adding zebra raises positive"]["passed"]
 
@@ -266,7 +267,7 @@ def test_cli_prints_the_table_and_refuses_bad_flags(zebra, tmp_path, capsys):
     assert "swap" in text and "compare" in text and os.path.exists(os.path.join(out, "robustness.png"))
     assert main(["robustness", "--model", zebra["model"], "--data", zebra["test"], "--output", out,
                  "--severities", "0,2"]) == 2
-    assert "--severities 0,2" in capsys.readouterr().err
+    assert "--severities (severities=) 0,2" in capsys.readouterr().err
 
 
 # --- robust training -----------------------------------------------------------------------------------
@@ -283,7 +284,7 @@ def test_augment_rdrop_and_fgm_train(zebra, tiny_bert_dir, tmp_path):
     assert metrics["steps"] == 10
     losses = [json.loads(x)["loss"] for x in open(tmp_path / "m" / "train_log.jsonl") if '"loss"' in x]
     assert losses and all(torch.isfinite(torch.tensor(losses)))
-    with pytest.raises(UserError, match="--augment typos"):
+    with pytest.raises(UserError, match=r"--augment \(augment=\) typos"):
         TrainConfig(augment="typos")
 
 
@@ -298,7 +299,7 @@ def test_robust_step_matches_plain_loss_without_dropout_and_restores_embeddings(
     model = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir, num_labels=2)
     batch = {"input_ids": torch.tensor([[101, 2023, 102], [101, 2008, 102]]), "labels": torch.tensor([0, 1])}
     before = model.get_input_embeddings().weight.detach().clone()
-    plain = float(model(**batch).loss)
+    plain = float(model(**batch).loss.detach())
     grads = []
     loss = robust_step(model, batch, SimpleNamespace(rdrop=2.0, adv_eps=0.1), lambda x: (grads.append(1), x.backward()))
     assert loss == pytest.approx(plain, rel=1e-6) and len(grads) == 2  # clean (+ KL of 0) and adversarial passes
@@ -313,17 +314,21 @@ def test_augmented_features_follow_examples_and_epochs(tiny_bert_dir):
 
     task, tok = NERTask(), load_tokenizer(tiny_bert_dir)
     opts = task.Options(stride=2)
-    examples = [{"tokens": ["w"] * n + ["Paris"], "tags": ["O"] * n + ["B-LOC"], "_where": str(n)} for n in (3, 20, 5)]
+    examples = [{"tokens": ["wolf"] * n + ["Paris"], "tags": ["O"] * n + ["B-LOC"], "_where": str(n)} for n in (3, 20, 5)]
     setup = {"labels": ["O", "B-LOC", "I-LOC"]}
     encode = lambda ex: task.encode(ex, tok, setup, opts, 12)  # noqa: E731  (windows of 10 sub-words)
     features = encode(examples)
-    cfg = SimpleNamespace(augment="case", augment_prob=1.0, augment_severity=1.0, seed=0)
+    cfg = SimpleNamespace(augment="keyboard", augment_prob=1.0, augment_severity=1.0, seed=0)
     aug = AugmentedFeatures(task, examples, features, encode, cfg)
     assert len(aug) == len(features) > len(examples) and aug.owner[0] == 0 and aug.owner[-1] == 2
-    changed = [aug[k]["input_ids"] != features[k]["input_ids"] for k in range(len(aug))]
-    assert any(changed)
-    for k in range(len(aug)):  # the labels of a perturbed window are the clean window's (case keeps tokens' places)
-        assert [x != -100 for x in aug[k]["labels"]].count(True) == [x != -100 for x in features[k]["labels"]].count(True)
+    assert any(aug[k]["input_ids"] != features[k]["input_ids"] for k in range(len(aug)))
+    for i in range(len(examples)):  # each example's one entity word is labelled once, in its perturbed windows too
+        assert sum(aug[k]["labels"].count(1) for k in range(len(aug)) if aug.owner[k] == i) == 1
+    first = [aug[k]["input_ids"] for k in range(len(aug))]
+    aug.set_epoch(1)
+    assert [aug[k]["input_ids"] for k in range(len(aug))] != first  # other edits each epoch
+    aug.set_epoch(0)
+    assert [aug[k]["input_ids"] for k in range(len(aug))] == first  # and the same ones again for the same epoch
 
 
 @pytest.mark.e2e
