@@ -21,7 +21,7 @@ from .cli_help import (COMMAND_HELP, DEBUG_DATA_FIELDS, DEBUG_DESCRIPTION, MODEL
 from .config import TrainConfig, read_yaml, split_options
 from .errors import UserError
 
-COMMANDS = ("train", "evaluate", "predict", "debug-data", "tune", "explain", "serve", "export", "report", "curve", "suggest", "robustness")
+COMMANDS = ("train", "evaluate", "predict", "debug-data", "tune", "explain", "serve", "export", "report", "curve", "suggest", "robustness", "label-issues")
 
 
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=(), title: str | None = None,
@@ -200,6 +200,7 @@ def _run(command: str, rest: list[str]) -> int:
 
             rep = report(*configs)
             print(json.dumps(rep, indent=1) if ns.json else format_report(rep))
+            return 1 if rep.get("errors") else 0  # 1: `train` would refuse this data
         else:
             from .tune import tune
 
@@ -209,6 +210,10 @@ def _run(command: str, rest: list[str]) -> int:
         from . import active, curve
 
         return (curve.main if command == "curve" else active.main)(rest)
+    if command == "label-issues":  # confident learning on out-of-fold predictions (labeltune/label_issues.py)
+        from .label_issues import cli as label_issues_cli
+
+        return label_issues_cli(rest)
     if command == "robustness":  # perturbations, attack, behavioural tests (labeltune/robustness/)
         from .robustness.cli import main as robustness_main
 

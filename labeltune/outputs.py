@@ -140,17 +140,7 @@ def write_split(source: str, examples: list[dict], out_dir: str, name: str, opts
             return path
         return write_records(path, rows)
     if examples and "question" in examples[0]:  # SQuAD JSON
-        path = os.path.join(out_dir, name + ".json")
-        paragraphs = {}
-        for e in examples:
-            qa = {"id": e["id"], "question": e["question"], "answers": e.get("answers", []),
-                  "is_impossible": bool(e.get("is_impossible"))}
-            paragraphs.setdefault(e["context"], []).append(qa)
-        doc = {"version": "v2.0", "data": [{"title": name, "paragraphs": [{"context": c, "qas": q}
-                                                                          for c, q in paragraphs.items()]}]}
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(doc, f, ensure_ascii=False, indent=1)
-        return path
+        return write_squad(examples, os.path.join(out_dir, name + ".json"))
     if examples and "tokens" in examples[0] and "tags" in examples[0]:  # CoNLL: token and IOB2 tag per line
         path = os.path.join(out_dir, name + ".conll")
         with open(path, "w", encoding="utf-8") as f:
@@ -163,6 +153,20 @@ def write_split(source: str, examples: list[dict], out_dir: str, name: str, opts
         src, tgt = getattr(opts, "source_column", "source"), getattr(opts, "target_column", "target")
         return write_records(path, [{src: e["source"], tgt: e["target"]} for e in examples])
     return None
+
+
+def write_squad(examples: list[dict], path: str) -> str:
+    """QA examples as a SQuAD v2.0 JSON file (questions grouped by context), e.g. after --repair-answers."""
+    paragraphs = {}
+    for e in examples:
+        qa = {"id": e["id"], "question": e["question"], "answers": e.get("answers", []),
+              "is_impossible": bool(e.get("is_impossible"))}
+        paragraphs.setdefault(e["context"], []).append(qa)
+    doc = {"version": "v2.0", "data": [{"title": os.path.basename(path), "paragraphs": [
+        {"context": c, "qas": q} for c, q in paragraphs.items()]}]}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=1)
+    return path
 
 
 def _is_squad(path: str) -> bool:

@@ -257,3 +257,56 @@ def test_flags_that_do_nothing_on_predict_are_refused(trained_small, tmp_path, c
     for flag in (["--multi-label"], ["--label-names", "a,b"]):
         assert main(["predict", "--model", out, "--input", data, "--output", str(tmp_path / "p.jsonl"), *flag]) == 2
         assert f"{flag[0]} does nothing on `predict`" in capsys.readouterr().err
+
+
+def test_file_of_another_task_gets_did_you_mean(tmp_path, capsys):
+    conll = tmp_path / "d.conll"
+    conll.write_text("John B-PER\nsmiled O\n\nMary B-PER\nleft O\n")
+    assert main(["train", "--train", str(conll), "--output", str(tmp_path / "o")]) == 2
+    assert "did you mean --task ner?" in capsys.readouterr().err
+    csv_path = _write_csv(tmp_path / "c.csv", [("good film", "pos"), ("bad film", "neg")])
+    with pytest.raises(labeltune.UserError, match="did you mean --task classification"):
+        labeltune.train(task="ner", train=csv_path, output=str(tmp_path / "o2"))
+
+
+def test_joined_labels_without_multi_label_get_a_hint(tmp_path, capsys):
+    from labeltune.tasks import get_task
+
+    task = get_task("classification")
+    examples = [{"labels": ["sports|politics"], "_where": "x"}, {"labels": ["sports"], "_where": "y"}]
+    task.setup(examples, task.Options())
+    assert "pass --multi-label --label-delimiter '|'" in capsys.readouterr().err
+    task.setup(examples, task.Options(multi_label=True, label_delimiter="|"))
+    assert capsys.readouterr().err == ""
+
+
+def test_debug_data_reports_every_problem_and_exits_nonzero(tmp_path, tiny_bert_dir, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"text,label\ngood film,pos\n,neg\nok film,\ncaf\xe9,pos\nfine,neg\n")
+    assert main(["debug-data", "--train", str(bad), "--model", tiny_bert_dir, "--json"]) == 1
+    rep = json.loads(capsys.readouterr().out)
+    found = " | ".join(p["problem"] for p in rep["problems"])
+    assert "line 5: byte 0xe9 is not valid UTF-8" in found
+    assert rep["errors"] >= 1
+    fixed = _write_csv(tmp_path / "ok.csv", [("good film", "Pos"), ("bad film", "neg"), ("nice", "pos")] * 3)
+    assert main(["debug-data", "--train", fixed, "--model", tiny_bert_dir, "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert any("differ only in case" in p["problem"] for p in rep["problems"]) and rep["errors"] == 0
+    empty = _write_csv(tmp_path / "e.csv", [("good film", "pos"), ("", "neg"), ("ok", ""), ("fine", "neg")])
+    assert main(["debug-data", "--train", empty, "--model", tiny_bert_dir]) == 1
+    text = capsys.readouterr().out
+    assert "line 3: empty text" in text and "line 4: empty label" in text and "would refuse this data" in text
+
+
+def test_debug_data_repair_answers_writes_the_file(tmp_path, tiny_bert_dir, capsys):
+    path = _squad(tmp_path / "qa.json", impossible=())
+    doc = json.load(open(path))
+    doc["data"][0]["paragraphs"][0]["qas"][0]["answers"][0]["answer_start"] = 3  # wrong
+    json.dump(doc, open(path, "w"))
+    assert main(["debug-data", "--task", "qa", "--train", path, "--model", tiny_bert_dir, "--repair-answers"]) == 0
+    out = capsys.readouterr().out
+    repaired = str(tmp_path / "qa.repaired.json")
+    assert repaired in out and os.path.exists(repaired)
+    ctx = doc["data"][0]["paragraphs"][0]["context"]
+    assert json.load(open(repaired))["data"][0]["paragraphs"][0]["qas"][0]["answers"][0]["answer_start"] == \
+        ctx.index("the earth")

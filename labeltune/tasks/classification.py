@@ -8,6 +8,7 @@ Label names travel in the model config (id2label), so `transformers.pipeline` sh
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from dataclasses import dataclass
 
@@ -65,6 +66,23 @@ class ClassificationTask:
             examples.append(ex)
         return examples
 
+    def row_problems(self, path: str, opts: ClassificationOptions) -> list[str]:
+        """Every bad row of `path` (read() stops at the first), for `labeltune debug-data`."""
+        table = read_table(path)
+        table.require(opts.text_column, "--text-column")
+        table.require(opts.label_column, "--label-column")
+        names = [n.strip() for n in opts.label_names.split(",")] if opts.label_names else None
+        out = []
+        for i, row in enumerate(table.rows):
+            loc = table.where(i)
+            for column, check in ((opts.text_column, lambda v: _text(v, loc, opts.text_column)),
+                                  (opts.label_column, lambda v: _labels(v, loc, opts, names))):
+                try:
+                    check(row[column])
+                except UserError as e:
+                    out.append(str(e))
+        return out
+
     def as_examples(self, inputs, opts) -> list[dict]:
         out = []
         for i, x in enumerate(inputs):
@@ -111,6 +129,10 @@ class ClassificationTask:
                 f"{train[0]['_where'].split(',')[0]}: every training example has the label {sorted(counts)}; "
                 "a classifier needs at least two classes"
             )
+        if not opts.multi_label:
+            hint = multi_label_hint(list(counts))
+            if hint:
+                print(f"classification: {hint}", file=sys.stderr)
         return {"labels": labels, "multi_label": opts.multi_label}
 
     def check(self, examples, setup, opts) -> None:
@@ -146,6 +168,16 @@ class ClassificationTask:
 
             return load(directory, setup)
         return from_pretrained(AutoModelForSequenceClassification, directory)
+
+    def label_quality(self, rt, examples) -> list[list[dict]]:
+        """`labeltune label-issues`: per example one unit, its class probabilities and the given label's index."""
+        if rt.setup["multi_label"]:
+            raise UserError("label issues: multi-label data is not supported (one label per row is)")
+        index = {name: i for i, name in enumerate(rt.setup["labels"])}
+        probs = self.probabilities(rt, examples)
+        return [[{"probs": p, "given": index[e["labels"][0]],
+                  "text": e["text"] + (f" || {e['text_pair']}" if "text_pair" in e else "")}]
+                for e, p in zip(examples, probs)]
 
     def few_shot(self, cfg, model_path, train, setup, opts, tokenizer, max_length):
         """--few-shot: SetFit's recipe instead of the training loop (labeltune/fewshot.py)."""
@@ -370,6 +402,16 @@ def _one_label(value, loc: str, names: list[str] | None) -> str:
             raise UserError(f"{loc}: label {label!r} is not an index into --label-names ({len(names)} names)")
         label = names[int(label)]
     return label
+
+
+def multi_label_hint(labels: list[str]) -> str | None:
+    """A hint when single-label data has labels that look like several joined by '|' or ','."""
+    for delimiter in ("|", ",", ";"):
+        joined = [lab for lab in labels if delimiter in lab]
+        if joined:
+            return (f"{len(joined)} label(s) contain '{delimiter}', e.g. {joined[0]!r}; if a row may have several labels, "
+                    f"pass --multi-label --label-delimiter '{delimiter}' (now each combination is one class)")
+    return None
 
 
 def _label_key(label: str):
