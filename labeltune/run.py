@@ -23,6 +23,7 @@ from .data.readers import write_jsonl
 from .outputs import parse_keep, readable_rows, source_rows, write_records
 from .data.split import grouped_stratified_split
 from .errors import UserError
+from .models import quiet_libraries
 from .models import (choose_precision, limit_onednn_cache, load_tokenizer, reset_attention, resolve_model,
                      set_attention)
 from .tasks import Runtime, get_task
@@ -99,7 +100,8 @@ def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
 # those); --overwrite removes these and nothing else, and a directory that holds one of them without being
 # labeltune's output is not written into
 OWN_FILES = (META_FILE, "metrics.json", "train_log.jsonl", "config.yaml", "split.json", "predictions_validation.jsonl",
-             "predictions_test.jsonl", "splits", "checkpoint", "checkpoint.old", "best", "best.old", "adapter")
+             "predictions_test.jsonl", "splits", "checkpoint", "checkpoint.old", "best", "best.old", "adapter",
+             "report.html", "README.md", "onnx")  # the run report, its model card, a `labeltune export` of it
 # save_pretrained's usual files, removed by --overwrite from outputs written before labeltune.json listed them
 HF_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
             "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
@@ -190,6 +192,7 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
 
     from .loop import fit
 
+    quiet_libraries()  # the Python API is as quiet as the CLI
     limit_onednn_cache()
     task = get_task(cfg.task)
     if cfg.threads:
@@ -361,6 +364,7 @@ class Predictor:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise UserError(f"--batch-size {batch_size}: must be at least 1")
         limit_onednn_cache()
+        quiet_libraries()
         meta_path = os.path.join(directory, META_FILE)
         if not os.path.exists(meta_path):
             raise UserError(f"--model {directory}: no {META_FILE} there; is it a directory written by `labeltune train`?")
@@ -425,4 +429,8 @@ class Predictor:
 
 
 def load(directory: str, **kwargs) -> Predictor:
+    """A model written by `labeltune train`, ready to predict: `labeltune.load("runs/x").predict(["text"])`.
+
+    Keywords: precision ("auto", "bf16", "fp16", "fp32"), batch_size, backend, and any task option to override
+    what was saved (e.g. text_column="review")."""
     return Predictor(directory, **kwargs)
