@@ -243,3 +243,29 @@ def test_translation_alignment_matrix_and_page(tmp_path, tiny_bert_dir):
         assert page.locator(".tok").count() == 5
         cells = sum(len(r["targets"]) * len(r["words"]) for r in rows)
         assert page.locator(".heat td").count() == cells
+
+
+@pytest.mark.e2e
+def test_e2e_rotten_tomatoes_ig_faithful_and_complete(tmp_path, rt_csv):
+    """MiniLM fine-tuned 1 epoch on 900 real Rotten Tomatoes sentences; 20 held-out sentences explained.
+
+    Measured (benchmarks/explain_faithfulness.py, same settings, 40 held-out sentences): comprehensiveness AOPC
+    IG 0.209, occlusion 0.205, gradient x input 0.039, random 0.045; IG completeness error mean 1.3%, none over 5%.
+    Floor: IG beats random by 0.08 (the measured margin was 0.16).
+    """
+    from labeltune.data.readers import read_table
+
+    out = str(tmp_path / "rt")
+    labeltune.train(task="classification", train=rt_csv, output=out, validation_fraction=0.1, epochs=1, lr=1e-4,
+                    batch_size=16, max_length=64, quiet=True, seed=0)
+    with open(os.path.join(out, "split.json")) as f:
+        held = set(json.load(f)["validation"])
+    table = read_table(rt_csv)
+    texts = [row["text"] for i, row in enumerate(table.rows) if table.where(i) in held][:20]
+    p = labeltune.load(out, precision="fp32")
+    rows = p.explain(texts, method="ig", faithfulness=True, seed=0)
+    errors = [r["targets"][0]["completeness_error"] for r in rows]
+    assert max(errors) < 0.05, errors
+    comp = {m: np.mean([r["faithfulness"][m]["comprehensiveness"] for r in rows]) for m in ("ig", "random")}
+    print(comp, np.mean(errors))
+    assert comp["ig"] >= comp["random"] + 0.08, comp
