@@ -252,14 +252,9 @@ def _summary(metrics: dict) -> dict:
 
 
 def _quiet_libraries() -> None:
-    import warnings
+    from .models import quiet_libraries
 
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
+    quiet_libraries()
 
 
 if __name__ == "__main__":

@@ -63,6 +63,22 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def quiet_libraries() -> None:
+    """No library chatter, for the CLI and the Python API alike: transformers' weight-loading reports and
+    progress bars, the hub's bars, tokenizers' fork warning, FutureWarnings. labeltune prints what matters."""
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    disable_progress_bars()
+
+
 def load_tokenizer(path: str, trust_remote_code: bool = False, **kwargs):
     from transformers import AutoTokenizer
 

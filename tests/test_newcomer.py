@@ -310,3 +310,18 @@ def test_debug_data_repair_answers_writes_the_file(tmp_path, tiny_bert_dir, caps
     ctx = doc["data"][0]["paragraphs"][0]["context"]
     assert json.load(open(repaired))["data"][0]["paragraphs"][0]["qas"][0]["answers"][0]["answer_start"] == \
         ctx.index("the earth")
+
+
+def test_python_api_is_quiet(small_csv, tiny_bert_dir, tmp_path, capfd):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_warning()  # as in a fresh Python session (an earlier CLI test may have quieted it)
+    hf_logging.enable_progress_bar()
+    out = str(tmp_path / "api")
+    labeltune.train(model=tiny_bert_dir, train=small_csv, output=out, epochs=1, batch_size=8, lr=1e-3, quiet=True)
+    labeltune.load(out).predict(["a good film"])
+    err = capfd.readouterr().err
+    assert "LOAD REPORT" not in err and "Loading weights" not in err and "Writing model shards" not in err, err
+    for fn in (labeltune.train, labeltune.load, labeltune.tune_model, labeltune.Predictor.predict,
+               labeltune.Predictor.predict_file, labeltune.Predictor.evaluate):
+        assert fn.__doc__, fn
