@@ -7,7 +7,6 @@ Weights go to safetensors; optimizer state uses torch.save and is read back with
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import hashlib
 import json
@@ -19,49 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file, save_model
 
 from .errors import UserError
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str):
-    """Yield a temporary directory that replaces `path` when the block finishes without error.
-
-    Its files are flushed to the disk before the rename (else a power cut could leave a renamed directory of
-    empty files) and given the usual permissions (safetensors writes its files readable by the owner alone)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    try:
-        yield tmp
-        for root, _, files in os.walk(tmp):
-            for name in files:
-                make_readable(os.path.join(root, name))
-                _fsync(os.path.join(root, name))
-        _fsync(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = f"{path}.old"
-    if os.path.exists(path):
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-    os.replace(tmp, path)
-    _fsync(os.path.dirname(os.path.abspath(path)))  # the renames themselves
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def make_readable(path: str) -> None:
-    """Give a file the permissions the umask gives new files (0644 under the usual 022), as `open` does."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
+from .files import atomic_dir, make_readable  # noqa: F401  (make_readable: for callers)
 
 
 def remove_stale(*paths: str) -> None:

@@ -21,3 +21,12 @@ def flag(name: str) -> str:
     an error can be raised from either, so it names both."""
     name = name.lstrip("-").replace("-", "_")
     return f"--{name.replace('_', '-')} ({name}=)"
+
+
+def check(checks) -> None:
+    """Raise UserError with the message of the first `(ok, message)` pair whose `ok` is false.
+
+    The options dataclasses list their checks as such pairs in `__post_init__`, so each reads as one line."""
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)

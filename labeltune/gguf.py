@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
 from .errors import UserError
+from .files import atomic_dir
 
 _DONE = "labeltune-gguf.txt"  # written last: a directory without it is an interrupted conversion
 
@@ -60,13 +60,11 @@ def gguf_to_directory(path: str) -> str:
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(loaded.state_dict())
     plain.generation_config = loaded.generation_config
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    plain.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    (tmp / _DONE).write_text(f"converted from {os.path.abspath(path)}\n")
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)  # atomic: a parallel run never sees half a directory
+    with atomic_dir(out) as tmp:  # a parallel run never sees half a directory
+        plain.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        with open(os.path.join(tmp, _DONE), "w") as f:
+            f.write(f"converted from {os.path.abspath(path)}\n")
     return str(out)
 
 

