@@ -15,8 +15,9 @@ Strategies (`rank`):
 
 What a row's prediction is comes from the task's optional hook `active_outputs(rt, examples, embed)`:
 per example "probs", an array (units x classes) -- one unit for a classified text, one binary unit per
-label when multi-label -- and "embedding" (the dict `embed(model_output, batch)` gives for its row).
-Scores over several units are averaged. A task without the hook supports only `random`.
+label when multi-label, one per word for NER -- and "embedding" (the dict `embed(model_output, batch)` gives
+for its row; NER gives each word's head input). Scores over several units are averaged (a sentence's mean
+word uncertainty). A task without the hook supports only `random`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 
 from .config import opt
-from .errors import UserError
+from .errors import UserError, check, flag
 
 STRATEGIES = ("random", "entropy", "margin", "bald", "badge", "kmeans")
 
@@ -52,13 +53,11 @@ class SuggestOptions:
 
     def __post_init__(self):
         checks = [
-            (self.n >= 1, "--n must be at least 1"),
-            (self.strategy in STRATEGIES, f"--strategy {self.strategy}: choose from {', '.join(STRATEGIES)}"),
-            (self.mc_passes >= 2, "--mc-passes must be at least 2"),
+            (self.n >= 1, f"{flag('n')} must be at least 1"),
+            (self.strategy in STRATEGIES, f"{flag('strategy')} {self.strategy}: choose from {', '.join(STRATEGIES)}"),
+            (self.mc_passes >= 2, f"{flag('mc_passes')} must be at least 2"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+        check(checks)
 
 
 # --- model outputs ----------------------------------------------------------------------------------
@@ -149,13 +148,18 @@ def bald(rt, task, examples, passes: int, seed: int) -> np.ndarray:
 
 
 def gradient_embeddings(outs: list[dict]) -> np.ndarray:
-    """BADGE: the gradient of the cross-entropy at the predicted label w.r.t. the logits layer's weights,
-    (p - onehot(argmax p)) outer h, per unit, concatenated over units."""
+    """BADGE: the gradient of the example's cross-entropy at the predicted labels w.r.t. the logits layer's
+    weights, (p - onehot(argmax p)) outer h. Units sharing one h (the labels of a multi-label text, each its
+    own row of weights) are concatenated; units with their own h (the words of a sentence, one shared weight
+    matrix) are summed, as the gradient of the summed loss is."""
     rows = []
     for o in outs:
-        p = o["probs"]
+        p, h = o["probs"], np.asarray(o["embedding"]["head_input"])
         residual = p - np.eye(p.shape[-1])[p.argmax(-1)]  # units x classes
-        rows.append(np.concatenate([np.outer(r, o["embedding"]["head_input"]).ravel() for r in residual]))
+        if h.ndim == 2:
+            rows.append((residual.T @ h).ravel())
+        else:
+            rows.append(np.concatenate([np.outer(r, h).ravel() for r in residual]))
     return np.stack(rows)
 
 

@@ -99,5 +99,37 @@ def test_suggest_cli_writes_the_rows(region_model, tmp_path, capsys):
     assert cli_main(["suggest", "--model", str(region_model / "model"), "--pool", pool_path, "--output", pool_path]) == 2
     assert "is the --pool file" in capsys.readouterr().err
     assert cli_main(argv[:-4] + ["--strategy", "maybe", "--output", str(out)]) == 2
-    assert "--strategy maybe" in capsys.readouterr().err
+    assert "--strategy (strategy=) maybe" in capsys.readouterr().err
 
+
+
+def test_ner_sentences_scored_by_their_words(tmp_path, tiny_bert_dir):
+    """NER through the same hook: a model trained on PER/ORG sentences finds the sentences of unseen words."""
+    per, org, fill = "alice bob carol dave erin frank".split(), "acme globex initech umbrella".split(), "works at joined left".split()
+    rng = random.Random(0)
+
+    def a_sent():
+        return [(rng.choice(per), "B-PER"), (rng.choice(fill), "O"), (rng.choice(fill), "O"), (rng.choice(org), "B-ORG")]
+
+    def write(path, sents):
+        with open(path, "w") as f:
+            f.write("".join("".join(f"{w} {t}\n" for w, t in s) + "\n" for s in sents))
+
+    write(tmp_path / "train.conll", [a_sent() for _ in range(60)])
+    pool = [("a", a_sent()) for _ in range(20)] + [("b", [(rng.choice(B), "O") for _ in range(4)]) for _ in range(20)]
+    rng.shuffle(pool)
+    write(tmp_path / "pool.conll", [s for _, s in pool])
+    labeltune.train(task="ner", train=str(tmp_path / "train.conll"), model=tiny_bert_dir, output=str(tmp_path / "m"),
+                    epochs=15, lr=1e-3, validation_fraction=0.0, quiet=True, threads=1)
+    predictor = labeltune.load(str(tmp_path / "m"))
+    examples = predictor.task.read(str(tmp_path / "pool.conll"), predictor.opts, labelled=False)
+    # measured (10 picks of 40, half unseen): entropy 10, margin 10, badge 8, kmeans 6, random 5
+    picked = {s: sum(pool[i][0] == "b" for i, _ in rank(predictor.rt, predictor.task, examples, 10, s, seed=0))
+              for s in ("entropy", "badge", "random")}
+    assert picked["entropy"] >= 9 and picked["badge"] >= 6 and picked["random"] <= 7
+    out = tmp_path / "to_label.jsonl"
+    assert cli_main(["suggest", "--model", str(tmp_path / "m"), "--pool", str(tmp_path / "pool.conll"), "--n", "3",
+                     "--strategy", "entropy", "--output", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["rank"] for r in rows] == [1, 2, 3] and all(r["tokens"][0] in B for r in rows)
+    assert rows[0]["where"].startswith(str(tmp_path / "pool.conll"))

@@ -54,11 +54,11 @@ class NEROptions:
 
     def __post_init__(self):
         if self.scheme.lower() not in SCHEMES:
-            raise UserError(f"--scheme {self.scheme}: choose one of {', '.join(SCHEMES)}")
+            raise UserError(f"{flag('scheme')} {self.scheme}: choose one of {', '.join(SCHEMES)}")
         if self.data_format not in ("auto", "conll", "jsonl"):
-            raise UserError(f"--data-format {self.data_format}: choose auto, conll or jsonl")
+            raise UserError(f"{flag('data_format')} {self.data_format}: choose auto, conll or jsonl")
         if self.stride < 0:
-            raise UserError("--stride must be >= 0")
+            raise UserError(f"{flag('stride')} must be >= 0")
 
 
 # --- tag schemes --------------------------------------------------------------------------------
@@ -588,6 +588,40 @@ class NERTask:
                     best[i][w] = context
                     result[i][w] = probs[k]
         return result
+
+    def active_outputs(self, rt, examples, embed) -> list[dict]:
+        """Active learning (labeltune/active.py): one unit per word ("probs": words x labels, each word read from
+        its best window as in word_probabilities); "embedding": "head_input" per word (words x hidden) and the
+        mean of the example's windows' "pooled" vectors."""
+        ensure_words(examples, rt.tokenizer)
+        features = encode_windows(examples, rt.tokenizer, rt.max_length, rt.opts.stride)
+
+        def outputs(out, batch):
+            probs = torch.softmax(out.logits.float(), -1).cpu().numpy()
+            return list(zip(probs, embed(out, batch)))
+
+        windows = run_batches(rt, features, lambda f: self.collate(f, rt.tokenizer), outputs)
+        out = [{"probs": np.zeros((len(e["tokens"]), len(rt.setup["labels"])), dtype=np.float32), "best": None,
+                "head": None, "pooled": []} for e in examples]
+        for f, (probs, emb) in zip(features, windows):
+            o = out[f["_example"]]
+            if o["head"] is None:
+                o["head"] = np.zeros((len(o["probs"]), emb["head_input"].shape[-1]), dtype=np.float32)
+                o["best"] = np.full(len(o["probs"]), -1)
+            o["pooled"].append(emb["pooled"])
+            for k, w, context in f["_words"]:
+                if context > o["best"][w]:
+                    o["best"][w], o["probs"][w], o["head"][w] = context, probs[k], emb["head_input"][k]
+        return [{"probs": o["probs"], "embedding": {"head_input": o["head"], "pooled": np.mean(o["pooled"], 0)}}
+                for o in out]
+
+    def label_quality(self, rt, examples) -> list[list[dict]]:
+        """`labeltune label-issues`: per example one unit per word: its tag probabilities and the given tag's index."""
+        probs = self.word_probabilities(rt, examples)  # also gives raw-text examples their words and tags
+        index = {name: i for i, name in enumerate(rt.setup["labels"])}
+        return [[{"probs": p[w], "given": index[tag], "unit": f"word {w + 1}: {e['tokens'][w]}",
+                  "text": " ".join(e["tokens"])} for w, tag in enumerate(e.get("tags", [])) if tag in index]
+                for e, p in zip(examples, probs)]
 
     def _decode(self, rt, probs: list[np.ndarray]) -> list[tuple[list[str], list[float]]]:
         labels = rt.setup["labels"]
