@@ -74,6 +74,11 @@ def test_keyword_gets_the_top_attribution_for_every_method(zebra_model):
         assert all(text[w["start"]:w["end"]] == w["text"] for w in row["words"])
 
 
+def test_bf16_on_cpu(zebra_model):
+    rows = labeltune.load(zebra_model, precision="bf16").explain(POSITIVES[:2], method="ig")
+    assert all(_top(r) == "zebra" and r["targets"][0]["completeness_error"] < 0.05 for r in rows)
+
+
 def test_same_attributions_across_runs_and_faithfulness_beats_random(zebra_model):
     p = labeltune.load(zebra_model, precision="fp32")
     a = p.explain(POSITIVES, method="all", faithfulness=True, seed=3)
