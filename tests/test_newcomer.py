@@ -180,6 +180,7 @@ def test_prediction_rows_carry_input_kept_columns_and_gold(trained_small, tmp_pa
     with open(os.path.join(out, "predictions_test.jsonl")) as f:
         row = json.loads(f.readline())
     assert {"where", "text", "label", "score", "gold_label"} <= set(row)
+    assert row["score"] == round(row["score"], 6)  # rounded like every task's scores
     dest = str(tmp_path / "not" / "yet" / "p.csv")
     assert main(["predict", "--model", out, "--input", data, "--output", dest, "--keep-columns", "id"]) == 0
     with open(dest, newline="") as f:
@@ -325,3 +326,19 @@ def test_python_api_is_quiet(small_csv, tiny_bert_dir, tmp_path, capfd):
     for fn in (labeltune.train, labeltune.load, labeltune.tune_model, labeltune.Predictor.predict,
                labeltune.Predictor.predict_file, labeltune.Predictor.evaluate):
         assert fn.__doc__, fn
+
+
+def test_uncased_vocabulary_against_cased_references_is_warned(tiny_bert_dir, capsys):
+    import torch
+
+    from labeltune.models import load_tokenizer
+    from labeltune.tasks import Runtime, get_task
+    from labeltune.tasks.translation import warn_uncased
+
+    task = get_task("translation")
+    rt = Runtime(None, load_tokenizer(tiny_bert_dir), {}, task.Options(), 64, "fp32", 8, torch.device("cpu"))
+    warn_uncased(rt, [{"source": "hola", "target": "Hello there", "_where": "x"}])
+    assert "--metric-lowercase" in capsys.readouterr().err
+    rt.opts = task.Options(metric_lowercase=True)
+    warn_uncased(rt, [{"source": "hola", "target": "Hello", "_where": "x"}])
+    assert capsys.readouterr().err == ""

@@ -252,7 +252,7 @@ class ClassificationTask:
                 out.append({"labels": chosen, "scores": scores})
             else:
                 k = int(p.argmax())
-                out.append({"label": labels[k], "score": float(p[k]), "scores": scores})
+                out.append({"label": labels[k], "score": round(float(p[k]), 6), "scores": scores})
         return out
 
     def evaluate(self, rt, examples) -> tuple[dict, list[dict]]:
