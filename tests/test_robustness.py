@@ -352,3 +352,32 @@ def test_augment_improves_accuracy_under_typos(minilm_dir, rt_csv, tmp_path):
         scores[name] = (r["rows"][0]["model"], r["rows"][1]["model"])
     print(scores)
     assert scores["augment"][1] > scores["plain"][1]
+
+
+def test_ner_and_qa_models_run_every_perturbation(tmp_path, tiny_bert_dir):
+    """Raw-text NER (character spans) and QA go through every perturbation, entity swap and the distractor: the
+    gold labels still fit the edited text, else reading them back (ensure_words, answer positions) would fail."""
+    from labeltune import run
+    from labeltune.config import TrainConfig
+
+    sentences = ["John lives in Paris .", "Mary Smith visited Berlin in 1998", "The river flows north",
+                 "Anna met Peter at the (Rome) station", "We flew to New York City ."]
+    spans = [[(0, 4, "PER"), (14, 19, "LOC")], [(0, 10, "PER"), (19, 25, "LOC")], [], [(0, 4, "PER"), (9, 14, "PER"),
+             (23, 27, "LOC")], [(11, 24, "LOC")]]
+    ner = tmp_path / "ner.jsonl"
+    ner.write_text("".join(json.dumps({"text": t, "entities": [list(s) for s in sp]}) + "\n"
+                           for t, sp in zip(sentences, spans)))
+    qa = tmp_path / "qa.jsonl"
+    rows = [{"id": str(i), "question": f"Where did person {i} go ?", "context": f"Person {i} went to the market. "
+             f"It was in Town{i} on day {i + 3}.", "answers": {"text": [f"Town{i}"], "answer_start": [39]}}
+            for i in range(6)]
+    qa.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for task, data in (("ner", ner), ("qa", qa)):
+        out = str(tmp_path / task)
+        run.train(TrainConfig(task=task, model=tiny_bert_dir, train=str(data), output=out, epochs=1, batch_size=4,
+                              precision="fp32", validation_fraction=0.0, quiet=True, max_length=64),
+                  run.get_task(task).Options(**({"doc_stride": 16} if task == "qa" else {})))
+        r = robustness(out, str(data), str(tmp_path / f"r-{task}"), RobustnessOptions(severities="0.5"))
+        names = {row["perturbation"] for row in r["rows"]}
+        assert names == {"none", *PERTURBATIONS, "entity_swap" if task == "ner" else "distractor"}
+        assert os.path.exists(tmp_path / f"r-{task}" / "robustness.html")
