@@ -113,6 +113,20 @@ def parse_train_like(command: str, argv: list[str]):
     return configs, ns
 
 
+def saved_task(argv: list[str]):
+    """The task of the saved model that `--model` names in argv, or None (a command adds that task's flags)."""
+    from .run import META_FILE
+    from .tasks import get_task
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--model")
+    known, _ = pre.parse_known_args(argv)
+    if known.model and os.path.exists(os.path.join(known.model, META_FILE)):
+        with open(os.path.join(known.model, META_FILE)) as f:
+            return get_task(json.load(f)["task"])
+    return None
+
+
 def parse_model_command(command: str, argv: list[str]):
     """Options for evaluate / predict: the saved model decides the task and its default options."""
     from .run import META_FILE

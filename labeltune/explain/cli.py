@@ -11,18 +11,10 @@ from ..errors import UserError
 
 
 def main(argv: list[str]) -> int:
-    from ..cli import _add_dataclass_flags, _flags_given
-    from ..run import META_FILE
-    from ..tasks import get_task
+    from ..cli import _add_dataclass_flags, _flags_given, saved_task
     from .core import ExplainOptions, explain_file
 
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--model")
-    known, _ = pre.parse_known_args(argv)
-    task = None
-    if known.model and os.path.exists(os.path.join(known.model, META_FILE)):
-        with open(os.path.join(known.model, META_FILE)) as f:
-            task = get_task(json.load(f)["task"])
+    task = saved_task(argv)
     parser = argparse.ArgumentParser(prog="labeltune explain", description="word attributions, faithfulness, a page")
     parser.add_argument("--model", required=True, help="a directory written by `labeltune train`")
     parser.add_argument("--input", required=True, help="file of inputs to explain (the format predict reads)")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..config import opt
-from ..errors import UserError
+from ..errors import UserError, flag
 from .attribution import METHODS, attribute, random_scores
 from .faithfulness import aopc, summarize
 
@@ -33,14 +33,14 @@ class ExplainOptions:
 
     def __post_init__(self):
         if self.method != "all" and self.method not in METHODS:
-            raise UserError(f"--method {self.method}: choose one of {', '.join(METHODS)} or all")
+            raise UserError(f"{flag('method')} {self.method}: choose one of {', '.join(METHODS)} or all")
         if self.n_steps != "auto" and not (str(self.n_steps).isdigit() and int(self.n_steps) >= 2):
-            raise UserError(f"--n-steps {self.n_steps}: give auto or an integer >= 2")
+            raise UserError(f"{flag('n_steps')} {self.n_steps}: give auto or an integer >= 2")
         for name in ("internal_batch_size", "min_count", "top_words"):
             if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+                raise UserError(f"{flag(name)} must be at least 1")
         if self.max_examples < 0:
-            raise UserError("--max-examples must be >= 0")
+            raise UserError(f"{flag('max_examples')} must be >= 0")
 
     @property
     def methods(self) -> list[str]:
