@@ -74,7 +74,8 @@ def fit(
     lengths = [len(f["input_ids"]) for f in features]
 
     # --- steps and schedule: every epoch's batches, planned up front -----------------------------
-    plan, total_steps = plan_epochs(lengths, cfg, world)
+    plan = plan_epochs(lengths, cfg, world)  # plan[epoch]: how many of that epoch's steps the run takes
+    total_steps = sum(plan)
     optimizer = make_optimizer(model, cfg)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -108,13 +109,14 @@ def fit(
     stop = state["step"] >= total_steps or bool(cfg.patience and state["bad_evals"] >= cfg.patience)
     model.train()
     first_step = 0  # the number of steps in the epochs before this one
-    for epoch, steps in enumerate(plan):
+    for epoch, n_steps in enumerate(plan):
         if stop:
             break
+        steps = epoch_steps(lengths, cfg, epoch, world)
         if hasattr(features, "set_epoch"):  # --augment: this epoch's perturbed examples
             features.set_epoch(epoch)
         # --- one epoch; a resumed run starts where its checkpoint was written ---------------------
-        for k in range(max(0, state["step"] - first_step), len(steps)):
+        for k in range(max(0, state["step"] - first_step), n_steps):
             group = steps[k]
             t0 = time.perf_counter()
             loss_sum, n_examples = 0.0, 0
@@ -182,34 +184,35 @@ def fit(
             if last:
                 stop = True
                 break
-        first_step += len(steps)
+        first_step += n_steps
     bar.close()
     # the final model is the best one seen in evaluation (or the last, without validation data)
     if state["best_step"] is not None and state["best_step"] != state["step"] and os.path.exists(best_dir):
         checkpoint.load_weights(best_dir, raw_model, accelerator)  # (when the last step was the best, the model holds it)
 
 
-def plan_epochs(lengths, cfg: TrainConfig, world: int) -> tuple[list[list[list[list[int]]]], int]:
-    """(plan, total steps): plan[epoch] lists that epoch's optimizer steps, each a group of --grad-accum global
-    batches, for every epoch the run reaches; the run takes the first `total steps` of them in order.
+def epoch_steps(lengths, cfg: TrainConfig, epoch: int, world: int) -> list[list[list[int]]]:
+    """One epoch's optimizer steps, each a group of --grad-accum global batches."""
+    batches = global_batches(lengths, cfg, epoch, world)
+    return [batches[i : i + cfg.grad_accum] for i in range(0, len(batches), cfg.grad_accum)]
 
-    Each epoch is planned from its own batches: under --max-tokens their number changes from epoch to epoch
-    (the batches depend on the epoch's shuffle), so no epoch length computed once can place a step.
-    A fractional last epoch (--epochs 2.5) takes that share of its steps, rounded up.
+
+def plan_epochs(lengths, cfg: TrainConfig, world: int) -> list[int]:
+    """How many optimizer steps the run takes from each epoch it reaches (the last one may stop part-way).
+
+    Counted from each epoch's own batches: under --max-tokens their number changes from epoch to epoch (the
+    batches depend on the epoch's shuffle), so no epoch length computed once can place a step. A fractional
+    last epoch (--epochs 2.5) takes that share of its steps, rounded up; --max-steps runs through as many
+    epochs as it needs.
     """
-    plan, total = [], 0
-    while (total < cfg.max_steps) if cfg.max_steps else (len(plan) < cfg.epochs):
-        batches = global_batches(lengths, cfg, len(plan), world)
-        if not batches:
+    plan = []
+    while (sum(plan) < cfg.max_steps) if cfg.max_steps else (len(plan) < cfg.epochs):
+        n = len(epoch_steps(lengths, cfg, len(plan), world))
+        if n == 0:
             break
-        steps = [batches[i : i + cfg.grad_accum] for i in range(0, len(batches), cfg.grad_accum)]
-        share = 1.0 if cfg.max_steps else min(1.0, cfg.epochs - len(plan))
-        take = math.ceil(share * len(steps))
-        if cfg.max_steps:
-            take = min(take, cfg.max_steps - total)
-        plan.append(steps)
-        total += take
-    return plan, total
+        take = n if cfg.max_steps else math.ceil(min(1.0, cfg.epochs - len(plan)) * n)
+        plan.append(min(take, cfg.max_steps - sum(plan)) if cfg.max_steps else take)
+    return plan
 
 
 def truncate_log(path: str, step: int) -> None:

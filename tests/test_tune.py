@@ -369,19 +369,21 @@ def test_tune_real_tiny_model_end_to_end(rt200, tiny_bert_dir, tmp_path):
 
 @pytest.mark.e2e
 def test_tune_real_minilm_rotten_tomatoes(rt_csv, minilm_dir, tmp_path):
-    """The real MiniLM on 300 real sentences (60 held out for test), 2 folds x 2 rates, 3 epochs of batch 8 at
-    max_length 32. Floors (chance is 0.5): the chosen rate's mean fold accuracy >= 0.6 (measured 0.637, 0.671,
-    0.721 for seeds 0-2; with 120 sentences per fold the spread is wide, so a floor near those would be a coin
-    toss) and the refit's test accuracy >= 0.6 (measured 0.67-0.77); and the choice is the best mean of the fold
-    scores stored in the study."""
-    data = _balanced_slice(rt_csv, tmp_path / "rt300.csv", 300)
+    """The real MiniLM on 1,000 real sentences (300 held out for test), 2 folds x 2 rates, 1 epoch of batch 16 at
+    max_length 32, seed 0. Chance is 0.5. Floors, several standard errors above chance and measured (seeds 0-3):
+    the refit's test accuracy >= 0.65 (SE at chance on 300 sentences 0.029: 5.2 SE; measured 0.730, 0.783, 0.720,
+    0.773) and the chosen rate's mean fold accuracy, each of the 700 training sentences scored once, >= 0.57 (SE
+    0.019: 3.7 SE; measured 0.603, 0.697, 0.614, 0.634). The old check (60 test sentences, floor 0.6) was 1.5 SE
+    above chance; this run trains on about as many examples as it did (1 epoch of 700 instead of 3 of 240).
+    And the choice is the best mean of the fold scores stored in the study."""
+    data = _balanced_slice(rt_csv, tmp_path / "rt1000.csv", 1000)
     out = str(tmp_path / "out")
     report = tune_mod.tune(*_configs(["--train", data, "--output", out, "--model", minilm_dir, "--folds", "2",
-                                      "--lrs", "1e-4,3e-4", "--epochs", "3", "--max-length", "32", "--batch-size",
-                                      "8", "--test-fraction", "0.2", "--quiet"]))
+                                      "--lrs", "1e-4,3e-4", "--epochs", "1", "--max-length", "32", "--batch-size",
+                                      "16", "--test-fraction", "0.3", "--seed", "0", "--quiet"]))
     study = optuna.load_study(study_name="labeltune-tune", storage=f"sqlite:///{out}/tune.db")
     means = {t.params["lr"]: sum(t.user_attrs[f"fold_{i}"]["score"] for i in range(2)) / 2 for t in study.trials}
     chosen = report["chosen"]
     assert means[chosen["params"]["lr"]] == max(means.values()) == chosen["mean"]
-    assert chosen["mean"] >= 0.6, report["table"]
-    assert report["refit"]["test"]["accuracy"] >= 0.6 and report["refit"]["test"]["n"] == 60
+    assert chosen["mean"] >= 0.57, report["table"]
+    assert report["refit"]["test"]["n"] == 300 and report["refit"]["test"]["accuracy"] >= 0.65, report["refit"]
