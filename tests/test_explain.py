@@ -248,6 +248,10 @@ def test_translation_alignment_matrix_and_page(tmp_path, tiny_bert_dir):
         assert page.locator(".tok").count() == 5
         cells = sum(len(r["targets"]) * len(r["words"]) for r in rows)
         assert page.locator(".heat td").count() == cells
+        first = page.locator(".example").first
+        first.locator("select.target").select_option(str(len(rows[0]["targets"])))  # the per-source-word totals
+        titles = first.locator(".tok").evaluate_all("es => es.map(e => e.title)")
+        assert titles == [f"{s:.4f}" for s in rows[0]["word_totals"]["ig"]]
 
 
 @pytest.mark.e2e

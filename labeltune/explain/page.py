@@ -38,7 +38,8 @@ def _example(row: dict, methods: list[str]) -> dict:
         parts.setdefault(w["part"], []).append({"k": k, "text": w["text"], "score": s})
     info = row.get("info", {})
     ex = {"where": row["where"], "prediction": _prediction_text(row["prediction"]), "scale": scale,
-          "targets": [t["name"] for t in targets], "note": row.get("note", ""),
+          "targets": [t["name"] for t in targets] + (["all targets (total)"] if "word_totals" in row else []),
+          "note": row.get("note", ""),
           "detail": _detail(targets[0]) if targets else "",
           "parts": [{"name": name, "words": words} for name, words in parts.items()],
           "answer": info.get("answer") or "", "translation": info.get("translation"),
@@ -64,7 +65,9 @@ def write_explain_page(path: str, rows: list[dict], summary: dict, pngs: dict, m
     table = [{"method": m, **v} for m, v in faith.get("table", {}).items()]
     if faith.get("most_faithful"):
         cards["most faithful"] = faith["most_faithful"]
-    data = [{"targets": [{"attributions": t["attributions"], "detail": _detail(t)} for t in r["targets"]]} for r in shown]
+    data = [{"targets": [{"attributions": t["attributions"], "detail": _detail(t)} for t in r["targets"]]
+             + ([{"attributions": r["word_totals"], "detail": "each word's sum over all targets"}]
+                if "word_totals" in r else [])} for r in shown]
     nav = [("Inputs", "examples")] + ([("Faithfulness", "faithfulness")] if table else []) + \
           ([("Global view", "global")] if pngs else [])
     return write_page(
