@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from .config import TrainConfig, opt, read_yaml, split_options, to_dict
 from .data.split import stratified_subsample
-from .errors import UserError
+from .errors import UserError, flag
 
 CSV_FILE, JSON_FILE, PLOT_FILE = "curve.csv", "curve.json", "curve.png"
 DATA_FILE = "curve_data.json"  # fingerprints of the training and test rows the runs in --output used
@@ -58,14 +58,16 @@ class CurveOptions:
                             "margin, bald, badge, kmeans): the first size is the seed set, each later one a round; "
                             "random is added as the baseline")
     mc_passes: int = opt(10, "for --strategy bald: forward passes with dropout on")
+    baseline: bool = opt(True, "with --strategy: also run random picks, the baseline (--no-baseline: only the "
+                               "strategies given, e.g. to run them in another process)")
 
     def __post_init__(self):
         if self.seeds < 1:
-            raise UserError("--seeds must be at least 1")
+            raise UserError(f"{flag('seeds')} must be at least 1")
         if self.mc_passes < 2:
-            raise UserError("--mc-passes must be at least 2")
+            raise UserError(f"{flag('mc_passes')} must be at least 2")
         parse_sizes(self.sizes)
-        parse_strategies(self.strategy)
+        parse_strategies(self.strategy, self.baseline)
 
 
 def parse_sizes(text) -> list:
@@ -89,14 +91,14 @@ def parse_sizes(text) -> list:
     return numbers + (["all"] if "all" in sizes else [])
 
 
-def parse_strategies(text: str) -> list[str]:
+def parse_strategies(text: str, baseline: bool = True) -> list[str]:
     from .active import STRATEGIES
 
     names = [s.strip() for s in str(text or "").split(",") if s.strip()]
     for name in names:
         if name not in STRATEGIES:
             raise UserError(f"--strategy {name}: unknown; choose from {', '.join(STRATEGIES)}")
-    if names and "random" not in names:
+    if names and baseline and "random" not in names:
         names.insert(0, "random")  # the baseline every strategy is measured against
     return list(dict.fromkeys(names))
 
@@ -389,7 +391,7 @@ def curve(cfg: TrainConfig, opts, copts: CurveOptions) -> dict:
     _, strata = task.split_keys(train_ex)
     sizes = parse_sizes(copts.sizes)
     _check_sizes(sizes, strata, copts.per_class, cfg.train)
-    strategies = parse_strategies(copts.strategy)
+    strategies = parse_strategies(copts.strategy, copts.baseline)
     if strategies and len(sizes) < 2:
         raise UserError("--strategy needs at least two --sizes: the seed set and one round")
     recipes = parse_recipes(copts.compare, [TrainConfig, task.Options])
