@@ -26,6 +26,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     input_lengths(examples, tokenizer, setup, opts) -> list[int]   untruncated token lengths (debug-data)
     report(train, validation, tokenizer, opts, max_length) -> dict   task-specific part of debug-data
     metric_names: tuple[str, ...]   optional: the metrics --metric may name (listed in `train --help`)
+    default_model: str   optional: the model used when --model is not given (default: all-MiniLM-L6-v2)
+    row_problems(path, opts) -> list[str]   optional: every bad row of a file, for debug-data (read() stops at one)
     echo(example) -> dict   optional: the input and gold fields a prediction row carries (default: outputs.echo)
     calibrate(rt, validation) -> dict | None   optional: after training, tune decision values on validation
         (QA's null threshold, classification's --calibrate temperature) in rt.opts / rt.setup, which are then
