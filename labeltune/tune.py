@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from .checkpoint import fingerprint
 from .config import TrainConfig, opt, to_dict
 from .data.split import kfold
-from .errors import UserError
+from .errors import UserError, check, flag
 
 REPORT_JSON, REPORT_MD, PLOT = "tune_report.json", "tune_report.md", "tune_cv.png"
 
@@ -83,21 +83,19 @@ class TuneOptions:
 
     def __post_init__(self):
         checks = [
-            (self.folds >= 2, "--folds must be at least 2"),
-            (self.search in ("grid", "tpe"), "--search must be grid or tpe"),
-            (self.select in ("best", "one-se"), "--select must be best or one-se"),
-            (self.n_trials >= 1, "--n-trials must be at least 1"),
-            (self.heartbeat >= 1, "--heartbeat must be at least 1 second"),
-            (self.max_retries >= 0, "--max-retries must be >= 0"),
+            (self.folds >= 2, f"{flag('folds')} must be at least 2"),
+            (self.search in ("grid", "tpe"), f"{flag('search')} must be grid or tpe"),
+            (self.select in ("best", "one-se"), f"{flag('select')} must be best or one-se"),
+            (self.n_trials >= 1, f"{flag('n_trials')} must be at least 1"),
+            (self.heartbeat >= 1, f"{flag('heartbeat')} must be at least 1 second"),
+            (self.max_retries >= 0, f"{flag('max_retries')} must be >= 0"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
-        for flag, value, kind in (("--lrs", self.lrs, float), ("--epochs-grid", self.epochs_grid, float),
-                                  ("--batch-sizes", self.batch_sizes, int)):
-            values = parse_list(value, kind, flag)
+        check(checks)
+        for name, value, kind in (("lrs", self.lrs, float), ("epochs_grid", self.epochs_grid, float),
+                                  ("batch_sizes", self.batch_sizes, int)):
+            values = parse_list(value, kind, flag(name))
             if any(v <= 0 for v in values):
-                raise UserError(f"{flag} {value}: every value must be positive")
+                raise UserError(f"{flag(name)} {value}: every value must be positive")
 
 
 def parse_list(value, kind, flag: str) -> list:

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 
 from ..config import opt
-from ..errors import UserError
+from ..errors import UserError, flag
 from .perturb import PERTURBATIONS, Editor, example_rng, parse_names, random_plan
 
 
@@ -37,18 +37,18 @@ class RobustnessOptions:
         try:
             sev = [float(s) for s in self.severities.split(",") if s.strip()]
         except ValueError:
-            raise UserError(f"--severities {self.severities}: expected numbers, e.g. 0.05,0.1,0.2") from None
+            raise UserError(f"{flag('severities')} {self.severities}: expected numbers, e.g. 0.05,0.1,0.2") from None
         if not sev or not all(0 < s <= 1 for s in sev):
-            raise UserError(f"--severities {self.severities}: each must be in (0, 1], the share of words touched")
+            raise UserError(f"{flag('severities')} {self.severities}: each must be in (0, 1], the share of words touched")
         if not 0 <= self.budget <= 1:
-            raise UserError(f"--budget {self.budget}: must be in [0, 1], a share of the words")
+            raise UserError(f"{flag('budget')} {self.budget}: must be in [0, 1], a share of the words")
         edits = [e.strip() for e in self.attack_edits.split(",") if e.strip()]
         if not edits or set(edits) - {"char", "word"}:
-            raise UserError(f"--attack-edits {self.attack_edits}: choose char, word or char,word")
+            raise UserError(f"{flag('attack_edits')} {self.attack_edits}: choose char, word or char,word")
         if self.neighbours < 1:
-            raise UserError("--neighbours must be at least 1")
+            raise UserError(f"{flag('neighbours')} must be at least 1")
         if self.max_examples < 0:
-            raise UserError("--max-examples must be 0 (all) or a number of examples")
+            raise UserError(f"{flag('max_examples')} must be 0 (all) or a number of examples")
 
     @property
     def severity_list(self) -> list[float]:

@@ -49,11 +49,11 @@ class QAOptions:
 
     def __post_init__(self):
         if self.doc_stride < 0:
-            raise UserError("--doc-stride must be >= 0")
+            raise UserError(f"{flag('doc_stride')} must be >= 0")
         if self.max_answer_length < 1:
-            raise UserError("--max-answer-length must be at least 1")
+            raise UserError(f"{flag('max_answer_length')} must be at least 1")
         if self.n_best < 1:
-            raise UserError("--n-best must be at least 1")
+            raise UserError(f"{flag('n_best')} must be at least 1")
 
 
 class QATask:

@@ -45,7 +45,7 @@ import torch
 from ..batching import pad, sorted_batches
 from ..config import opt
 from ..data.readers import TABLE_FORMATS, read_table, read_text
-from ..errors import UserError, where
+from ..errors import UserError, check, flag, where
 from ..models import autocast, from_pretrained, load_tokenizer, resolve_model
 
 ARCHITECTURES = ("auto", "seq2seq", "encoder-decoder", "causal")
@@ -72,30 +72,28 @@ class TranslationOptions:
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
-            raise UserError(f"--architecture {self.architecture}: choose one of {', '.join(ARCHITECTURES)}")
+            raise UserError(f"{flag('architecture')} {self.architecture}: choose one of {', '.join(ARCHITECTURES)}")
         fields = [name for _, name, _, _ in string.Formatter().parse(self.prompt_template) if name is not None]
         if fields.count("source") != 1:
             raise UserError(
-                f"--prompt-template {self.prompt_template!r} must contain the placeholder {{source}} exactly once "
+                f"{flag('prompt_template')} {self.prompt_template!r} must contain the placeholder {{source}} exactly once "
                 "(where the text to translate goes), e.g. 'Translate to Spanish:\\n{source}\\nSpanish:\\n'"
             )
         unknown = sorted(set(fields) - TEMPLATE_FIELDS)
         if unknown:
             raise UserError(
-                f"--prompt-template: unknown placeholder(s) {unknown}; use {{source}}, {{source_lang}}, {{target_lang}} "
+                f"{flag('prompt_template')}: unknown placeholder(s) {unknown}; use {{source}}, {{source_lang}}, {{target_lang}} "
                 "(write literal braces as {{ and }})"
             )
         for name in ("source_lang", "target_lang"):
             if name in fields and not getattr(self, name):
-                raise UserError(f"--prompt-template uses {{{name}}} but --{name.replace('_', '-')} is not set")
-        checks = [(self.num_beams >= 1, "--num-beams must be at least 1"),
-                  (self.max_target_length >= 2, "--max-target-length must be at least 2"),
-                  (self.max_new_tokens >= 0, "--max-new-tokens must be >= 0"),
-                  (self.no_repeat_ngram_size >= 0, "--no-repeat-ngram-size must be >= 0"),
-                  (self.selection_examples >= 0, "--selection-examples must be >= 0")]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+                raise UserError(f"{flag('prompt_template')} uses {{{name}}} but {flag(name)} is not set")
+        checks = [(self.num_beams >= 1, f"{flag('num_beams')} must be at least 1"),
+                  (self.max_target_length >= 2, f"{flag('max_target_length')} must be at least 2"),
+                  (self.max_new_tokens >= 0, f"{flag('max_new_tokens')} must be >= 0"),
+                  (self.no_repeat_ngram_size >= 0, f"{flag('no_repeat_ngram_size')} must be >= 0"),
+                  (self.selection_examples >= 0, f"{flag('selection_examples')} must be >= 0")]
+        check(checks)
 
     def template_parts(self) -> tuple[str, str]:
         """The prompt before and after the source."""
