@@ -25,6 +25,7 @@ class ShardedAccelerator:
 
     def __init__(self):
         self.is_main_process = dist.get_rank() == 0
+        self.process_index, self.num_processes = dist.get_rank(), dist.get_world_size()
 
 
 def build(seed: int):
