@@ -183,6 +183,12 @@ def test_qa_answer_sentence(tmp_path, tiny_bert_dir):
     # a weak model (exact match 62%): the answer sentence had the largest total for IG in 4/4 (start) and 3/4
     # (end) inputs, for occlusion in 3/4 and 3/4 (measured); a wrong sentence would win 1 in 4 by chance
     assert all(n >= 3 for n in hits.values()), hits
+    # a context longer than one window: the window explained is the one that holds the predicted answer
+    long = {"question": right[0]["question"], "context": "the film is long . " * 20 + right[0]["context"]}
+    row = p.explain([long], method="occlusion")[0]
+    pred = row["prediction"]
+    assert row["info"]["windows"] > 1 and pred["answer"]
+    assert any(w["part"] == "context" and w["start"] == pred["start"] for w in row["words"])
 
 
 def test_cli_writes_attributions_page_and_global_view(tmp_path, zebra_model):

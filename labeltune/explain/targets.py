@@ -123,18 +123,14 @@ def qa_probe(rt, example: dict, prediction: dict, target: str | None = None) -> 
     answer = prediction.get("answer") or ""
     gold = {"is_impossible": not answer,
             "answers": [{"text": answer, "answer_start": prediction.get("start")}] if answer else []}
-    chosen = None
-    for f in range(len(enc["input_ids"])):  # the window that holds the whole answer (the first window if none)
+    windows = []
+    for f in range(len(enc["input_ids"])):
         ids = enc["input_ids"][f]
-        seq = enc.sequence_ids(f)
         feat = {"cls": ids.index(tok.cls_token_id) if tok.cls_token_id in ids else 0,
-                "offsets": [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][f], seq)]}
-        start, end = answer_positions(gold, feat)
-        if chosen is None or (answer and start != feat["cls"]):
-            chosen = (f, start, end)
-            if not answer or start != feat["cls"]:
-                break
-    f, start, end = chosen
+                "offsets": [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][f], enc.sequence_ids(f))]}
+        windows.append((f, *answer_positions(gold, feat), feat["cls"]))
+    # the first window that holds the whole answer; no answer: the first window's null position
+    f, start, end, _ = next((w for w in windows if answer and w[1] != w[3]), windows[0])
     lead = len(q) - len(q.lstrip())  # tokenize() strips the question's leading spaces
     words = group_words(enc, f, {0: "question", 1: "context"}, {"question": q, "context": example["context"]},
                         shift={"question": -lead})
