@@ -102,6 +102,19 @@ def test_suggest_cli_writes_the_rows(region_model, tmp_path, capsys):
     assert "--strategy (strategy=) maybe" in capsys.readouterr().err
 
 
+def test_bald_refuses_a_model_without_dropout(tmp_path, tiny_bert_dir, capsys):
+    rng = random.Random(1)
+    with open(tmp_path / "train.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("text", "label")] + [(t, "pos") for t in _texts(POS, 4, rng)]
+                                + [(t, "neg") for t in _texts(NEG, 4, rng)])
+    labeltune.train(train=str(tmp_path / "train.csv"), model=tiny_bert_dir, output=str(tmp_path / "m"), epochs=1,
+                    validation_fraction=0.0, quiet=True, threads=1)
+    argv = ["suggest", "--model", str(tmp_path / "m"), "--pool", str(tmp_path / "train.csv"), "--strategy", "bald",
+            "--output", str(tmp_path / "out.csv")]
+    assert cli_main(argv) == 2
+    assert "this model has none" in capsys.readouterr().err and not (tmp_path / "out.csv").exists()
+
+
 
 def test_ner_sentences_scored_by_their_words(tmp_path, tiny_bert_dir):
     """NER through the same hook: a model trained on PER/ORG sentences finds the sentences of unseen words."""
