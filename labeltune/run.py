@@ -216,7 +216,8 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     for split in (val_ex, test_ex):
         if split:
             task.check(split, setup, opts)
-    recipe = checkpoint.recipe(to_dict(cfg, opts), train_ex, val_ex, accelerator.num_processes)
+    recipe = checkpoint.recipe({**to_dict(cfg, opts), "precision": precision}, train_ex, val_ex,
+                               accelerator.num_processes)  # the precision used: auto may differ by machine
     if cfg.resume:
         checkpoint.refuse_other_recipe(os.path.join(out, "checkpoint"), recipe)
     tokenizer = load_tokenizer(model_path, cfg.trust_remote_code)
