@@ -12,7 +12,7 @@ is reported as above 60%). The random line and each strategy run as parallel `la
 (`--no-baseline` for the strategies), each into its own folder under --output. "Labels needed" is the smallest
 budget whose mean test accuracy reaches random's mean at the largest budget, interpolated linearly.
 
-    python benchmarks/bench_active.py --strategy entropy --seeds 1 --output runs/bench_active
+    python benchmarks/bench_active.py --strategy entropy --seeds 1 --rows 3000 --output runs/bench_active
 
 Metric only (accuracy and label counts, no timings), so it may run on a busy machine. A rerun reuses finished
 random runs.
@@ -47,7 +47,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--strategy", default="entropy", help="comma-separated strategies (random is always run)")
     p.add_argument("--seeds", type=int, default=1)
-    p.add_argument("--rows", type=int, default=5000, help="balanced slice of Rotten Tomatoes (pool + test)")
+    p.add_argument("--rows", type=int, default=3000, help="balanced slice of Rotten Tomatoes (pool + test)")
     p.add_argument("--sizes", default=SIZES, help="label budgets; the first is the stratified seed set")
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--batch-size", type=int, default=16)

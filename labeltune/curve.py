@@ -18,7 +18,8 @@ How it runs, top to bottom:
    run's headline metrics) and curve.png (one line per curve, error bars one sd).
 
 A rerun with the same --output reuses every finished run whose settings and rows are unchanged, so an
-interrupted curve continues where it stopped.
+interrupted curve continues where it stopped (fixed subsamples and random picks; a strategy's rounds are
+retrained, since each needs the previous round's model, which is not kept).
 """
 
 from __future__ import annotations
