@@ -198,6 +198,31 @@ class _OnnxRecorder(_Recorder):
         self.model, self.names, self.calls = model, names, []
 
 
+def _after_activation(path: str) -> list[str]:
+    """MatMuls fed by an activation function (a Transformer's feed-forward output projection), found through
+    the graph: the exporter writes GELU as Erf/Tanh arithmetic, so a few producers are walked back."""
+    import onnx
+
+    graph = onnx.load(path, load_external_data=False).graph
+    producer = {out: node for node in graph.node for out in node.output}
+    found = []
+    for node in graph.node:
+        if node.op_type != "MatMul":
+            continue
+        frontier, seen = [node.input[0]], 0
+        while frontier and seen < 8:
+            source = producer.get(frontier.pop(0))
+            if source is None or source.op_type == "Constant":
+                continue
+            seen += 1
+            if source.op_type in ("Erf", "Gelu", "FastGelu", "Relu", "Tanh", "Sigmoid"):
+                found.append(node.name)
+                break
+            if source.op_type in ("Mul", "Add", "Div", "Cast"):  # still inside the activation's arithmetic
+                frontier.extend(source.input)
+    return found
+
+
 def export(opts: ExportOptions) -> dict:
     """Write the ONNX model(s); return (and save as export.json) the agreement with the PyTorch model."""
     from .run import META_FILE, load
@@ -243,9 +268,11 @@ def export(opts: ExportOptions) -> dict:
         import logging
 
         logging.getLogger().setLevel(logging.ERROR)  # its advice to run shape pre-processing (the agreement shows)
-        # per-channel weight scales: on a fine-tuned MiniLM (Rotten Tomatoes, 600 sentences) 97.8% label agreement
-        # with PyTorch against 96.5% per-tensor, same size (23 MB) and speed
-        quantize_dynamic(onnx_path, os.path.join(out, INT8_FILE), weight_type=QuantType.QInt8, per_channel=True)
+        # Measured on MiniLM fine-tuned on Rotten Tomatoes (2 epochs; label agreement with PyTorch on 600 sentences):
+        # every op, per-tensor 96.5%, per-channel 97.8%; per-channel MatMuls only, with the feed-forward output
+        # MatMuls (whose inputs have the GELU's outlier activations) kept in fp32: 99.3% (69 MB against 90 fp32)
+        quantize_dynamic(onnx_path, os.path.join(out, INT8_FILE), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=_after_activation(onnx_path))
         files["int8"] = INT8_FILE
 
     report = {"examples": len(examples), "torch_fp32_seconds": round(torch_seconds, 3), "onnx": {}}

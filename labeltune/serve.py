@@ -320,7 +320,10 @@ def serve(opts: ServeOptions) -> None:
     else:
         load_app(opts)  # fail here, once, with a clear message, rather than in every worker
         os.environ[CONFIG_ENV] = json.dumps(asdict(opts))
-        uvicorn.run("labeltune.serve:app_from_env", factory=True, workers=opts.workers, **settings)
+        # a worker answers uvicorn's health pings from a thread, slowly while it imports torch and loads the
+        # model: uvicorn's default 5 s kills and restarts workers in a loop on a busy machine
+        uvicorn.run("labeltune.serve:app_from_env", factory=True, workers=opts.workers, timeout_worker_healthcheck=120,
+                    **settings)
 
 
 def main(argv: list[str]) -> int:

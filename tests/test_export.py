@@ -80,11 +80,12 @@ def test_translation_and_bad_flags_are_refused_clearly(tmp_path_factory, tiny_be
 
 @pytest.mark.e2e
 def test_e2e_minilm_rotten_tomatoes_int8_agrees(tmp_path, rt_csv):
-    """A fine-tuned MiniLM on 1,000 real Rotten Tomatoes sentences: ONNX fp32 and int8 give the same label as
-    PyTorch on >= 99% of them. Measured here: fp32 100% (max score diff ~1e-6), int8 MEASURED."""
+    """MiniLM fine-tuned on 700 real Rotten Tomatoes sentences: ONNX fp32 and int8 give PyTorch's label on
+    >= 99% of the 1,000-sentence slice. Measured with this recipe: fp32 100% (max score diff 2e-6), int8 99.3%
+    (1 epoch instead of 2: 99.1%; int8 of every MatMul, per-tensor: 96.9%)."""
     out = str(tmp_path / "rt")
     assert cli(["train", "--train", rt_csv, "--output", out, "--validation-fraction", "0.1", "--test-fraction", "0.2",
-                "--epochs", "1", "--lr", "1e-4", "--batch-size", "16", "--max-length", "64", "--seed", "0", "--quiet"]) == 0
+                "--epochs", "2", "--lr", "1e-4", "--batch-size", "16", "--max-length", "64", "--seed", "0", "--quiet"]) == 0
     report = export(ExportOptions(model=out, quantize="int8", data=rt_csv, agreement_examples=1000))
     fp32, int8 = report["onnx"]["fp32"], report["onnx"]["int8"]
     assert report["examples"] == 1000
