@@ -56,7 +56,7 @@ LR_GRIDS = [
 _NOT_IN_SPEC = {"output", "resume", "overwrite", "quiet", "threads", "log_every", "keep_checkpoint", "save_every",
                 "eval_every", "eval_batch_size", "patience", "validation", "validation_fraction", "storage",
                 "study_name", "refit", "heartbeat", "max_retries", "train", "test", "test_fraction", "lr", "select", "n_trials",
-                "report_to", "tracking_dir", "tracking_uri", "run_name"}  # the data fingerprint covers the rows
+                "report_to", "tracking_dir", "tracking_uri", "run_name", "find_label_issues"}  # the data fingerprint covers the rows
 
 
 @dataclass
@@ -80,6 +80,8 @@ class TuneOptions:
                             "--no-refit to extra workers")
     heartbeat: int = opt(30, "seconds between a worker's heartbeats; a trial silent for 3 of them is redone")
     max_retries: int = opt(3, "how often a setting whose trial failed is retried before tune stops with an error")
+    find_label_issues: bool = opt(False, "then rank training rows whose label disagrees with out-of-fold predictions "
+                                         "(confident learning, --folds folds, chosen setting): label_issues.csv")
 
     def __post_init__(self):
         checks = [
@@ -579,6 +581,12 @@ def tune(cfg: TrainConfig, opts, topts: TuneOptions) -> dict:
     with open(os.path.join(out, REPORT_MD), "w") as f:
         f.write(text)
     print(text, flush=True)
+    if topts.find_label_issues:  # labeltune/label_issues.py, with the setting just chosen
+        from .label_issues import LabelIssueOptions, find_label_issues
+
+        issues = find_label_issues(dataclasses.replace(cfg, **chosen["params"], output=out), opts,
+                                   LabelIssueOptions(folds=topts.folds))
+        report["label_issues"] = {k: issues[k] for k in ("csv", "issues", "examples_with_issues")}
     return report
 
 
