@@ -76,6 +76,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--variants", default="plain,augment,fgm")
     p.add_argument("--perturbations", default="typo,case,punctuation,whitespace,word_drop,word_repeat")
+    p.add_argument("--severities", default="0.05,0.1,0.2")
+    p.add_argument("--attacks", default="char,word", help="attack kinds to run: char, word or both")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--work", default="", help="directory for data, models and reports (default: a temporary one)")
     p.add_argument("--out", default="", help="also write the results JSON here")
@@ -94,11 +96,11 @@ def main() -> None:
                             seed=args.seed, validation_fraction=0.0, quiet=True, overwrite=True, threads=args.threads,
                             **VARIANTS[name])
         r = robustness(model, test, os.path.join(work, f"report-{name}"),
-                       RobustnessOptions(perturbations=args.perturbations, seed=args.seed))
+                       RobustnessOptions(perturbations=args.perturbations, severities=args.severities, seed=args.seed))
         row = {"clean": r["rows"][0]["model"]}
         for x in r["rows"][1:]:
             row[f"{x['perturbation']}@{x['severity']}"] = x["model"]
-        for kind in ("char", "word"):
+        for kind in args.attacks.split(","):
             a = robustness(model, test, os.path.join(work, f"attack-{kind}-{name}"),
                            RobustnessOptions(perturbations="case", severities="0.05", attack=True, budget=0.1,
                                              attack_edits=kind, max_examples=args.n_attack, seed=args.seed))["attack"]["model"]
@@ -112,9 +114,9 @@ def main() -> None:
     print("\n| " + " | ".join(["variant"] + keys) + " |")
     print("|" + "---|" * (len(keys) + 1))
     for name, row in results.items():
-        print("| " + " | ".join([name] + [f"{row[k]:.3f}" if k != "char_attack_queries" and
-                                          k != "word_attack_queries" else f"{row[k]:.1f}" for k in keys]) + " |")
-    if "plain" in results:
+        print("| " + " | ".join([name] + [f"{row[k]:.1f}" if k.endswith("queries") else f"{row[k]:.3f}"
+                                          for k in keys]) + " |")
+    if "plain" in results and "char_attack_success" in results["plain"]:
         base = results["plain"]
         for name, row in results.items():
             if name != "plain":
