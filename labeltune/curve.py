@@ -200,8 +200,6 @@ def _train_one(cfg, opts, setup, train_ex, rows: list[int], test_ex, run_dir: st
     return _record(metrics, rows, run_dir, metric, seconds=time.perf_counter() - start)
 
 
-
-
 def _defaults(*configs) -> dict:
     out = {}
     for c in configs:
