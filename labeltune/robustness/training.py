@@ -6,7 +6,8 @@
   same data. A perturbed example whose encoding has another number of windows than the clean one keeps the clean
   features (the loop's batches are planned from the clean lengths).
 - `robust_step` (--rdrop ALPHA, --adv-eps EPS): one micro-batch's forward and backward passes.
-  R-Drop (Liang et al. 2021): two forward passes with different dropout masks, the mean of their losses plus ALPHA x
+  R-Drop (Liang et al. 2021): two forward passes with different dropout masks (the batch stacked twice), the mean
+  of their losses plus ALPHA x
   the symmetric KL between their output distributions (every `*logits` output of the model, over its last axis;
   sigmoid outputs of multi-label models as Bernoulli distributions), so it is task-agnostic.
   FGM (Miyato et al. 2017): after the clean backward pass, the input embedding matrix is moved by EPS along its
@@ -101,14 +102,19 @@ def _sym_kl(a: torch.Tensor, b: torch.Tensor, batch: dict, sigmoid: bool) -> tor
 def robust_step(model, batch: dict, cfg, backward) -> float:
     """Forward and backward for one micro-batch with R-Drop and/or FGM; `backward(loss)` back-propagates (the
     caller scales by gradient accumulation). Returns the loss value (the clean task loss, as logged without)."""
-    out = model(**batch)
-    loss = out.loss
     if cfg.rdrop:
-        out2 = model(**batch)
+        # both dropout passes in one forward of the batch stacked twice (one pass for DDP, and faster); the
+        # stacked batch's mean loss is the mean of the two passes' losses
+        n = batch["input_ids"].shape[0]
+        out = model(**{k: torch.cat([v, v]) if torch.is_tensor(v) and v.shape[:1] == (n,) else v
+                       for k, v in batch.items()})
         raw = getattr(model, "module", model)
         sigmoid = getattr(raw.config, "problem_type", None) == "multi_label_classification"
-        kl = sum(_sym_kl(a, b, batch, sigmoid) for a, b in zip(_logits(out), _logits(out2)))
-        loss = 0.5 * (out.loss + out2.loss) + cfg.rdrop * kl
+        kl = sum(_sym_kl(x[:n], x[n:], batch, sigmoid) for x in _logits(out))
+        loss = out.loss + cfg.rdrop * kl
+    else:
+        out = model(**batch)
+        loss = out.loss
     backward(loss)
     if cfg.adv_eps:
         weight = getattr(model, "module", model).get_input_embeddings().weight
