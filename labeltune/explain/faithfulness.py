@@ -67,7 +67,10 @@ def summarize(per_method: dict[str, dict[str, list[float]]]) -> dict:
         out["most_faithful"] = best
         rand = table.get("random")
         margin = f", random {rand['comprehensiveness']:.4f}" if rand else ""
+        ranked = sorted(methods, key=lambda m: -table[m]["comprehensiveness"])
+        out["ranking"] = ranked
+        order = " > ".join(f"{m} {table[m]['comprehensiveness']:.4f}" for m in ranked)
         out["verdict"] = (f"{best} is the most faithful method on this model and data: comprehensiveness AOPC "
-                          f"{table[best]['comprehensiveness']:.4f} (higher is better{margin}); sufficiency "
+                          f"{order} (higher is better{margin}); sufficiency of {best} "
                           f"{table[best]['sufficiency']:.4f} (lower is better)")
     return out
