@@ -286,3 +286,25 @@ def test_e2e_rotten_tomatoes_ig_faithful_and_complete(tmp_path, rt_csv):
     comp = {m: np.mean([r["faithfulness"][m]["comprehensiveness"] for r in rows]) for m in ("ig", "random")}
     print(comp, np.mean(errors))
     assert comp["ig"] >= comp["random"] + 0.08, comp
+
+
+def test_aopc_on_a_hand_made_model():
+    """p = 0.9 when token 5 is present, else 0.1: ERASER's numbers follow by hand."""
+    import torch
+
+    from labeltune.explain.attribution import occlusion
+    from labeltune.explain.faithfulness import aopc, rationale_sizes
+    from labeltune.explain.probe import Probe, Word
+
+    def forward(ids):
+        return torch.log(0.1 + 0.8 * (ids == 5).any(1, keepdim=True).float())
+
+    words = [Word(str(i), 2 * k, 2 * k + 1, "text", [k + 1]) for k, i in enumerate((5, 6, 7, 8))]
+    probe = Probe(torch.tensor([[101, 5, 6, 7, 8, 102]]), words, forward, [{"name": "t", "group": "t"}], 0)
+    assert rationale_sizes(4) == [1, 1, 1, 1, 2] and rationale_sizes(200) == [2, 10, 20, 40, 100]
+    comp, suff = aopc(probe, np.array([[4.0, 3.0, 2.0, 1.0]]))  # token 5 ranked first
+    assert comp[0] == pytest.approx(0.8) and suff[0] == pytest.approx(0.0, abs=1e-6)
+    comp, suff = aopc(probe, np.array([[1.0, 3.0, 2.0, 4.0]]))  # ranked last: never in a rationale of <= 2 words
+    assert comp[0] == pytest.approx(0.0, abs=1e-6) and suff[0] == pytest.approx(0.8)
+    occ = occlusion(probe)
+    assert occ.scores[0] == pytest.approx([np.log(0.9) - np.log(0.1), 0, 0, 0], abs=1e-5)
