@@ -96,8 +96,10 @@ def _read(task, path, opts, problems: list, split: str):
         from .hints import with_task_hint
 
         message = str(with_task_hint(e, path, task.name))
-        if not any(message.endswith(p["problem"].split(": ", 1)[-1]) for p in problems):
-            problems.append({"severity": "error", "problem": f"{split}: {message}"})
+        head, sep, listed = message.partition(" problem(s) in the data: ")  # a reader that lists them all (QA)
+        for msg in (listed.split("; ") if sep else [message]):
+            if not any(msg.endswith(p["problem"].split(": ", 1)[-1]) for p in problems):
+                problems.append({"severity": "error", "problem": f"{split}: {msg}"})
         return None
 
 

@@ -342,3 +342,14 @@ def test_uncased_vocabulary_against_cased_references_is_warned(tiny_bert_dir, ca
     rt.opts = task.Options(metric_lowercase=True)
     warn_uncased(rt, [{"source": "hola", "target": "Hello", "_where": "x"}])
     assert capsys.readouterr().err == ""
+
+
+def test_debug_data_lists_each_wrong_answer_start(tmp_path, tiny_bert_dir, capsys):
+    path = _squad(tmp_path / "qa.json", impossible=())
+    doc = json.load(open(path))
+    for q in doc["data"][0]["paragraphs"][0]["qas"][:2]:
+        q["answers"][0]["text"] = "Moses"  # not in the context
+    json.dump(doc, open(path, "w"))
+    assert main(["debug-data", "--task", "qa", "--train", path, "--model", tiny_bert_dir, "--json"]) == 1
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["errors"] == 2 and all("'Moses' does not occur" in p["problem"] for p in rep["problems"])
