@@ -501,6 +501,8 @@ class NERTask:
             end: int | None = None
             token_start: int | None = None  # tokens: token offsets
             token_end: int | None = None
+            entity_group: str | None = None  # the same type and text under transformers pipeline()'s names
+            word: str | None = None
 
         class NERPrediction(BaseModel):
             entities: list[Entity]
