@@ -5,7 +5,8 @@ Protocol (a simulated loop, `labeltune curve --strategy`): a balanced --rows sli
 Tomatoes sentences; 20% carved off as the fixed test set (seeded, stratified, recorded in split.json), the rest
 is the pool whose labels are revealed only when picked. Round 0 labels a stratified seed set (the first size);
 each later round picks up to the next budget with the previous round's model and retrains from the pretrained
-weights on every label so far (the same --epochs, --batch-size and --lr in every round, no validation split).
+weights on every label so far, with no validation split and labeltune's default settings for its size (at
+least ~300 optimizer steps, at most 20 epochs: labeltune/defaults.py) unless --epochs/--batch-size/--lr fix them.
 Random picks (unstratified, seeded) are the baseline, run up to the largest budget; each strategy is run up to
 60% of it (the target: reaching random's final accuracy by then is what counts; if it does not, "labels needed"
 is reported as above 60%). The random line and each strategy run as parallel `labeltune curve` processes
@@ -49,9 +50,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--rows", type=int, default=3000, help="balanced slice of Rotten Tomatoes (pool + test)")
     p.add_argument("--sizes", default=SIZES, help="label budgets; the first is the stratified seed set")
-    p.add_argument("--epochs", type=float, default=2.0)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--epochs", type=float, help="per round (default: labeltune's auto rule for each round's size)")
+    p.add_argument("--batch-size", type=int, help="(default: auto)")
+    p.add_argument("--lr", type=float, help="(default: auto)")
     p.add_argument("--model", default="all-MiniLM-L6-v2")
     p.add_argument("--threads", type=int, default=1, help="per process")
     p.add_argument("--output", default="runs/bench_active")
@@ -61,8 +62,11 @@ def main() -> None:
     sizes = [int(s) for s in a.sizes.split(",")]
     top = max(sizes)
     strategies = [s for s in a.strategy.split(",") if s and s != "random"]
-    common = ["--train", data, "--test-fraction", "0.2", "--model", a.model, "--epochs", str(a.epochs), "--batch-size",
-              str(a.batch_size), "--lr", str(a.lr), "--seeds", str(a.seeds), "--threads", str(a.threads), "--quiet"]
+    common = ["--train", data, "--test-fraction", "0.2", "--model", a.model, "--seeds", str(a.seeds), "--threads",
+              str(a.threads), "--quiet"]
+    for flag, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--lr", a.lr)):
+        if value is not None:
+            common += [flag, str(value)]
     jobs = {"random": common + ["--sizes", a.sizes, "--strategy", "random"]}
     for s in strategies:
         jobs[s] = common + ["--sizes", ",".join(str(x) for x in sizes if x <= 0.6 * top), "--strategy", s,
