@@ -192,7 +192,7 @@ def test_bad_peft_options(tmp_path, tiny_bert_dir):
     with pytest.raises(UserError, match="--target-modules nosuch"):
         labeltune.train(model=tiny_bert_dir, train=train, output=str(tmp_path / "o"), peft="lora",
                         target_modules="nosuch", epochs=1, quiet=True)
-    with pytest.raises(UserError, match="--save-adapter needs --peft"):
+    with pytest.raises(UserError, match=r"--save-adapter \(save_adapter=\) needs --peft"):
         TrainConfig(save_adapter=True)
-    with pytest.raises(UserError, match="--peft must be"):
+    with pytest.raises(UserError, match=r"--peft \(peft=\) must be"):
         TrainConfig(peft="qlora")
