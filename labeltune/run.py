@@ -423,10 +423,10 @@ class Predictor:
 
     def explain(self, inputs, **options) -> list[dict]:
         """Word attributions per input (see labeltune.explain; options as `labeltune explain`'s flags)."""
-        from .explain import ExplainOptions, explain
+        from .explain import explain, explain_options
 
         inputs = [inputs] if isinstance(inputs, (str, dict)) else list(inputs)
-        return explain(self, self.task.as_examples(inputs, self.opts), ExplainOptions(**options))[0]
+        return explain(self, self.task.as_examples(inputs, self.opts), explain_options(**options))[0]
 
 
 def load(directory: str, **kwargs) -> Predictor:

@@ -100,6 +100,8 @@ def test_target_label_and_bad_inputs(zebra_model, capsys):
         p.explain(["  "])
     with pytest.raises(UserError, match="--method"):
         p.explain(["a film"], method="shap")
+    with pytest.raises(UserError, match="unknown option.*n_step"):
+        p.explain(["a film"], n_step=8)
     long_text = " ".join(["film"] * 600 + ["zebra"])
     row = p.explain([long_text])[0]
     assert "more than the model's limit; explaining the first 512" in capsys.readouterr().err

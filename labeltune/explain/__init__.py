@@ -9,6 +9,6 @@ attribution.py (IG, gradient x input, occlusion), faithfulness.py (ERASER AOPC),
 core.py (`explain`, `explain_file`), cli.py (the command's flags).
 """
 
-from .core import ExplainOptions, explain, explain_file
+from .core import ExplainOptions, explain, explain_file, explain_options
 
-__all__ = ["ExplainOptions", "explain", "explain_file"]
+__all__ = ["ExplainOptions", "explain", "explain_file", "explain_options"]

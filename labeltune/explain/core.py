@@ -47,6 +47,17 @@ class ExplainOptions:
         return list(METHODS) if self.method == "all" else [self.method]
 
 
+def explain_options(**options) -> ExplainOptions:
+    """ExplainOptions from keyword arguments; an unknown name is a UserError that lists the known ones."""
+    import dataclasses
+
+    known = [f.name for f in dataclasses.fields(ExplainOptions)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise UserError(f"explain: unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return ExplainOptions(**options)
+
+
 def explain(predictor, examples: list[dict], opts: ExplainOptions | None = None) -> tuple[list[dict], dict]:
     """(one row per example, summary). `examples` come from the task's `read` or `as_examples`."""
     opts = opts or ExplainOptions()
