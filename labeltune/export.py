@@ -223,6 +223,24 @@ def _after_activation(path: str) -> list[str]:
     return found
 
 
+def _check_output(out: str, overwrite: bool) -> None:
+    """A new or empty --output, or a previous export with --overwrite; never another folder's files."""
+    from .run import META_FILE
+
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"--output {out} is a file, expected a directory")
+    if not os.path.isdir(out) or not os.listdir(out):
+        return
+    meta = {}
+    if os.path.isfile(os.path.join(out, META_FILE)):
+        with open(os.path.join(out, META_FILE)) as f:
+            meta = json.load(f)
+    if "onnx" not in meta:
+        raise UserError(f"--output {out} is not empty and holds no labeltune export; choose a new or empty directory")
+    if not overwrite:
+        raise UserError(f"--output {out} already holds an exported model; pass --overwrite to replace it")
+
+
 def export(opts: ExportOptions) -> dict:
     """Write the ONNX model(s); return (and save as export.json) the agreement with the PyTorch model."""
     from .run import META_FILE, load
@@ -230,8 +248,7 @@ def export(opts: ExportOptions) -> dict:
     if not opts.model:
         raise UserError("--model is required: a directory written by `labeltune train`")
     out = opts.output or os.path.join(opts.model, "onnx")
-    if os.path.exists(os.path.join(out, META_FILE)) and not opts.overwrite:
-        raise UserError(f"--output {out} already holds an exported model; pass --overwrite to replace it")
+    _check_output(out, opts.overwrite)
     predictor = load(opts.model, precision="fp32", backend="torch")
     task = predictor.task
     output_names = getattr(task, "onnx_outputs", None)
@@ -245,8 +262,12 @@ def export(opts: ExportOptions) -> dict:
     reference, ref_calls, torch_seconds = _measure(predictor, torch_model, examples, output_names)
     sample = ref_calls[0][0]
     input_names = list(sample)
-    if os.path.isdir(out) and opts.overwrite:
-        shutil.rmtree(out)
+    if os.path.isdir(out) and opts.overwrite:  # only what an export wrote; anything else in the folder stays
+        from .run import HF_FILES
+
+        for name in (ONNX_FILE, INT8_FILE, "export.json", META_FILE, *COPIED, *HF_FILES):
+            if os.path.isfile(os.path.join(out, name)):
+                os.remove(os.path.join(out, name))
     os.makedirs(out, exist_ok=True)
     onnx_path = os.path.join(out, ONNX_FILE)
     wrapper = _Positional(torch_model, input_names, output_names).eval()

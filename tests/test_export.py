@@ -91,3 +91,19 @@ def test_e2e_minilm_rotten_tomatoes_int8_agrees(tmp_path, rt_csv):
     assert report["examples"] == 1000
     assert fp32["agreement"] == 1.0 and fp32["max_abs_score_diff"] < 1e-4
     assert int8["agreement"] >= 0.99, int8
+
+
+def test_export_output_never_loses_other_files(exported, tmp_path, capsys):
+    run, _ = exported["classification"]
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    assert cli(["export", "--model", run, "--output", str(foreign), "--overwrite"]) == 2
+    assert "holds no labeltune export" in capsys.readouterr().err and (foreign / "notes.txt").exists()
+    onnx_dir = os.path.join(run, "onnx")
+    assert cli(["export", "--model", run, "--output", onnx_dir]) == 2  # already there: --overwrite needed
+    assert "--overwrite" in capsys.readouterr().err
+    with open(os.path.join(onnx_dir, "notes.txt"), "w") as f:
+        f.write("keep me too")
+    assert cli(["export", "--model", run, "--output", onnx_dir, "--overwrite"]) == 0
+    assert os.path.exists(os.path.join(onnx_dir, "notes.txt")) and os.path.exists(os.path.join(onnx_dir, "model.onnx"))
