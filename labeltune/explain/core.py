@@ -87,7 +87,8 @@ def explain(predictor, examples: list[dict], opts: ExplainOptions | None = None)
         if len(row["targets"]) > 1:  # e.g. translation: each source word's total over all output tokens
             row["word_totals"] = {m: _round(r.scores.sum(0)) for m, r in results.items()}
         if opts.faithfulness and row["targets"]:
-            scores = {m: r.scores for m, r in results.items()} | {"random": random_scores(probe, opts.seed * 100_003 + i)}
+            scores = {m: r.scores for m, r in results.items()}
+            scores["random"] = random_scores(probe, opts.seed * 100_003 + i)
             row["faithfulness"] = {}
             for m, s in scores.items():
                 comp, suff = aopc(probe, s, batch_size=opts.internal_batch_size)

@@ -26,7 +26,8 @@ def global_view(rows: list[dict], method: str, min_count: int = 3, top: int = 15
                     sums[target["group"]][key].append(s)
     out = {}
     for group, words in sorted(sums.items()):
-        ranked = [{"word": w, "mean": float(np.mean(v)), "count": len(v)} for w, v in words.items() if len(v) >= min_count]
+        ranked = [{"word": w, "mean": float(np.mean(v)), "count": len(v)}
+                  for w, v in words.items() if len(v) >= min_count]
         ranked.sort(key=lambda r: -r["mean"])
         if ranked:
             out[group] = ranked[:top]

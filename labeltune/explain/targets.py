@@ -127,7 +127,8 @@ def qa_probe(rt, example: dict, prediction: dict, target: str | None = None) -> 
     for f in range(len(enc["input_ids"])):
         ids = enc["input_ids"][f]
         feat = {"cls": ids.index(tok.cls_token_id) if tok.cls_token_id in ids else 0,
-                "offsets": [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][f], enc.sequence_ids(f))]}
+                "offsets": [tuple(o) if s == 1 else None
+                            for o, s in zip(enc["offset_mapping"][f], enc.sequence_ids(f))]}
         windows.append((f, *answer_positions(gold, feat), feat["cls"]))
     # the first window that holds the whole answer; no answer: the first window's null position
     f, start, end, _ = next((w for w in windows if answer and w[1] != w[3]), windows[0])
