@@ -267,9 +267,13 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
         model, last = few_shot(given, model_path, train_ex, setup, opts, tokenizer, max_length)
         auto_settings = {}  # the loop's rule did not apply; setup["few_shot"] (labeltune.json) has what was used
     else:
-        for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator,
-                        out, recipe, on_log=tracker.log):
-            pass
+        try:
+            for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator,
+                            out, recipe, on_log=tracker.log):
+                pass
+        except BaseException:  # a crash or Ctrl-C: the MLflow run says FAILED, TensorBoard's files are flushed
+            tracker.close(failed=True)
+            raise
     wall = time.perf_counter() - start
     model = accelerator.unwrap_model(model)
     peft_info = adapters.settings(model, cfg) if adapters.enabled(cfg) else None

@@ -132,3 +132,20 @@ def test_model_card_is_a_hugging_face_card(tracked_run):
     assert results[("test", "accuracy")] == pytest.approx(test_accuracy, abs=1e-4)
     for heading in ("## Data", "## Training recipe", "## Intended use and limitations"):
         assert heading in card.text
+
+
+def test_tune_reports_every_fold_and_the_refit_to_one_store(tmp_path, tiny_bert_dir):
+    from mlflow.tracking import MlflowClient
+    from trained import write_data
+
+    import labeltune
+
+    train = write_data(str(tmp_path / "data"), "classification")
+    out = tmp_path / "tune"
+    labeltune.tune_model(model=tiny_bert_dir, train=train, output=str(out), folds=2, lrs="1e-2", epochs=1, batch_size=4,
+                         precision="fp32", quiet=True, threads=1, report_to="mlflow")
+    client = MlflowClient(f"sqlite:///{out / 'mlruns' / 'mlflow.db'}")  # in --output: fold folders are removed
+    runs = client.search_runs([client.get_experiment_by_name("labeltune").experiment_id])
+    assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)  # 2 folds and the refit
+    folds = [r for r in runs if r.info.run_name.startswith("fold-")]
+    assert len(folds) == 2 and all("final/test/accuracy" in r.data.metrics for r in folds)

@@ -49,7 +49,7 @@ OPTIONS = {  # fast settings; translation: greedy and short (a random decoder wo
 }
 
 
-def _write_data(directory: str, task: str) -> str:
+def write_data(directory: str, task: str) -> str:
     os.makedirs(directory, exist_ok=True)
     if task in ("classification", "translation"):
         path = os.path.join(directory, "train.csv")
@@ -74,7 +74,7 @@ def tiny_run(base_dir, model_dir: str, task: str, **options) -> str:
     out = os.path.join(str(base_dir), f"tiny-run-{task}")
     if os.path.exists(os.path.join(out, "labeltune.json")) and not options:
         return out
-    train = _write_data(os.path.join(str(base_dir), f"tiny-data-{task}"), task)
+    train = write_data(os.path.join(str(base_dir), f"tiny-data-{task}"), task)
     settings = dict(task=task, model=model_dir, train=train, validation=train, test=train, output=out, overwrite=True,
                     batch_size=4, epochs=4, lr=1e-2, warmup_ratio=0.0, precision="fp32", seed=0, quiet=True,
                     log_every=1, eval_every=2, threads=1)
