@@ -1,0 +1,64 @@
+"""--few-shot (labeltune/fewshot.py): SetFit's recipe, folded into a model labeltune saves and loads."""
+
+import csv
+import json
+import os
+
+import pytest
+from contract import _close, strip_where
+
+import labeltune
+from labeltune.errors import UserError
+
+ROWS = [
+    ("a wonderful, moving film", "positive"), ("dull and far too long", "negative"),
+    ("the best performance of the year", "positive"), ("a tedious mess", "negative"),
+    ("funny, warm and clever", "positive"), ("i walked out halfway", "negative"),
+    ("a triumph of quiet acting", "positive"), ("lazy writing, awful jokes", "negative"),
+]
+
+
+def _write(path, header, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return str(path)
+
+
+def test_few_shot_saves_loads_and_predicts_the_same(tmp_path, tiny_bert_dir):
+    train = _write(tmp_path / "train.csv", ["text", "label"], ROWS)
+    out = str(tmp_path / "fs")
+    metrics = labeltune.train(model=tiny_bert_dir, train=train, validation=train, output=out, few_shot=True,
+                              few_shot_iterations=4, lr=1e-3, precision="fp32", seed=0, quiet=True)
+    assert "auto_settings" not in metrics  # the loop's rule did not choose anything
+    files = set(os.listdir(out))
+    assert {"few_shot_head.safetensors", "model.safetensors", "labeltune.json"} <= files
+    assert not any(f.endswith((".pkl", ".pt", ".bin")) for f in files)  # no pickle
+    with open(os.path.join(out, "labeltune.json")) as f:
+        meta = json.load(f)
+    assert meta["setup"]["few_shot"]["pooling"] == "mean" and meta["setup"]["few_shot"]["iterations"] == 4
+
+    with open(os.path.join(out, "predictions_validation.jsonl")) as f:
+        before = strip_where(map(json.loads, f))
+    loaded = labeltune.load(out, precision="fp32")
+    after = loaded.task.predict(loaded.rt, loaded.task.read(train, loaded.opts, labelled=False))
+    keys = ("label", "score", "scores")  # the file also holds the text and the gold label
+    assert _close([{k: p[k] for k in keys} for p in before], [{k: p[k] for k in keys} for p in after], 1e-5)
+    single = labeltune.load(out, precision="fp32", batch_size=1)
+    texts = [r[0] for r in ROWS]
+    assert _close(loaded.predict(texts), [single.predict([t])[0] for t in texts], 1e-4)
+    assert metrics["validation"]["accuracy"] >= 0.75  # 8 training sentences, scored on themselves
+
+
+def test_few_shot_refuses_what_it_cannot_do(tmp_path, tiny_bert_dir):
+    train = _write(tmp_path / "train.csv", ["text", "label"], ROWS)
+    pairs = _write(tmp_path / "pairs.csv", ["a", "b", "label"], [(t, t, lab) for t, lab in ROWS])
+    common = dict(model=tiny_bert_dir, few_shot=True, quiet=True, validation_fraction=0.0)
+    with pytest.raises(UserError, match="--few-shot: multi-label"):
+        labeltune.train(train=train, output=str(tmp_path / "a"), multi_label=True, label_delimiter="|", **common)
+    with pytest.raises(UserError, match="--few-shot: sentence pairs"):
+        labeltune.train(train=pairs, output=str(tmp_path / "b"), text_column="a", text_pair_column="b", **common)
+    with pytest.raises(UserError, match="trains the whole encoder"):
+        labeltune.train(train=train, output=str(tmp_path / "c"), peft="lora", **common)
+    assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
