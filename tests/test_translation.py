@@ -262,7 +262,7 @@ def test_parallel_blank_line_is_an_error(tmp_path):
 def test_prompt_template_needs_source():
     with pytest.raises(UserError, match=r"must contain the placeholder \{source\}"):
         TranslationOptions(prompt_template="Translate this:\n")
-    with pytest.raises(UserError, match="--target-lang is not set"):
+    with pytest.raises(UserError, match=r"--target-lang \(target_lang=\) is not set"):
         TranslationOptions(prompt_template="To {target_lang}: {source}\n")
     with pytest.raises(UserError, match="unknown placeholder"):
         TranslationOptions(prompt_template="{src}: {source}\n")
