@@ -10,7 +10,7 @@ Each variant trains MiniLM (all-MiniLM-L6-v2) with the same seed, batch size, lr
   plain          labeltune train
   augment        --augment typo,case,punctuation,word_drop --augment-prob 0.5 --augment-severity 0.15
   rdrop          --rdrop 1.0
-  fgm            --adv-eps 1.0
+  fgm            --adv-eps 1.0 (fgm0.3: --adv-eps 0.3)
   augment+fgm    both
 
 and scores it with `labeltune robustness` on the held-out sentences: clean accuracy, accuracy under each
@@ -37,6 +37,7 @@ VARIANTS = {
     "augment": {"augment": "typo,case,punctuation,word_drop", "augment_prob": 0.5, "augment_severity": 0.15},
     "rdrop": {"rdrop": 1.0},
     "fgm": {"adv_eps": 1.0},
+    "fgm0.3": {"adv_eps": 0.3},
     "augment+fgm": {"augment": "typo,case,punctuation,word_drop", "augment_prob": 0.5, "augment_severity": 0.15,
                     "adv_eps": 1.0},
 }
