@@ -331,29 +331,6 @@ def test_augmented_features_follow_examples_and_epochs(tiny_bert_dir):
     assert [aug[k]["input_ids"] for k in range(len(aug))] == first  # and the same ones again for the same epoch
 
 
-@pytest.mark.e2e
-def test_augment_improves_accuracy_under_typos(minilm_dir, rt_csv, tmp_path):
-    """MiniLM on 600 RT sentences, 1 epoch, plain vs --augment typo, both scored on 400 held-out sentences with
-    20% of words typo'd. Measured (2 cores): plain 0.???, augmented 0.???."""
-    from labeltune import run
-    from labeltune.config import TrainConfig
-    from labeltune.tasks.classification import ClassificationOptions
-
-    with open(rt_csv, newline="") as f:
-        rows = list(csv.DictReader(f))
-    train, test = _write_csv(tmp_path / "train.csv", rows[:600]), _write_csv(tmp_path / "test.csv", rows[600:])
-    scores = {}
-    for name, extra in (("plain", {}), ("augment", {"augment": "typo", "augment_prob": 0.5, "augment_severity": 0.2})):
-        cfg = TrainConfig(model=minilm_dir, train=train, output=str(tmp_path / name), epochs=1, batch_size=16,
-                          lr=1e-4, validation_fraction=0.0, quiet=True, threads=2, **extra)
-        run.train(cfg, ClassificationOptions())
-        r = robustness(str(tmp_path / name), test, str(tmp_path / f"r-{name}"),
-                       RobustnessOptions(perturbations="typo", severities="0.2"))
-        scores[name] = (r["rows"][0]["model"], r["rows"][1]["model"])
-    print(scores)
-    assert scores["augment"][1] > scores["plain"][1]
-
-
 def test_ner_and_qa_models_run_every_perturbation(tmp_path, tiny_bert_dir):
     """Raw-text NER (character spans) and QA go through every perturbation, entity swap and the distractor: the
     gold labels still fit the edited text, else reading them back (ensure_words, answer positions) would fail."""
