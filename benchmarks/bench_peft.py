@@ -80,6 +80,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--ner-data", default="", help="a directory from `python -m labeltune.corpora ner` (default: build)")
+    p.add_argument("--recipes", default="full,lora")
     p.add_argument("--out", default="")
     a = p.parse_args()
 
@@ -88,7 +89,8 @@ def main() -> None:
         for task in a.tasks.split(","):
             os.makedirs(os.path.join(work, task), exist_ok=True)
             train, test, metric = data(task, a, os.path.join(work, task))
-            for recipe, extra in (("full", {"lr": a.full_lr}), ("lora", {"lr": a.lora_lr, "peft": "lora"})):
+            recipes = {"full": {"lr": a.full_lr}, "lora": {"lr": a.lora_lr, "peft": "lora"}}
+            for recipe, extra in ((r, recipes[r]) for r in a.recipes.split(",")):
                 settings = dict(task=task, model=a.model, train=train, test=test, output=os.path.join(work, f"{task}-{recipe}"),
                                 validation_fraction=0.0, epochs=a.epochs, batch_size=a.batch_size, seed=a.seed,
                                 threads=a.threads, quiet=True, overwrite=True, **extra)
@@ -100,7 +102,7 @@ def main() -> None:
                        "trainable_percent": peft.get("trainable_percent", 100.0),
                        "train_samples_per_s": m["train_samples_per_s"], "peak_rss_mb": r["peak_rss_mb"],
                        "wall_seconds": m["wall_seconds"], "steps": m["steps"]}
-                if recipe == "lora":  # full fine-tuning trains every parameter of the same model
+                if recipe == "lora" and rows and rows[-1]["recipe"] == "full":  # every parameter of the same model
                     rows[-1]["trainable_parameters"] = peft.get("total_parameters")
                     print(json.dumps(rows[-1]), flush=True)
                 rows.append(row)

@@ -20,6 +20,8 @@ import json
 import os
 import types
 
+import torch
+
 from .errors import UserError
 
 ADAPTER_DIR = "adapter"
@@ -69,10 +71,17 @@ def default_targets(model, method: str) -> tuple[list[str], list[str]]:
 
 def head_modules(model) -> list[str]:
     """The task head: top-level modules beside the base model that hold parameters, are small (< 5% of the
-    model: a warm-started encoder or decoder is not a head) and are not a language model's output embeddings."""
+    model: a warm-started encoder or decoder is not a head) and are not a language model's output embeddings;
+    plus the base model's pooler where it has one (BERT-likes build it only for sequence classification, whose
+    head reads it; a sentence-transformers checkpoint such as all-MiniLM-L6-v2 never trained it: measured on
+    Rotten Tomatoes, LoRA with a frozen pooler reached 57.8% where full fine-tuning reached 78.2%)."""
     out_emb = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     total = sum(p.numel() for p in model.parameters())
+    base = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    pooler = getattr(base, "pooler", None) if base is not None else None
     heads = []
+    if isinstance(pooler, torch.nn.Module):  # its layers by name (peft's IA3 cannot merge a wrapped BertPooler)
+        heads = [f"pooler.{n}" for n, c in pooler.named_children() if any(True for _ in c.parameters())]
     for name, child in model.named_children():
         n = sum(p.numel() for p in child.parameters())
         if n == 0 or child is out_emb or name == getattr(model, "base_model_prefix", None):

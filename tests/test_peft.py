@@ -50,7 +50,7 @@ def test_only_adapters_and_head_train_and_merge_equals_adapter(tiny_bert_dir, me
     peft_model = adapters.apply(model, cfg)
     trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
     assert trainable and all(f"{method}_" in n or "modules_to_save" in n for n in trainable)
-    assert any("classifier.modules_to_save" in n for n in trainable)
+    assert any("classifier.modules_to_save" in n for n in trainable) and any("pooler.dense.modules_to_save" in n for n in trainable)
 
     opt = make_optimizer(peft_model, cfg)
     assert sum(len(g["params"]) for g in opt.param_groups) == len(trainable)  # the optimizer sees only those
@@ -83,14 +83,14 @@ def test_contract_classification_lora(tmp_path, tiny_bert_dir):
     assert [p["label"] for p in res["predictions"]] == [r[1] for r in ROWS]
     out = res["output"]
     info = res["metrics"]["peft"]
-    assert info["modules_to_save"] == ["classifier"] and info["target_modules"] == ["query", "value"]
+    assert info["modules_to_save"] == ["classifier", "pooler.dense"] and info["target_modules"] == ["query", "value"]
     assert info["trainable_percent"] < 1.0
     with open(os.path.join(out, "labeltune.json")) as f:
         assert json.load(f)["peft"]["method"] == "lora"
 
     merged, base = load_file(os.path.join(out, "model.safetensors")), load_file(os.path.join(tiny_bert_dir, "model.safetensors"))
     for name, tensor in merged.items():
-        if name.startswith("classifier."):
+        if name.startswith(("classifier.", "bert.pooler.")):  # the head, trained in full
             continue
         old = base[name.removeprefix("bert.")]
         adapted = name.endswith(("query.weight", "value.weight"))
