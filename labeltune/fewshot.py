@@ -6,8 +6,11 @@
    --few-shot-iterations pairs, so 16 labelled sentences give a few hundred training pairs.
 2. A logistic-regression head on the fine-tuned (normalised) embeddings.
 
-With 8-64 labels per class this beats fine-tuning a classification head end to end (which has too few
-examples to move a new head and the encoder together); see benchmarks/bench_fewshot.py for our numbers.
+The SetFit paper reports large gains over plain fine-tuning at 8-64 labels per class with mpnet-base-sized
+encoders. Measured here with the shipped all-MiniLM-L6-v2 on Rotten Tomatoes (benchmarks/bench_fewshot.py,
+1,000 held-out sentences, seeds 0/1/2): 8 per class, few-shot 57.6 / 63.7 / 59.7 (mean 60.3) against plain
+fine-tuning with labeltune's small-data defaults 56.8 / 64.1 / 57.1 (mean 59.3): about one point, not the ten
+hoped for; this small encoder's sentence embeddings do not separate sentence polarity well from 16 examples.
 
 Why the library: setfit 1.2 installs beside transformers 5 without touching torch/transformers/numpy, and
 trains offline. Its own save format keeps the head as a pickle (model_head.pkl), which labeltune never
