@@ -277,18 +277,10 @@ def _write(path: str, rows: list[dict], columns: list[str]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from .cli import _add_dataclass_flags, _flags_given
+    from .cli import _add_dataclass_flags, _flags_given, saved_task
     from .config import split_options
-    from .run import META_FILE
-    from .tasks import get_task
 
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--model")
-    known, _ = pre.parse_known_args(argv)
-    task = None
-    if known.model and os.path.exists(os.path.join(known.model, META_FILE)):
-        with open(os.path.join(known.model, META_FILE)) as f:
-            task = get_task(json.load(f)["task"])
+    task = saved_task(argv)
     parser = argparse.ArgumentParser(prog="labeltune suggest", description=__doc__.split("\n")[0])
     _add_dataclass_flags(parser, SuggestOptions)
     if task is not None:  # the task's options, to override what was saved (e.g. another --text-column)

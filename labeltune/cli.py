@@ -22,6 +22,12 @@ from .config import TrainConfig, read_yaml, split_options
 from .errors import UserError
 
 COMMANDS = ("train", "evaluate", "predict", "debug-data", "tune", "explain", "serve", "export", "report", "curve", "suggest", "robustness", "label-issues")
+# commands whose module parses its own flags: name -> "module:function(argv) -> exit status"
+OWN_PARSERS = {
+    "explain": ".explain.cli:main", "serve": ".serve:main", "export": ".export:main", "report": ".report:main",
+    "curve": ".curve:main", "suggest": ".active:main", "robustness": ".robustness.cli:main",
+    "label-issues": ".label_issues:cli",
+}
 
 
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=(), title: str | None = None,
@@ -113,8 +119,9 @@ def parse_train_like(command: str, argv: list[str]):
     return configs, ns
 
 
-def saved_task(argv: list[str]):
-    """The task of the saved model that `--model` names in argv, or None (a command adds that task's flags)."""
+def saved_model(argv: list[str]) -> tuple[object | None, dict]:
+    """(task, labeltune.json contents) of the saved model that `--model` names in argv, or (None, {}): a command
+    then adds that task's flags, with the saved values as their defaults."""
     from .run import META_FILE
     from .tasks import get_task
 
@@ -123,23 +130,19 @@ def saved_task(argv: list[str]):
     known, _ = pre.parse_known_args(argv)
     if known.model and os.path.exists(os.path.join(known.model, META_FILE)):
         with open(os.path.join(known.model, META_FILE)) as f:
-            return get_task(json.load(f)["task"])
-    return None
+            meta = json.load(f)
+        return get_task(meta["task"]), meta
+    return None, {}
+
+
+def saved_task(argv: list[str]):
+    """The task of the saved model that `--model` names in argv, or None."""
+    return saved_model(argv)[0]
 
 
 def parse_model_command(command: str, argv: list[str]):
     """Options for evaluate / predict: the saved model decides the task and its default options."""
-    from .run import META_FILE
-    from .tasks import get_task
-
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--model")
-    known, _ = pre.parse_known_args(argv)
-    task, meta = None, {}
-    if known.model and os.path.exists(os.path.join(known.model, META_FILE)):
-        with open(os.path.join(known.model, META_FILE)) as f:
-            meta = json.load(f)
-        task = get_task(meta["task"])
+    task, meta = saved_model(argv)
     no_effect = NO_EFFECT.get(command, set())
     if task is not None:  # a flag that would be ignored is refused, not ignored
         for name in sorted(no_effect & {f.name for f in dataclasses.fields(task.Options)}):
@@ -220,26 +223,11 @@ def _run(command: str, rest: list[str]) -> int:
 
             tune(*configs)
         return 0
-    if command in ("curve", "suggest"):  # learning curves; active learning (labeltune/curve.py, active.py)
-        from . import active, curve
-
-        return (curve.main if command == "curve" else active.main)(rest)
-    if command == "label-issues":  # confident learning on out-of-fold predictions (labeltune/label_issues.py)
-        from .label_issues import cli as label_issues_cli
-
-        return label_issues_cli(rest)
-    if command == "robustness":  # perturbations, attack, behavioural tests (labeltune/robustness/)
-        from .robustness.cli import main as robustness_main
-
-        return robustness_main(rest)
-    if command == "explain":
-        from .explain.cli import main as explain_main
-
-        return explain_main(rest)
-    if command in ("serve", "export", "report"):  # each module parses its own flags
+    if command in OWN_PARSERS:  # commands whose module parses its own flags
         import importlib
 
-        return importlib.import_module(f".{command}", __package__).main(rest)
+        module, function = OWN_PARSERS[command].split(":")
+        return getattr(importlib.import_module(module, __package__), function)(rest)
     ns, overrides = parse_model_command(command, rest)
     predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, backend=ns.backend, **overrides)
     if command == "evaluate":

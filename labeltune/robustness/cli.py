@@ -4,7 +4,6 @@ options (to override the saved ones), and RobustnessOptions."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 from ..errors import UserError
@@ -13,18 +12,10 @@ from ..errors import UserError
 def main(argv: list[str]) -> int:
     import torch
 
-    from ..cli import _add_dataclass_flags, _flags_given
-    from ..run import META_FILE
-    from ..tasks import get_task
+    from ..cli import _add_dataclass_flags, _flags_given, saved_task
     from . import RobustnessOptions, robustness
 
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--model")
-    known, _ = pre.parse_known_args(argv)
-    task = None
-    if known.model and os.path.exists(os.path.join(known.model, META_FILE)):
-        with open(os.path.join(known.model, META_FILE)) as f:
-            task = get_task(json.load(f)["task"])
+    task = saved_task(argv)
     parser = argparse.ArgumentParser(prog="labeltune robustness",
                                      description="metric under perturbations, an attack, behavioural tests; a report")
     parser.add_argument("--model", required=True, help="a directory written by `labeltune train`")
