@@ -59,6 +59,7 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, skip=(), title: s
         if f.name == "metric" and getattr(parser, "metric_names", None):
             help_text += f"; one of: {parser.metric_names}"
         group_ = named.get(f.name, group)
+        help_text = help_text.replace("%", "%%")  # argparse %-formats help: "< 5%" would break --help
         if kind is bool:
             group_.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:

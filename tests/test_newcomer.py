@@ -353,3 +353,14 @@ def test_debug_data_lists_each_wrong_answer_start(tmp_path, tiny_bert_dir, capsy
     assert main(["debug-data", "--task", "qa", "--train", path, "--model", tiny_bert_dir, "--json"]) == 1
     rep = json.loads(capsys.readouterr().out)
     assert rep["errors"] == 2 and all("'Moses' does not occur" in p["problem"] for p in rep["problems"])
+
+
+def test_every_command_help_renders(capsys):
+    """`labeltune COMMAND --help` exits 0 for every command (a '%' in a help line once broke argparse)."""
+    from labeltune.cli import COMMANDS, main
+
+    for command in COMMANDS:
+        with pytest.raises(SystemExit) as e:
+            main([command, "--help"])
+        assert e.value.code == 0, command
+        assert "usage:" in capsys.readouterr().out, command
