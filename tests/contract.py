@@ -9,11 +9,28 @@ A task's test calls `check_contract` with a tiny random model, 8 examples, and i
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
 
 import labeltune
+
+# eight sentiment sentences: the classification contract's data, shared by the PEFT and few-shot tests
+ROWS = [
+    ("a wonderful, moving film", "positive"), ("dull and far too long", "negative"),
+    ("the best performance of the year", "positive"), ("a tedious mess", "negative"),
+    ("funny, warm and clever", "positive"), ("i walked out halfway", "negative"),
+    ("a triumph of quiet acting", "positive"), ("lazy writing, awful jokes", "negative"),
+]
+
+
+def write_csv(path, header, rows) -> str:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return str(path)
 
 
 def _close(a, b, tol: float) -> bool:

@@ -1,23 +1,11 @@
 """The shared task contract for classification (single-label, multi-label, sentence pairs)."""
 
-import csv
 
-from contract import check_contract
-
-ROWS = [
-    ("a wonderful, moving film", "positive"), ("dull and far too long", "negative"),
-    ("the best performance of the year", "positive"), ("a tedious mess", "negative"),
-    ("funny, warm and clever", "positive"), ("i walked out halfway", "negative"),
-    ("a triumph of quiet acting", "positive"), ("lazy writing, awful jokes", "negative"),
-]
+from contract import ROWS, check_contract
+from contract import write_csv as _write
 
 
-def _write(path, header, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return str(path)
+
 
 
 def test_contract_binary(tmp_path, tiny_bert_dir):

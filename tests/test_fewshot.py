@@ -1,29 +1,17 @@
 """--few-shot (labeltune/fewshot.py): SetFit's recipe, folded into a model labeltune saves and loads."""
 
-import csv
 import json
 import os
 
 import pytest
-from contract import _close, strip_where
+from contract import ROWS, _close, strip_where
+from contract import write_csv as _write
 
 import labeltune
 from labeltune.errors import UserError
 
-ROWS = [
-    ("a wonderful, moving film", "positive"), ("dull and far too long", "negative"),
-    ("the best performance of the year", "positive"), ("a tedious mess", "negative"),
-    ("funny, warm and clever", "positive"), ("i walked out halfway", "negative"),
-    ("a triumph of quiet acting", "positive"), ("lazy writing, awful jokes", "negative"),
-]
 
 
-def _write(path, header, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return str(path)
 
 
 def test_few_shot_saves_loads_and_predicts_the_same(tmp_path, tiny_bert_dir):

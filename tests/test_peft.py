@@ -7,7 +7,8 @@ import os
 
 import pytest
 import torch
-from contract import check_contract
+from contract import ROWS, check_contract
+from contract import write_csv as _write
 from safetensors.torch import load_file
 
 import labeltune
@@ -16,21 +17,9 @@ from labeltune.config import TrainConfig
 from labeltune.errors import UserError
 from test_translation import needs_smollm2, smollm2_tokenizer_dir, tiny_llama_dir  # noqa: F401 (fixtures)
 
-ROWS = [
-    ("a wonderful, moving film", "positive"), ("dull and far too long", "negative"),
-    ("the best performance of the year", "positive"), ("a tedious mess", "negative"),
-    ("funny, warm and clever", "positive"), ("i walked out halfway", "negative"),
-    ("a triumph of quiet acting", "positive"), ("lazy writing, awful jokes", "negative"),
-]
 LORA = {"peft": "lora", "save_adapter": True, "lora_dropout": 0.0, "epochs": 80}  # no dropout: overfits faster
 
 
-def _write(path, header, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return str(path)
 
 
 def _seq_cls(tiny_bert_dir, num_labels=3):
