@@ -1,0 +1,198 @@
+"""NER data files: CoNLL column files and JSONL rows (tokens and tags, or raw text and character spans),
+validated line by line; tags converted to IOB2 with the file's scheme (ner_tags.py).
+
+Split out of tasks/ner.py (NERTask.read calls `read_conll` / `read_jsonl`).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from ..data.readers import read_table, read_text
+from ..errors import UserError, flag, where
+from .ner_tags import detect_scheme, parse_tag, to_iob2
+
+if TYPE_CHECKING:
+    from .ner import NEROptions
+
+JSON_EXTENSIONS = (".jsonl", ".json", ".ndjson")
+
+
+def _is_jsonl(path: str, opts: NEROptions) -> bool:
+    if opts.data_format != "auto":
+        return opts.data_format == "jsonl"
+    return str(path).lower().endswith(JSON_EXTENSIONS)
+
+
+def _finish_tags(path: str, rows: list[dict], opts: NEROptions) -> None:
+    """Detect the file's scheme, convert its tag rows to IOB2 and record (or refuse) invalid spots."""
+    tagged = [r for r in rows if "_raw_tags" in r]
+    if not tagged:
+        return
+    parsed = [[parse_tag(t, r["_locs"][i]) for i, t in enumerate(r["_raw_tags"])] for r in tagged]
+    scheme = detect_scheme(parsed) if opts.scheme.lower() == "auto" else opts.scheme.upper()
+    if scheme != "BIOES":
+        for r, seq in zip(tagged, parsed):
+            bad = next((i for i, (p, _) in enumerate(seq) if p in "ES"), None)
+            if bad is not None:
+                raise UserError(f"{r['_locs'][bad]}: tag '{r['_raw_tags'][bad]}' is not valid in {scheme}; "
+                                "pass --scheme bioes (or auto)")
+    repaired = 0
+    for r, seq in zip(tagged, parsed):
+        r["tags"], issues = to_iob2(seq, scheme)
+        r["_issues"] = [f"{r['_locs'][i]}: {what}" for i, what in issues]
+        if issues and opts.strict_tags:
+            raise UserError(f"{r['_issues'][0]} (invalid {scheme}); fix the tags, or drop --strict-tags to "
+                            "repair them as conlleval does")
+        repaired += len(issues)
+        r["_scheme"] = scheme
+        del r["_raw_tags"], r["_locs"]
+    if repaired:  # handled, and said: never a silent change of the data
+        print(f"labeltune: {path}: {repaired} invalid {scheme} tag sequence(s) repaired (a stray I- starts an "
+              "entity, as conlleval does); `labeltune debug-data` lists them, --strict-tags refuses them",
+              file=sys.stderr)
+
+
+def read_conll(path: str, opts: NEROptions, labelled: bool = True) -> list[dict]:
+    """Sentences of a CoNLL column file; every line must have as many columns as the first one."""
+    text = read_text(path)
+    examples, tokens, locs, tags, first_line = [], [], [], [], None
+    doc, n_columns = 0, None
+    # without -DOCSTART- lines there are no documents to keep together: each sentence is its own split group
+    # (else the whole file would be one group, and no validation part could be carved from it)
+    has_docs = any(line.split()[:1] == ["-DOCSTART-"] for line in text.split("\n"))
+
+    def flush():
+        nonlocal tokens, locs, tags, first_line
+        if tokens:
+            ex = {"tokens": tokens, "_where": where(path, first_line)}
+            if has_docs:
+                ex["doc"] = f"{path}#{doc}"
+            if labelled:
+                ex["_raw_tags"], ex["_locs"] = tags, locs
+            examples.append(ex)
+        tokens, locs, tags, first_line = [], [], [], None
+
+    for n, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")  # CRLF files
+        if not line.strip():
+            flush()
+            continue
+        fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
+        if fields[0] == "-DOCSTART-":  # a document boundary (kept as the split group), whatever its columns
+            flush()
+            doc += 1
+            continue
+        if n_columns is None:
+            n_columns = len(fields)
+            tok_i, tag_i = opts.conll_token_index % max(n_columns, 1), opts.conll_tag_index % max(n_columns, 1)
+            if not -n_columns <= opts.conll_token_index < n_columns:
+                raise UserError(f"{where(path, n)}: --conll-token-index {opts.conll_token_index} but the line has "
+                                f"{n_columns} column(s)")
+            if labelled and (n_columns < 2 or tok_i == tag_i or not -n_columns <= opts.conll_tag_index < n_columns):
+                raise UserError(f"{where(path, n)}: {n_columns} column(s), no tag column at --conll-tag-index "
+                                f"{opts.conll_tag_index} apart from the token column; is this file tagged?")
+        if len(fields) != n_columns:
+            missing = " (the tag column is missing?)" if len(fields) < n_columns else ""
+            raise UserError(f"{where(path, n)}: {len(fields)} column(s) but the first line has {n_columns}"
+                            f"{missing}; every token line needs the same columns")
+        first_line = first_line or n
+        tokens.append(fields[tok_i])
+        locs.append(where(path, n))
+        if labelled:
+            tags.append(fields[tag_i])
+    flush()
+    if not examples:
+        raise UserError(f"{path}: no sentences found (CoNLL: one token per line, a blank line between sentences)")
+    _finish_tags(path, examples, opts)
+    return examples
+
+
+def read_jsonl(path: str, opts: NEROptions, labelled: bool = True) -> list[dict]:
+    """Rows with a tokens list (and tags), or raw text (and character spans)."""
+    table = read_table(path)
+    names = [n.strip() for n in opts.tag_names.split(",")] if opts.tag_names else None
+    examples = []
+    for i, row in enumerate(table.rows):
+        loc = table.where(i)
+        ex = {"_where": loc}
+        if opts.doc_column in row and row[opts.doc_column] is not None:
+            ex["doc"] = f"{path}#{row[opts.doc_column]}"
+        if opts.tokens_column in row:
+            ex["tokens"] = _tokens(row[opts.tokens_column], loc, opts.tokens_column)
+            if labelled:
+                if opts.tags_column not in row:
+                    raise UserError(f"{loc}: no '{opts.tags_column}' field (set by {flag('tags_column')}) next to the tokens")
+                ex["_raw_tags"] = _tags(row[opts.tags_column], len(ex["tokens"]), loc, opts.tags_column, names)
+                ex["_locs"] = [f"{loc}, token {k} ({t!r})" for k, t in enumerate(ex["tokens"])]
+        elif opts.text_column in row:
+            text = row[opts.text_column]
+            if not isinstance(text, str) or not text.strip():
+                raise UserError(f"{loc}: empty or non-string '{opts.text_column}'; remove the row or fill in the text")
+            ex["text"] = text
+            if labelled:
+                if opts.spans_column not in row:
+                    raise UserError(f"{loc}: no '{opts.spans_column}' field (set by {flag('spans_column')}) with the "
+                                    "entity spans of the text ([] when it has none)")
+                ex["spans"] = _spans(row[opts.spans_column], text, loc)
+        else:
+            raise UserError(f"{loc}: neither '{opts.tokens_column}' ({flag('tokens_column')}) nor '{opts.text_column}' "
+                            f"({flag('text_column')}); the row has {', '.join(row) or 'no fields'}")
+        examples.append(ex)
+    if not examples:
+        raise UserError(f"{path}: no rows")
+    _finish_tags(path, examples, opts)
+    return examples
+
+
+def _tokens(value, loc: str, column: str) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise UserError(f"{loc}: '{column}' must be a non-empty list of strings (an empty sentence has nothing "
+                        "to tag; remove the row)")
+    for k, t in enumerate(value):
+        if not isinstance(t, str) or not t.strip():
+            raise UserError(f"{loc}: token {k} of '{column}' is {t!r}; tokens must be non-blank strings")
+    return value
+
+
+def _tags(value, n: int, loc: str, column: str, names: list[str] | None) -> list[str]:
+    if not isinstance(value, list) or len(value) != n:
+        got = f"{len(value)} tags" if isinstance(value, list) else type(value).__name__
+        raise UserError(f"{loc}: '{column}' must be a list with one tag per token: {n} tokens, {got}")
+    out = []
+    for k, t in enumerate(value):
+        if isinstance(t, int) and not isinstance(t, bool):
+            if names is None or not 0 <= t < len(names):
+                raise UserError(f"{loc}: tag {k} is the integer {t}; give {flag('tag_names')} to name integer tags")
+            t = names[t]
+        if not isinstance(t, str):
+            raise UserError(f"{loc}: tag {k} is {t!r}, expected a string")
+        out.append(t.strip())
+    return out
+
+
+def _spans(value, text: str, loc: str) -> list[tuple[int, int, str]]:
+    """Sorted (start, end, type) spans; overlapping spans or spans outside the text are errors."""
+    if not isinstance(value, list):
+        raise UserError(f"{loc}: entity spans must be a list, got {type(value).__name__}")
+    spans = []
+    for k, s in enumerate(value):
+        if isinstance(s, dict):
+            s = (s.get("start"), s.get("end"), s.get("label", s.get("type")))
+        if not (isinstance(s, (list, tuple)) and len(s) == 3):
+            raise UserError(f"{loc}: span {k} is {s!r}; expected {{start, end, label}} or [start, end, label]")
+        start, end, label = s
+        if not (isinstance(start, int) and isinstance(end, int) and isinstance(label, str) and label.strip()):
+            raise UserError(f"{loc}: span {k} {list(s)}: start and end must be integers, label a non-empty string")
+        if not 0 <= start < end <= len(text):
+            raise UserError(f"{loc}: span {k} [{start}, {end}) falls outside the text (length {len(text)}) "
+                            "or is empty; offsets count characters, end exclusive")
+        spans.append((start, end, label.strip()))
+    spans.sort()
+    for a, b in zip(spans, spans[1:]):
+        if b[0] < a[1]:
+            raise UserError(f"{loc}: spans {list(a)} and {list(b)} overlap ({text[a[0]:a[1]]!r} / "
+                            f"{text[b[0]:b[1]]!r}); NER tags one entity per word")
+    return spans
+

@@ -1,0 +1,128 @@
+"""NER words and windows: raw text split into the tokenizer's own words (entity spans become IOB2 tags), and
+sentences cut into overlapping windows of sub-words, labelled on each word's first sub-word.
+
+Split out of tasks/ner.py (NERTask.encode, word_probabilities and report call these).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..errors import UserError
+from ..models import prefix_space_for_words, strip_offsets
+
+IGNORE = -100  # label of sub-words the loss skips
+FAR = 10**9  # context "distance" at a real text boundary (not a window cut)
+
+
+def ensure_words(examples: list[dict], tokenizer) -> None:
+    """Raw-text examples get words (the tokenizer's pre-tokenized words, with character offsets) and,
+    when they carry spans, IOB2 tags; a span that cuts a word in half is an error."""
+    raw = [e for e in examples if "text" in e and "tokens" not in e]
+    if not raw:
+        return
+    prefix_space_for_words(tokenizer)  # split raw text as the words will be tokenized later
+    enc = tokenizer([e["text"] for e in raw], add_special_tokens=False, return_offsets_mapping=True,
+                    verbose=False)
+    for j, e in enumerate(raw):
+        offsets = {}
+        for w, (s, t) in zip(enc.word_ids(j), enc["offset_mapping"][j]):
+            if w is not None:
+                a, b = offsets.get(w, (s, t))
+                offsets[w] = (min(a, s), max(b, t))
+        e["offsets"] = [strip_offsets(e["text"], *offsets[w]) for w in sorted(offsets)]
+        e["tokens"] = [e["text"][s:t] for s, t in e["offsets"]]
+        if "spans" in e:
+            e["tags"] = _span_tags(e)
+
+
+def _span_tags(e: dict) -> list[str]:
+    tags = ["O"] * len(e["offsets"])
+    for start, end, label in e["spans"]:
+        inside = []
+        for k, (s, t) in enumerate(e["offsets"]):
+            if s < end and t > start:  # the word overlaps the span
+                if s < start or t > end:
+                    raise UserError(f"{e['_where']}: span [{start}, {end}) {e['text'][start:end]!r} cuts the word "
+                                    f"{e['text'][s:t]!r} at [{s}, {t}); spans must start and end on word boundaries")
+                inside.append(k)
+        if not inside:
+            raise UserError(f"{e['_where']}: span [{start}, {end}) {e['text'][start:end]!r} covers no word")
+        for k in inside:
+            tags[k] = ("B-" if k == inside[0] else "I-") + label
+    return tags
+
+
+# --- windows over sub-words ---------------------------------------------------------------------
+def encode_windows(examples, tokenizer, max_length: int, stride: int, label_ids: dict | None = None,
+                   all_subwords: bool = False) -> list[dict]:
+    """Features for `examples` (with "tokens"): overlapping windows of at most `max_length` sub-words.
+
+    Each feature has input_ids (+ token_type_ids), labels when `label_ids` is given, `_example` (its
+    example's index) and `_words`: (position, word index, context) for each word whose first sub-word
+    lies in the window; context is the distance to the nearest window cut, which picks the window a
+    word's prediction is read from.
+    """
+    prefix_space_for_words(tokenizer)
+    room = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+    if room < 2:
+        raise UserError(f"--max-length {max_length} leaves no room for words next to the special tokens")
+    stride = min(stride, room // 2)  # the tokenizer needs each window to move forward
+    words = [list(e["tokens"]) for e in examples]
+    enc = _tokenize(words, tokenizer, max_length, stride)
+    empty = _words_without_subwords(enc, words)
+    if empty:  # e.g. a zero-width space: stand in the unknown token, so no word goes untagged
+        for i, k in empty:
+            words[i][k] = tokenizer.unk_token or "?"
+        enc = _tokenize(words, tokenizer, max_length, stride)
+
+    # where each window sits in its example's full sub-word sequence (windows overlap by `stride`)
+    sample, starts, next_start, first, at = enc["overflow_to_sample_mapping"], [], {}, {}, {}
+    for j in range(len(enc["input_ids"])):
+        i, wids = sample[j], enc.word_ids(j)
+        content = [k for k, w in enumerate(wids) if w is not None]
+        starts.append(next_start.get(i, 0))
+        next_start[i] = starts[j] + len(content) - stride
+        for r, k in enumerate(content):
+            first.setdefault((i, wids[k]), starts[j] + r)  # windows come in order: the first is the earliest
+            if at.setdefault((i, starts[j] + r), wids[k]) != wids[k]:  # guards the overlap arithmetic
+                raise RuntimeError(f"{examples[i]['_where']}: windows do not overlap by {stride} sub-words")
+
+    n_windows = Counter(sample)
+    seen = Counter()
+    features = []
+    for j in range(len(enc["input_ids"])):
+        i, wids = sample[j], enc.word_ids(j)
+        seen[i] += 1
+        is_first_window, is_last_window = seen[i] == 1, seen[i] == n_windows[i]
+        content = [k for k, w in enumerate(wids) if w is not None]
+        f = {"input_ids": enc["input_ids"][j], "_example": i, "_words": []}
+        if "token_type_ids" in enc:
+            f["token_type_ids"] = enc["token_type_ids"][j]
+        labels = [IGNORE] * len(wids)
+        tags = examples[i].get("tags") if label_ids is not None else None
+        for r, k in enumerate(content):
+            w = wids[k]
+            is_first = starts[j] + r == first[(i, w)]
+            if is_first:
+                left = FAR if is_first_window else r
+                right = FAR if is_last_window else len(content) - 1 - r
+                f["_words"].append((k, w, min(left, right)))
+            if tags is not None and (is_first or all_subwords):
+                tag = tags[w] if is_first or not tags[w].startswith("B-") else "I-" + tags[w][2:]
+                labels[k] = label_ids[tag]
+        if tags is not None:
+            f["labels"] = labels
+        features.append(f)
+    return features
+
+
+def _tokenize(words, tokenizer, max_length: int, stride: int):
+    return tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length, stride=stride,
+                     return_overflowing_tokens=True)
+
+
+def _words_without_subwords(enc, words) -> list[tuple[int, int]]:
+    have = {(i, w) for j, i in enumerate(enc["overflow_to_sample_mapping"]) for w in enc.word_ids(j)}
+    return [(i, k) for i, ws in enumerate(words) for k in range(len(ws)) if (i, k) not in have]
+
