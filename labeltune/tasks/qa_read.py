@@ -1,0 +1,172 @@
+"""QA data files: SQuAD JSON (data / paragraphs / qas) or flat JSONL rows, each question validated into an
+example; format errors raise at once, data problems (a wrong answer_start, an empty answer) are collected.
+
+Split out of tasks/qa.py (QATask.read and as_examples call `read_rows` and `make_example`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING
+
+from ..data.readers import read_table, read_text
+from ..errors import UserError, flag, where
+
+if TYPE_CHECKING:
+    from .qa import QAOptions
+
+
+# --- reading ------------------------------------------------------------------------------------
+def read_rows(path: str) -> list[tuple[dict, str]]:
+    """(raw question dict, location) for each question of a SQuAD JSON or a JSONL / JSON-list file."""
+    if path is None:
+        raise UserError("no data file given")
+    if path.lower().endswith(".json"):
+        text = read_text(path)
+        if text.lstrip().startswith("{"):
+            return _squad_rows(path, text)
+    table = read_table(path)
+    return [(row, table.where(i)) for i, row in enumerate(table.rows)]
+
+
+def _squad_rows(path: str, text: str) -> list[tuple[dict, str]]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{where(path, e.lineno)}, column {e.colno}: not valid JSON ({e.msg})") from None
+    if not isinstance(doc.get("data"), list):
+        raise UserError(f"{path}: a SQuAD file needs a top-level 'data' list (of articles with 'paragraphs')")
+    id_lines = _id_lines(text)
+    rows = []
+    for a, article in enumerate(doc["data"]):
+        paragraphs = _field(article, "paragraphs", list, f"{path}, data[{a}]")
+        for p, par in enumerate(paragraphs):
+            loc = f"{path}, data[{a}].paragraphs[{p}]"
+            context = _field(par, "context", str, loc)
+            for q, qa in enumerate(_field(par, "qas", list, loc)):
+                qloc = f"{loc}.qas[{q}]"
+                if not isinstance(qa, dict):
+                    raise UserError(f"{qloc}: expected an object with id, question, answers")
+                line = id_lines.get(str(qa.get("id")))
+                rows.append(({**qa, "context": context}, f"{where(path, line)} ({qloc[len(path) + 2:]})" if line else qloc))
+    return rows
+
+
+def _id_lines(text: str) -> dict[str, int]:
+    """The line of each `"id": "..."` in the file, so errors can point at a line of nested JSON."""
+    out = {}
+    for m in re.finditer(r'"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)', text):
+        out.setdefault(str(json.loads(m[1])), text.count("\n", 0, m.start()) + 1)
+    return out
+
+
+def _field(obj, key: str, kind: type, loc: str):
+    if not isinstance(obj, dict):
+        raise UserError(f"{loc}: expected a JSON object, got {type(obj).__name__}")
+    if key not in obj:
+        raise UserError(f"{loc}: no key '{key}'; the keys there are {sorted(obj)}")
+    if not isinstance(obj[key], kind):
+        raise UserError(f"{loc}: '{key}' is {type(obj[key]).__name__}, expected {kind.__name__}")
+    return obj[key]
+
+
+def make_example(raw: dict, loc: str, labelled: bool, opts: QAOptions, problems: list[str]) -> dict | None:
+    """One validated example. Format errors raise at once; data problems are collected into `problems`."""
+    ex = {"_where": loc}
+    for key in ("question", "context"):
+        if key not in raw:
+            raise UserError(f"{loc}: no key '{key}'; the keys there are {sorted(raw)}")
+        if not isinstance(raw[key], str):
+            raise UserError(f"{loc}: '{key}' is {type(raw[key]).__name__} {raw[key]!r:.60}, expected a string")
+        ex[key] = raw[key]
+    if "id" in raw:
+        if not isinstance(raw["id"], (str, int)) or isinstance(raw["id"], bool):
+            raise UserError(f"{loc}: 'id' is {type(raw['id']).__name__}, expected a string")
+        ex["id"] = str(raw["id"])
+    elif labelled:
+        raise UserError(f"{loc}: no key 'id'; every labelled question needs a unique id")
+    else:
+        ex["id"] = loc
+    label = f"{loc} (id {ex['id']})"
+    for key in ("question", "context"):
+        if not ex[key].strip():
+            problems.append(f"{label}: empty {key}")
+    if not labelled:
+        return ex
+    answers = _answers(raw, label)
+    impossible = raw.get("is_impossible", not answers)
+    if not isinstance(impossible, bool):
+        raise UserError(f"{label}: 'is_impossible' is {impossible!r}, expected true or false")
+    if impossible and answers:
+        problems.append(f"{label}: is_impossible is true but it has answers; empty one or the other")
+    if not impossible and not answers:
+        problems.append(f"{label}: no answers (give at least one, or set is_impossible: true for SQuAD v2.0)")
+    if impossible and opts.version_2_with_negative is False:  # None (auto) accepts them: setup() switches v2 on
+        problems.append(f"{label}: an unanswerable question; pass {flag('version_2_with_negative')} for SQuAD v2.0 data")
+    ex["answers"], ex["is_impossible"] = [], impossible
+    for text, start in answers:
+        fixed = _align(ex["context"], text, start, label, opts, problems)
+        if fixed is not None:
+            ex["answers"].append({"text": text, "answer_start": fixed})
+            ex["_repaired"] = ex.get("_repaired", 0) + (fixed != start)
+    return ex
+
+
+def _answers(raw: dict, label: str) -> list[tuple[str, int]]:
+    """(text, answer_start) pairs from SQuAD's list of objects or the flat {text: [...], answer_start: [...]}."""
+    if "answers" not in raw:
+        raise UserError(f"{label}: no key 'answers' (use [] or {{\"text\": [], \"answer_start\": []}} for no answer)")
+    value = raw["answers"]
+    if isinstance(value, dict):
+        if not {"text", "answer_start"} <= set(value):
+            raise UserError(f"{label}: 'answers' needs the keys 'text' and 'answer_start', has {sorted(value)}")
+        texts, starts = value["text"], value["answer_start"]
+        if not isinstance(texts, list) or not isinstance(starts, list) or len(texts) != len(starts):
+            raise UserError(f"{label}: answers 'text' and 'answer_start' must be lists of the same length")
+        pairs = list(zip(texts, starts))
+    elif isinstance(value, list):
+        pairs = []
+        for a in value:
+            if not isinstance(a, dict) or "text" not in a or "answer_start" not in a:
+                raise UserError(f"{label}: each answer needs 'text' and 'answer_start', got {a!r:.80}")
+            pairs.append((a["text"], a["answer_start"]))
+    else:
+        raise UserError(f"{label}: 'answers' is {type(value).__name__}, expected a list or a dict of lists")
+    for text, start in pairs:
+        if not isinstance(text, str):
+            raise UserError(f"{label}: answer text {text!r:.60} is {type(text).__name__}, expected a string")
+        if not isinstance(start, int) or isinstance(start, bool):
+            raise UserError(f"{label}: answer_start {start!r:.60} is {type(start).__name__}, expected an integer")
+    return pairs
+
+
+def _align(context: str, text: str, start: int, label: str, opts: QAOptions, problems: list[str]) -> int | None:
+    """answer_start if it points at `text`; else (with --repair-answers) the nearest place the text occurs."""
+    if not text.strip():
+        problems.append(f"{label}: empty answer text")
+        return None
+    if 0 <= start and context[start : start + len(text)] == text:
+        return start
+    found = [m.start() for m in re.finditer(re.escape(text), context)]
+    if not found:
+        problems.append(f"{label}: answer {text!r:.60} does not occur in the context")
+        return None
+    if opts.repair_answers:
+        return min(found, key=lambda s: (abs(s - start), s))
+    at = context[max(start, 0) : max(start, 0) + len(text)]
+    problems.append(
+        f"{label}: answer_start {start} points at {at!r:.60}, not at the answer {text!r:.60} "
+        f"(which occurs at {found[:3]}); fix it or pass {flag('repair_answers')}"
+    )
+    return None
+
+
+def _duplicate_ids(examples: list[dict], problems: list[str]) -> None:
+    first = {}
+    for e in examples:
+        if e["id"] in first:
+            problems.append(f"{e['_where']}: duplicate id {e['id']!r} (first at {first[e['id']]})")
+        else:
+            first[e["id"]] = e["_where"]
+
