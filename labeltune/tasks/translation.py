@@ -28,15 +28,16 @@ selector when `--selection-examples 0`). The final evaluation decodes everything
 The setup is completed after `setup()`, because neither the model nor the tokenizer exists then:
 `build_model` records the resolved architecture and the first `encode` of labelled data records
 `max_new_tokens`; both are saved in labeltune.json.
+
+Parts: tasks/translation_models.py (architecture, warm start, target ids), tasks/translation_decode.py (stop
+tokens, detokenising, BLEU/chrF), tasks/translation_read.py (tables and parallel text files); this file holds
+the options and the task.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import string
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,9 +45,15 @@ import torch
 
 from ..batching import pad, sorted_batches
 from ..config import opt
-from ..data.readers import TABLE_FORMATS, read_table, read_text
-from ..errors import UserError, check, flag, where
-from ..models import autocast, from_pretrained, load_tokenizer, resolve_model
+from ..data.readers import TABLE_FORMATS
+from ..errors import UserError, check, flag
+from ..models import autocast, from_pretrained, resolve_model
+# the helpers are importable from here, as before the split (tests, explain, benchmarks use them)
+from .translation_decode import (_forced_bos, _newline_ids, _seq2seq_eos, detokenize_wordpiece,  # noqa: F401
+                                 translation_metrics, warn_uncased)
+from .translation_models import (_architecture, _counted_tokens, _pad_id, _set_languages, _target_ids,  # noqa: F401
+                                 derive_max_new_tokens, resolve_architecture, warm_start)
+from .translation_read import _read_lines, _read_parallel, _read_table, _text  # noqa: F401
 
 ARCHITECTURES = ("auto", "seq2seq", "encoder-decoder", "causal")
 TEMPLATE_FIELDS = {"source", "source_lang", "target_lang"}
@@ -355,213 +362,3 @@ class TranslationTask:
         from ..explain.targets import translation_probe
 
         return translation_probe(rt, example, prediction, target)
-
-
-# --- model helpers ----------------------------------------------------------------------------
-def resolve_architecture(model_path: str, opts, trust_remote_code: bool = False) -> str:
-    """seq2seq, encoder-decoder (warm start from an encoder) or causal, from --architecture or the config."""
-    if opts.architecture != "auto":
-        return opts.architecture
-    from transformers import AutoConfig
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_MASKED_LM_MAPPING_NAMES
-
-    try:
-        config = AutoConfig.from_pretrained(model_path, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as e:
-        raise UserError(f"--model {model_path}: could not read its config ({e})") from None
-    if getattr(config, "is_encoder_decoder", False):
-        return "seq2seq"
-    heads = config.architectures or []
-    if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in heads):
-        return "causal"
-    if config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES:  # an encoder: BERT, MiniLM, RoBERTa, ...
-        return "encoder-decoder"
-    if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        return "causal"
-    raise UserError(f"--model {model_path}: cannot tell how to translate with a '{config.model_type}' model; set --architecture")
-
-
-def warm_start(encoder_path: str, decoder_path: str):
-    """BERT2BERT: an EncoderDecoderModel from two encoders; the decoder gets new cross-attention layers."""
-    from transformers import EncoderDecoderModel
-
-    tok = load_tokenizer(encoder_path)
-    start = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
-    eos = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
-    if start is None or eos is None or tok.pad_token_id is None:
-        raise UserError(f"--model {encoder_path}: its tokenizer lacks [CLS]/[SEP]/[PAD] (or BOS/EOS/PAD) for a warm start")
-    model = EncoderDecoderModel.from_encoder_decoder_pretrained(encoder_path, decoder_path)
-    if model.decoder.config.vocab_size < len(tok):
-        raise UserError(
-            f"--decoder-model {decoder_path}: its vocabulary ({model.decoder.config.vocab_size}) is smaller than the "
-            f"encoder tokenizer's ({len(tok)}); the decoder must share the encoder's vocabulary"
-        )
-    for c in (model.config, model.generation_config):
-        c.decoder_start_token_id, c.pad_token_id, c.eos_token_id = start, tok.pad_token_id, eos
-    model.config.vocab_size = model.decoder.config.vocab_size
-    return model
-
-
-def _architecture(setup: dict, opts, tokenizer) -> str:
-    if "architecture" in setup:
-        return setup["architecture"]
-    # debug-data measures lengths before any model exists: read the architecture from the config
-    return resolve_architecture(tokenizer.name_or_path, opts)
-
-
-def _pad_id(tokenizer) -> int:
-    # GPT-2-style tokenizers have no pad token; the attention mask and -100 labels make its value moot
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-
-
-def _seq2seq_eos(model, tokenizer) -> int:
-    eos = getattr(model.generation_config, "eos_token_id", None) or model.config.eos_token_id
-    if isinstance(eos, list):
-        eos = eos[0]
-    return eos if eos is not None else tokenizer.eos_token_id
-
-
-def _target_ids(examples, tokenizer, arch: str, setup: dict) -> list[list[int]]:
-    """Target token ids ending in EOS, untruncated."""
-    targets = [e["target"] for e in examples]
-    if arch == "causal":
-        eos = tokenizer.eos_token_id
-        if eos is None:
-            raise UserError("the tokenizer has no EOS token; a decoder-only model needs one to learn where a translation ends")
-        return [t + [eos] for t in tokenizer(targets, add_special_tokens=False)["input_ids"]]
-    ids = tokenizer(text_target=targets)["input_ids"]
-    if arch == "encoder-decoder":  # BERT adds [CLS] first; the decoder start token already plays that role
-        ids = [t[1:] if t and t[0] == tokenizer.cls_token_id else t for t in ids]
-    return ids
-
-
-_WARNED: set = set()
-
-
-def warn_uncased(rt, examples) -> None:
-    """Say so, once, before scoring cased references with an uncased vocabulary (BERT2BERT from MiniLM): every
-    capital letter would count as an error. --metric-lowercase scores case-insensitively."""
-    normalizer = getattr(getattr(rt.tokenizer, "backend_tokenizer", None), "normalizer", None)
-    uncased = normalizer is not None and normalizer.normalize_str("A") == "a"
-    key = id(rt.tokenizer)
-    if uncased and not rt.opts.metric_lowercase and key not in _WARNED:
-        if any(c.isupper() for e in examples[:1000] for c in e.get("target", "")):
-            _WARNED.add(key)
-            print("translation: warning: the model's vocabulary is uncased (it writes lower case only) but the "
-                  "references have capitals, which BLEU and chrF count as errors; pass --metric-lowercase to "
-                  "score case-insensitively, or use a cased model", file=sys.stderr)
-
-
-def _newline_ids(tokenizer) -> list[int]:
-    """Ids of the tokens that are only line breaks ("\n", "\n\n", ...), which end a one-line output."""
-    ids = []
-    for text in ("\n", "\n\n"):
-        enc = tokenizer(text, add_special_tokens=False)["input_ids"]
-        if len(enc) == 1 and enc[0] != tokenizer.eos_token_id:
-            ids.append(enc[0])
-    return ids
-
-
-_DETOK_RULES = [  # (pattern, replacement): WordPiece's decode puts a space around every punctuation mark
-    (re.compile(r"\b(\w)\. (?=\w\.)"), r"\1."),          # "u. s." -> "u.s."
-    (re.compile(r"([\w.]) ([-/]) (?=\w)"), r"\1\2"),       # "u.s. - based" -> "u.s.-based"
-    (re.compile(r" ([.,!?;:%)\]}])"), r"\1"),                # "firm ." -> "firm."
-    (re.compile(r"([(\[{$]) "), r"\1"),                      # "( a" -> "(a"
-    (re.compile(r"(\w) ' (s|t|re|ve|ll|d|m)\b"), r"\1'\2"),  # "it ' s" -> "it's"
-]
-
-
-def detokenize_wordpiece(text: str) -> str:
-    """Undo WordPiece's spaces around punctuation ("the u. s. - based firm ." -> "the u.s.-based firm.").
-
-    `tokenizer.decode(clean_up_tokenization_spaces=True)` only joins " ." and " ,"; sacremoses' detokenizer
-    would be the library for this but is not a dependency, and these few rules cover what BERT's pre-tokenizer
-    splits (it splits every punctuation character off)."""
-    for pattern, repl in _DETOK_RULES:
-        text = pattern.sub(repl, text)
-    return text
-
-
-def _counted_tokens(labels: torch.Tensor, causal: bool) -> int:
-    # causal LMs shift the labels by one, so the first label never counts
-    return int((labels[:, 1:] != -100).sum()) if causal else int((labels != -100).sum())
-
-
-def derive_max_new_tokens(target_lengths: list[int]) -> int:
-    """1.5 x the 99th percentile of the training targets' token lengths (EOS included)."""
-    return max(8, math.ceil(1.5 * float(np.percentile(target_lengths, 99))))
-
-
-def _set_languages(tokenizer, opts) -> None:
-    # multilingual seq2seq tokenizers (mBART, NLLB, M2M100) put language codes around the text
-    if opts.source_lang and hasattr(tokenizer, "src_lang"):
-        tokenizer.src_lang = opts.source_lang
-    if opts.target_lang and hasattr(tokenizer, "tgt_lang"):
-        tokenizer.tgt_lang = opts.target_lang
-
-
-def _forced_bos(tokenizer, opts, causal: bool):
-    """mBART/NLLB-style models start the output with the target language code."""
-    if causal or not opts.target_lang or not hasattr(tokenizer, "tgt_lang"):
-        return None
-    tid = tokenizer.convert_tokens_to_ids(opts.target_lang)
-    return tid if tid is not None and tid != tokenizer.unk_token_id else None
-
-
-# --- metrics ----------------------------------------------------------------------------------
-def translation_metrics(hypotheses: list[str], references: list[str], opts) -> dict:
-    from sacrebleu.metrics import BLEU, CHRF
-
-    bleu, chrf = BLEU(lowercase=opts.metric_lowercase), CHRF(lowercase=opts.metric_lowercase)
-    b, c = bleu.corpus_score(hypotheses, [references]), chrf.corpus_score(hypotheses, [references])
-    return {
-        "bleu": round(b.score, 4), "chrf": round(c.score, 4),
-        "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature()),
-        "n": len(hypotheses),
-    }
-
-
-# --- reading ----------------------------------------------------------------------------------
-def _text(value, loc: str, column: str) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise UserError(f"{loc}: empty {column}; remove the row or fill it in")
-    if not isinstance(value, str):
-        raise UserError(f"{loc}: {column} holds {type(value).__name__} {value!r}, expected a string")
-    return value.strip()
-
-
-def _read_table(path: str, opts, labelled: bool) -> list[dict]:
-    table = read_table(path)
-    table.require(opts.source_column, "--source-column")
-    if labelled:
-        table.require(opts.target_column, "--target-column")
-    out = []
-    for i, row in enumerate(table.rows):
-        loc = table.where(i)
-        ex = {"source": _text(row.get(opts.source_column), loc, f"source (column '{opts.source_column}')"), "_where": loc}
-        if labelled:
-            ex["target"] = _text(row.get(opts.target_column), loc, f"target (column '{opts.target_column}')")
-        out.append(ex)
-    return out
-
-
-def _read_lines(path: str) -> list[tuple[str, str]]:
-    """(text, where) per line; a blank line is an error (it would shift the alignment if skipped)."""
-    lines = read_text(path).split("\n")  # only \n ends a line (see readers._read_delimited)
-    if lines and lines[-1] == "":
-        lines.pop()  # the file's final newline
-    out = []
-    for n, line in enumerate(lines, start=1):
-        loc = where(path, n)
-        out.append((_text(line.rstrip("\r"), loc, "line"), loc))
-    return out
-
-
-def _read_parallel(source_path: str, target_path: str) -> list[dict]:
-    sources, targets = _read_lines(source_path), _read_lines(target_path)
-    if len(sources) != len(targets):
-        raise UserError(
-            f"parallel files differ in length: {source_path} has {len(sources)} lines, {target_path} has "
-            f"{len(targets)}; line N of one must translate line N of the other"
-        )
-    return [{"source": s, "target": t, "_where": w} for (s, w), (t, _) in zip(sources, targets)]

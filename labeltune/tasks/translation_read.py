@@ -1,0 +1,55 @@
+"""Translation data files: a CSV/TSV/JSONL table with source and target columns, two line-aligned plain-text
+files (SOURCE,TARGET), or one plain-text file of sources; every empty text is an error naming its row.
+
+Split out of tasks/translation.py (TranslationTask.read and as_examples call these).
+"""
+
+from __future__ import annotations
+
+from ..data.readers import read_table, read_text
+from ..errors import UserError, where
+
+
+def _text(value, loc: str, column: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise UserError(f"{loc}: empty {column}; remove the row or fill it in")
+    if not isinstance(value, str):
+        raise UserError(f"{loc}: {column} holds {type(value).__name__} {value!r}, expected a string")
+    return value.strip()
+
+
+def _read_table(path: str, opts, labelled: bool) -> list[dict]:
+    table = read_table(path)
+    table.require(opts.source_column, "--source-column")
+    if labelled:
+        table.require(opts.target_column, "--target-column")
+    out = []
+    for i, row in enumerate(table.rows):
+        loc = table.where(i)
+        ex = {"source": _text(row.get(opts.source_column), loc, f"source (column '{opts.source_column}')"), "_where": loc}
+        if labelled:
+            ex["target"] = _text(row.get(opts.target_column), loc, f"target (column '{opts.target_column}')")
+        out.append(ex)
+    return out
+
+
+def _read_lines(path: str) -> list[tuple[str, str]]:
+    """(text, where) per line; a blank line is an error (it would shift the alignment if skipped)."""
+    lines = read_text(path).split("\n")  # only \n ends a line (see readers._read_delimited)
+    if lines and lines[-1] == "":
+        lines.pop()  # the file's final newline
+    out = []
+    for n, line in enumerate(lines, start=1):
+        loc = where(path, n)
+        out.append((_text(line.rstrip("\r"), loc, "line"), loc))
+    return out
+
+
+def _read_parallel(source_path: str, target_path: str) -> list[dict]:
+    sources, targets = _read_lines(source_path), _read_lines(target_path)
+    if len(sources) != len(targets):
+        raise UserError(
+            f"parallel files differ in length: {source_path} has {len(sources)} lines, {target_path} has "
+            f"{len(targets)}; line N of one must translate line N of the other"
+        )
+    return [{"source": s, "target": t, "_where": w} for (s, w), (t, _) in zip(sources, targets)]
