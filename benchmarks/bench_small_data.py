@@ -1,6 +1,8 @@
 """Scores at small data sizes: labeltune's defaults against the Hugging Face example scripts' defaults.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_small_data.py --tasks classification,ner --sizes 100,300,1000
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_small_data.py --tasks ner --sizes 100 --seed 0,1,2
+    .venv/bin/python benchmarks/bench_small_data.py --summarize results.jsonl   # means of --json lines
 
 A metric benchmark (held-out scores, not speed). For each task and training-set size:
 
@@ -131,6 +133,30 @@ def translation(a, n: int, work: str):
 TASKS = {"classification": classification, "ner": ner, "qa": qa, "translation": translation}
 
 
+COLUMNS = ("labeltune", "hf", "hf_recipe", "hf_3ep", "old")
+
+
+def table(rows: list[dict]) -> str:
+    """A Markdown table with one line per (task, size): each contender's mean over the seeds run."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["task"], r["n"]), []).append(r)
+    cols = [c for c in COLUMNS if any(c in r for r in rows)]
+    lines = ["| task | n | metric | seeds | labeltune recipe (batch, epochs, lr, steps) | " + " | ".join(cols) + " |",
+             "|---|---|---|---|---|" + "---|" * len(cols)]
+    for (task, n), rs in groups.items():
+        rc = rs[0]["labeltune_recipe"]
+        seeds = ",".join(str(r.get("seed", 0)) for r in rs)
+        means = []
+        for c in cols:
+            vals = [r[c] for r in rs if c in r]
+            means.append(f"{sum(vals) / len(vals):.4f}" + (f" ({len(vals)})" if len(vals) != len(rs) else "")
+                         if vals else "")
+        lines.append(f"| {task} | {n} | {rs[0]['metric']} | {seeds} | {rc['batch_size']}, {rc['epochs']:g}, "
+                     f"{rc['lr']:g}, {rc['steps']} | " + " | ".join(means) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", default="classification,ner,qa,translation")
@@ -139,7 +165,9 @@ def main() -> int:
     p.add_argument("--contenders", default="labeltune,hf", help="labeltune, hf, hf_3ep, old")
     p.add_argument("--model", default="all-MiniLM-L6-v2", help="model for classification, NER and QA "
                    "(translation uses labeltune's default, SmolLM2-135M-Instruct)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", default="0", help="seed, or a comma list (0,1,2): each seed draws its own training "
+                   "sample and held-out rows (translation: the same rows) and trains every contender once; the "
+                   "table gives the mean over the seeds")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     p.add_argument("--ner-data", help="directory with the silver NER train.jsonl/validation.jsonl (default: build)")
     p.add_argument("--qa-data", help="directory with the Bible QA train.json/validation.json (default: build)")
@@ -148,7 +176,13 @@ def main() -> int:
                         "hf_best) instead of run_classification's padding to 128 in fp32: the same recipe and scores "
                         "within noise, several times cheaper on a CPU")
     p.add_argument("--json", help="append one JSON line per result to this file")
+    p.add_argument("--summarize", metavar="FILE", help="print the table of the JSON lines in FILE (from --json) "
+                   "and exit: runs made one seed at a time are averaged here")
     a = p.parse_args()
+    if a.summarize:
+        with open(a.summarize, encoding="utf-8") as f:
+            print(table([json.loads(line) for line in f if line.strip()]))
+        return 0
     import torch
 
     torch.set_num_threads(a.threads)
@@ -157,36 +191,37 @@ def main() -> int:
     rows = []
     for task_name in a.tasks.split(","):
         for n in [int(x) for x in a.sizes.split(",")]:
-            with tempfile.TemporaryDirectory(prefix=f"small-{task_name}-{n}-") as work:
-                task, train, test, metric, hf, extra = TASKS[task_name](a, n, work)
-                model = {} if task == "translation" else {"model": a.model}
-                row = {"task": task, "n": n, "metric": metric}
-                t = time.perf_counter()
-                lt = _labeltune(task, train, test, os.path.join(work, "lt"), a.seed, model, **extra)
-                row["labeltune"] = round(lt["metrics"][metric], 4)
-                row["labeltune_recipe"] = {k: lt[k] for k in ("batch_size", "epochs", "lr", "steps")}
-                if "hf" in contenders:
-                    row["hf" if task != "translation" else "hf_recipe"] = round(hf(lt["epochs"])[metric], 4)
-                if "hf_3ep" in contenders:
-                    row["hf_3ep"] = round(hf(3.0)[metric], 4)
-                if "old" in contenders:
-                    old = {"batch_size": 32, "epochs": 3.0, "lr": 5e-5, **model}
-                    row["old"] = round(_labeltune(task, train, test, os.path.join(work, "old"), a.seed, old, **extra)
-                                       ["metrics"][metric], 4)
-                row["seconds"] = round(time.perf_counter() - t, 1)
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-                if a.json:
-                    with open(a.json, "a") as f:
-                        f.write(json.dumps(row) + "\n")
-    cols = [c for c in ("labeltune", "hf", "hf_recipe", "hf_3ep", "old") if any(c in r for r in rows)]
-    print("\n| task | n | metric | labeltune recipe (batch, epochs, lr, steps) | " + " | ".join(cols) + " |")
-    print("|---|---|---|---|" + "---|" * len(cols))
-    for r in rows:
-        rc = r["labeltune_recipe"]
-        print(f"| {r['task']} | {r['n']} | {r['metric']} | {rc['batch_size']}, {rc['epochs']:g}, {rc['lr']:g}, {rc['steps']} | "
-              + " | ".join(str(r.get(c, "")) for c in cols) + " |")
+            for seed in [int(x) for x in a.seed.split(",")]:
+                rows.append(run_cell(SimpleNamespace(**{**vars(a), "seed": seed}), task_name, n, contenders))
+    print()
+    print(table(rows))
     return 0
+
+
+def run_cell(a, task_name: str, n: int, contenders: list[str]) -> dict:
+    """Every contender once on one task, size and seed; the row is printed and appended to --json."""
+    with tempfile.TemporaryDirectory(prefix=f"small-{task_name}-{n}-") as work:
+        task, train, test, metric, hf, extra = TASKS[task_name](a, n, work)
+        model = {} if task == "translation" else {"model": a.model}
+        row = {"task": task, "n": n, "seed": a.seed, "metric": metric}
+        t = time.perf_counter()
+        lt = _labeltune(task, train, test, os.path.join(work, "lt"), a.seed, model, **extra)
+        row["labeltune"] = round(lt["metrics"][metric], 4)
+        row["labeltune_recipe"] = {k: lt[k] for k in ("batch_size", "epochs", "lr", "steps")}
+        if "hf" in contenders:
+            row["hf" if task != "translation" else "hf_recipe"] = round(hf(lt["epochs"])[metric], 4)
+        if "hf_3ep" in contenders:
+            row["hf_3ep"] = round(hf(3.0)[metric], 4)
+        if "old" in contenders:
+            old = {"batch_size": 32, "epochs": 3.0, "lr": 5e-5, **model}
+            row["old"] = round(_labeltune(task, train, test, os.path.join(work, "old"), a.seed, old, **extra)
+                               ["metrics"][metric], 4)
+        row["seconds"] = round(time.perf_counter() - t, 1)
+    print(json.dumps(row), flush=True)
+    if a.json:
+        with open(a.json, "a") as f:
+            f.write(json.dumps(row) + "\n")
+    return row
 
 
 if __name__ == "__main__":
