@@ -19,6 +19,9 @@ How it runs, top to bottom:
 Workers: run the same command (same data, flags, --storage and --study-name) on several machines; each
 claims trials until none is left. Pass --no-refit to all but one: that one waits for the others' trials,
 takes over those whose worker died (no heartbeat for 3 intervals), and does the refit.
+
+Parts: tune_study.py (Optuna storage, study, worker loop, result rows), tune_report.py (the choice, plot and
+markdown report); this file holds the options, the setting grid, one fold, the refit and the command.
 """
 
 from __future__ import annotations
@@ -33,15 +36,16 @@ import socket
 import statistics
 import time
 import warnings
-from collections import defaultdict
 from dataclasses import dataclass
 
 from .checkpoint import fingerprint
 from .config import TrainConfig, opt, to_dict
 from .data.split import kfold
 from .errors import UserError, check, flag
-
-REPORT_JSON, REPORT_MD, PLOT = "tune_report.json", "tune_report.md", "tune_cv.png"
+# the parts are importable from here, as before the split (tests and tests/tune_worker.py use them)
+from .tune_report import PLOT, REPORT_JSON, REPORT_MD, choose, markdown, plot, summarize  # noqa: F401
+from .tune_study import (_GridSampler, _grid_sampler_class, _open_study, _params_of, _requeue_failed,  # noqa: F401
+                         _safe_url, _storage, _stored_folds, config_key, result_rows, run_worker)
 
 # Default learning-rate grids by model size (parameters), from the papers' own fine-tuning grids:
 # small BERTs (Turc et al. 2019, google/bert_uncased_L-*_H-* cards) used {3e-4, 1e-4, 5e-5, 3e-5} and the
@@ -150,9 +154,6 @@ def search_space(cfg: TrainConfig, topts: TuneOptions, model_path: str) -> tuple
     return space, why
 
 
-def config_key(params: dict) -> str:
-    return json.dumps({k: params[k] for k in ("lr", "epochs", "batch_size")}, sort_keys=True)
-
 
 def suggest(trial, space: dict, search: str) -> dict:
     if search == "tpe":
@@ -164,172 +165,6 @@ def suggest(trial, space: dict, search: str) -> dict:
         "epochs": trial.suggest_categorical("epochs", space["epochs"]),
         "batch_size": trial.suggest_categorical("batch_size", space["batch_size"]),
     }
-
-
-# --- the choice --------------------------------------------------------------------------------------
-def summarize(fold_scores: list[float]) -> dict:
-    """Mean, sample standard deviation and standard error of the mean of one setting's fold scores."""
-    mean = statistics.fmean(fold_scores)
-    sd = statistics.stdev(fold_scores) if len(fold_scores) > 1 else 0.0
-    return {"mean": mean, "sd": sd, "se": sd / math.sqrt(len(fold_scores))}
-
-
-def choose(rows: list[dict], rule: str) -> tuple[dict, dict, str]:
-    """(chosen row, best-mean row, one sentence why) from rows with params and fold_scores.
-
-    best: the highest mean (ties: the smaller rate, then fewer epochs). one-se (Hastie, Tibshirani and
-    Friedman, ESL 7.10): among the settings whose mean is at least best mean - best SE, the largest rate
-    (a larger rate reaches the same score in fewer steps; ties: the higher mean).
-    """
-    if not rows:
-        raise UserError("no finished trials to choose from")
-    rows = [{**r, **summarize(r["fold_scores"])} for r in rows]
-    best = max(rows, key=lambda r: (r["mean"], -r["params"]["lr"], -r["params"]["epochs"]))
-    if rule == "best":
-        return best, best, f"best mean {best['mean']:.4f} (+- {best['sd']:.4f} sd over {len(best['fold_scores'])} folds)"
-    floor = best["mean"] - best["se"]
-    within = [r for r in rows if r["mean"] >= floor]
-    chosen = max(within, key=lambda r: (r["params"]["lr"], r["mean"]))
-    why = (f"one-SE rule: best mean {best['mean']:.4f} at lr {best['params']['lr']:g}, SE {best['se']:.4f}, floor "
-           f"{floor:.4f}; the largest rate with a mean at or above the floor is {chosen['params']['lr']:g} "
-           f"(mean {chosen['mean']:.4f})")
-    return chosen, best, why
-
-
-# --- the study ---------------------------------------------------------------------------------------
-def _storage(url: str, heartbeat: int):
-    import optuna
-
-    from sqlalchemy.exc import SQLAlchemyError
-
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    for attempt in range(5):
-        try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
-                                              grace_period=3 * heartbeat)
-        except ImportError as e:  # e.g. postgresql:// without a driver
-            raise UserError(f"--storage {_safe_url(url)}: a database driver is missing ({e}); for PostgreSQL "
-                            "`pip install psycopg2-binary`") from None
-        except SQLAlchemyError as e:
-            # workers started together on an empty database race to create Optuna's tables (PostgreSQL
-            # raises a duplicate-key error for the loser): wait for the winner, then try again
-            if attempt == 4:
-                raise UserError(f"--storage {_safe_url(url)}: cannot open the Optuna storage "
-                                f"({type(e).__name__}: {str(e).splitlines()[0]})") from None
-            time.sleep(1 + attempt)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<storage url>"
-
-
-def _grid_sampler_class():
-    import optuna
-
-    class GridSampler(optuna.samplers.GridSampler):
-        """Optuna's GridSampler, except that finishing a re-queued trial (which has no grid_id) does not raise
-        KeyError in `after_trial` (Optuna 5.0 looks the id up when one grid point is left)."""
-
-        def after_trial(self, study, trial, state, values):
-            if "grid_id" in trial.system_attrs:
-                super().after_trial(study, trial, state, values)
-
-    return GridSampler
-
-
-def _GridSampler(space: dict, seed: int):
-    return _grid_sampler_class()(space, seed=seed)
-
-
-def _open_study(topts: TuneOptions, url: str, space: dict, seed: int, spec: dict):
-    import optuna
-
-    sampler = (_GridSampler(space, seed=seed) if topts.search == "grid"
-               else optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(4, topts.n_trials)))
-    study = optuna.create_study(study_name=topts.study_name, storage=_storage(url, topts.heartbeat), sampler=sampler,
-                                direction="maximize", load_if_exists=True)
-    # a study holds fold scores of one data set, fold cut and training recipe; mixing two would be silent nonsense
-    old = study.user_attrs.get("spec")
-    if old is None:
-        study.set_user_attr("spec", spec)
-    elif old != spec:
-        differ = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
-        raise UserError(f"--study-name {topts.study_name} in {_safe_url(url)} was run with other settings "
-                        f"({', '.join(differ)} differ); use the same settings to resume, or another --study-name")
-    return study
-
-
-def _params_of(trial) -> dict:
-    # a queued (WAITING) trial has no params yet, only the fixed ones it was enqueued with
-    return trial.params or trial.system_attrs.get("fixed_params") or {}
-
-
-def _stored_folds(study, key: str) -> dict[int, dict]:
-    """Fold results already stored for this setting by any trial, finished, failed or running."""
-    found = {}
-    for t in study.get_trials(deepcopy=False):
-        if t.user_attrs.get("config") == key:
-            for name, rec in t.user_attrs.items():
-                if name.startswith("fold_") and name[5:].isdigit():
-                    found.setdefault(int(name[5:]), rec)
-    return found
-
-
-def _requeue_failed(study, topts: TuneOptions, requeued: set) -> None:
-    """A setting whose every trial failed (a killed, crashed or silent worker) is queued again."""
-    from optuna.trial import TrialState
-
-    by_key = defaultdict(list)
-    for t in study.get_trials(deepcopy=False):
-        params = _params_of(t)
-        # another worker's trial that is still drawing its parameters has only some of them: skip it
-        if all(k in params for k in ("lr", "epochs", "batch_size")):
-            by_key[config_key(params)].append(t)
-    for key, trials in by_key.items():
-        if any(t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING) for t in trials):
-            continue
-        failed = [t for t in trials if t.state == TrialState.FAIL]
-        if len(failed) > topts.max_retries:
-            raise UserError(f"setting {key} failed {len(failed)} times (trials {[t.number for t in failed]}); "
-                            f"see the error above or raise --max-retries")
-        if (key, len(failed)) not in requeued:  # once per failure, so this worker does not queue it twice
-            requeued.add((key, len(failed)))
-            study.enqueue_trial(json.loads(key), user_attrs={"retry_of": [t.number for t in failed]})
-            print(f"[tune] setting {key}: queued again after {len(failed)} failed trial(s); its stored folds are kept",
-                  flush=True)
-
-
-def run_worker(study, objective, topts: TuneOptions, target: int) -> None:
-    """Claim and run trials until every setting has a finished trial (or, with --no-refit, none is left)."""
-    import optuna
-    from optuna.trial import TrialState
-
-    requeued, said_waiting = set(), False
-    while True:
-        optuna.storages.fail_stale_trials(study)  # trials of dead workers -> FAIL, then queued again below
-        _requeue_failed(study, topts, requeued)
-        trials = study.get_trials(deepcopy=False)
-        waiting = [t for t in trials if t.state == TrialState.WAITING]
-        fresh = [t for t in trials if "fixed_params" not in t.system_attrs]  # settings drawn by the sampler
-        if waiting or len(fresh) < target:
-            study.optimize(objective, n_trials=1)  # optimize (not ask/tell) runs the heartbeat thread
-            said_waiting = False
-            continue
-        running = [t for t in trials if t.state == TrialState.RUNNING]
-        if not running:
-            return
-        if not topts.refit:
-            print(f"[tune] nothing left to claim; {len(running)} trial(s) still run in other workers", flush=True)
-            return
-        if not said_waiting:
-            print(f"[tune] waiting for trial(s) {[t.number for t in running]} running in other workers", flush=True)
-            said_waiting = True
-        time.sleep(topts.heartbeat)
 
 
 # --- one fold ---------------------------------------------------------------------------------------
@@ -388,84 +223,6 @@ def make_objective(cfg, opts, setup, train_ex, folds, space, topts, work_dir, me
         return statistics.fmean(scores)
 
     return objective
-
-
-# --- results, plot, report ----------------------------------------------------------------------------
-def result_rows(study, k: int) -> tuple[list[dict], list[int]]:
-    """One row per setting from its first finished trial; also the numbers of duplicate finished trials."""
-    from optuna.trial import TrialState
-
-    rows, seen, duplicates = [], set(), []
-    for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number):
-        key = config_key(t.params)
-        if key in seen:
-            duplicates.append(t.number)
-            continue
-        seen.add(key)
-        folds = [t.user_attrs[f"fold_{i}"] for i in range(k)]
-        rows.append({"params": {k_: t.params[k_] for k_ in ("lr", "epochs", "batch_size")}, "trial": t.number,
-                     "fold_scores": [f["score"] for f in folds],
-                     "fold_sources": [{"fold": i, "computed_in_trial": f["trial"], "worker": f["worker"],
-                                       "seconds": f["seconds"]} for i, f in enumerate(folds)]})
-    rows.sort(key=lambda r: (r["params"]["lr"], r["params"]["epochs"], r["params"]["batch_size"]))
-    return rows, duplicates
-
-
-def plot(rows: list[dict], chosen: dict, best: dict, rule: str, metric: str, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    lines = defaultdict(list)
-    for r in rows:
-        lines[(r["params"]["epochs"], r["params"]["batch_size"])].append(r)
-    for (epochs, batch), rs in sorted(lines.items()):
-        rs = sorted(rs, key=lambda r: r["params"]["lr"])
-        ax.errorbar([r["params"]["lr"] for r in rs], [r["mean"] for r in rs], yerr=[r["sd"] for r in rs],
-                    marker="o", capsize=4, label=f"{epochs:g} epochs, batch {batch}")
-    ax.plot([chosen["params"]["lr"]], [chosen["mean"]], "r*", markersize=15, label="chosen", zorder=5)
-    if rule == "one-se":
-        ax.axhline(best["mean"] - best["se"], color="grey", linestyle="--", linewidth=1, label="best mean - 1 SE")
-    ax.set_xscale("log")
-    lrs = sorted({r["params"]["lr"] for r in rows})
-    ax.minorticks_off()  # label the tried rates themselves, not log decades
-    ax.set_xticks(lrs, [f"{lr:g}" for lr in lrs])
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel(f"{metric} (mean +- sd over folds)")
-    ax.set_title("k-fold cross-validation")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def markdown(report: dict) -> str:
-    m = report["metric"]
-    lines = [f"# labeltune tune: {report['task']} on {report['train_file']}", "",
-             f"{report['k']}-fold cross-validation ({report['folds']['how']}), fold sizes {report['folds']['sizes']}, "
-             f"seed {report['seed']}; {report['train_examples']} training examples; learning rates "
-             f"{report['lr_grid_source']}. Study `{report['study_name']}` in `{report['storage']}`.", "",
-             f"| lr | epochs | batch | {m} per fold | mean +- sd | SE | trial |", "|---|---|---|---|---|---|---|"]
-    for r in report["table"]:
-        mark = " **(chosen)**" if r["params"] == report["chosen"]["params"] else ""
-        lines.append(f"| {r['params']['lr']:g}{mark} | {r['params']['epochs']:g} | {r['params']['batch_size']} | "
-                     f"{', '.join(f'{s:.4f}' for s in r['fold_scores'])} | {r['mean']:.4f} +- {r['sd']:.4f} | "
-                     f"{r['se']:.4f} | {r['trial']} |")
-    c = report["chosen"]
-    lines += ["", f"Rule `{report['select']}`: {report['decision']}.", "",
-              f"Chosen: lr {c['params']['lr']:g}, {c['params']['epochs']:g} epochs, batch {c['params']['batch_size']}; "
-              f"its fold scores {', '.join(f'{s:.4f}' for s in c['fold_scores'])} come from trial(s) "
-              f"{sorted({s['computed_in_trial'] for s in c['fold_sources']})}.", ""]
-    if report.get("refit"):
-        rf = report["refit"]
-        test = rf.get("test")
-        lines.append(f"Refit on all {report['train_examples']} training examples -> `{rf['output']}`: "
-                     + (f"test {m} {test[m]:.4f} on {test.get('n', '?')} examples." if test and m in test
-                        else f"test metrics {test}." if test else "no test set."))
-    lines.append(f"\nPlot: {PLOT}")
-    return "\n".join(lines) + "\n"
 
 
 # --- the command ---------------------------------------------------------------------------------------
