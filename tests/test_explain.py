@@ -13,6 +13,7 @@ import pytest
 
 import labeltune
 from labeltune.cli import main as cli
+from labeltune.explain import explain, explain_options
 from labeltune.errors import UserError
 
 FILL = ("the a film movie story actor plot scene music night city river house garden table window letter "
@@ -102,10 +103,17 @@ def test_target_label_and_bad_inputs(zebra_model, capsys):
         p.explain(["a film"], method="shap")
     with pytest.raises(UserError, match="unknown option.*n_step"):
         p.explain(["a film"], n_step=8)
+    # longer than the model's 512: cut where predict cuts it; every word is listed, the cut ones marked outside
     long_text = " ".join(["film"] * 600 + ["zebra"])
-    row = p.explain([long_text])[0]
+    row = p.explain([long_text], method="gxi")[0]
     assert "more than the model's limit; explaining the first 512" in capsys.readouterr().err
-    assert len(row["words"]) == 510  # [CLS] and [SEP] take two of the 512
+    assert len(row["words"]) == 601 and row["outside_window"] == 91  # [CLS] and [SEP] take two of the 512
+    scores = row["targets"][0]["attributions"]["gxi"]
+    assert all(s is not None for s in scores[:510]) and scores[510:] == [None] * 91
+    assert [w.get("outside", False) for w in row["words"]] == [False] * 510 + [True] * 91
+    assert row["words"][-1] == {"text": "zebra", "start": len(long_text) - 5, "end": len(long_text), "part": "text",
+                                "outside": True}
+    assert row["prediction"] == p.predict([long_text])[0]  # the prediction explained is predict's
 
 
 def test_ner_trigger_word(tmp_path, tiny_bert_dir):
@@ -138,6 +146,26 @@ def test_ner_trigger_word(tmp_path, tiny_bert_dir):
         assert row["targets"][0]["completeness_error"] < 0.05
     with pytest.raises(UserError, match="not an entity type"):
         p.explain([inputs[0]], target="LOC")
+
+    # a limit of 8 sub-words (6 words here): predict reads 13 words in overlapping windows (stride 2), and
+    # each entity is explained in the window it was read from; words outside that window get null
+    p.rt.max_length, p.rt.opts.stride = 8, 2
+    words = ["the", "doctor", "river", "night", "music", "city", "garden", "table", "window", "letter", "doctor",
+             "house", "morning"]
+    row = p.explain([words], method="all", faithfulness=True)[0]
+    assert row["info"]["windows"] > 1 and [w["text"] for w in row["words"]] == words  # every word, in order
+    assert [t["name"] for t in row["targets"]] == ["PER: river", "PER: house"]
+    assert row["targets"][0]["window"] < row["targets"][1]["window"]
+    for target, trigger in zip(row["targets"], (1, 10)):
+        for method in ("ig", "occlusion"):
+            scores = target["attributions"][method]
+            seen = [k for k, s in enumerate(scores) if s is not None]
+            assert len(seen) <= 6 and trigger in seen and trigger + 1 in seen  # a window holds 6 words at most
+            assert max(seen, key=lambda k: scores[k]) == trigger, (method, scores)  # its own 'doctor'
+        assert target["completeness_error"] < 0.05
+    assert set(row["faithfulness"]) == {"ig", "gxi", "occlusion", "random"}
+    # the entity explained in the first window cannot see the second 'doctor', and the other way round
+    assert row["targets"][0]["attributions"]["ig"][10] is None and row["targets"][1]["attributions"]["ig"][1] is None
 
 
 def _qa_rows(n: int, seed: int) -> list[dict]:
@@ -191,8 +219,18 @@ def test_qa_answer_sentence(tmp_path, tiny_bert_dir):
     long = {"question": right[0]["question"], "context": "the film is long . " * 20 + right[0]["context"]}
     row = p.explain([long], method="occlusion")[0]
     pred = row["prediction"]
-    assert row["info"]["windows"] > 1 and pred["answer"]
+    assert row["info"]["windows"] > 1 and pred["answer"] and pred == p.predict([long])[0]
     assert any(w["part"] == "context" and w["start"] == pred["start"] for w in row["words"])
+    # every context word is listed; those outside the explained window are marked, with null attributions
+    context = [w for w in row["words"] if w["part"] == "context"]
+    assert [w["text"] for w in context] == long["context"].split()
+    assert all(long["context"][w["start"]:w["end"]] == w["text"] for w in row["words"] if w["part"] == "context")
+    outside = [w.get("outside", False) for w in row["words"]]
+    assert 0 < sum(outside) == row["outside_window"] < len(context)
+    for t in row["targets"]:
+        assert [s is None for s in t["attributions"]["occlusion"]] == outside
+        answer = [k for k, w in enumerate(row["words"]) if w["part"] == "context" and w["start"] == pred["start"]]
+        assert t["attributions"]["occlusion"][answer[0]] is not None
 
 
 def test_cli_writes_attributions_page_and_global_view(tmp_path, zebra_model):
@@ -224,6 +262,39 @@ def test_cli_writes_attributions_page_and_global_view(tmp_path, zebra_model):
     assert cli(["explain", "--model", zebra_model, "--input", data, "--output", str(out), "--target", "x"]) == 2
     empty = _csv(tmp_path / "empty.csv", [{"text": "", "label": "positive"}])
     assert cli(["explain", "--model", zebra_model, "--input", empty, "--output", str(out)]) == 2
+
+
+def test_ner_windows_cover_every_subword(minilm_dir):
+    """Each window's words own exactly its content sub-words (a word cut at a window's start included), and a
+    word outside a window is in its probe's outside list: no sub-word is left unerasable, no word unlisted."""
+    from transformers import AutoTokenizer
+
+    from labeltune.explain.targets import _ner_window, _special_counts
+    from labeltune.tasks.ner import encode_windows
+
+    tok = AutoTokenizer.from_pretrained(minilm_dir)
+    tokens = "the unbelievably antidisestablishmentarian zebrafish photosynthesized quietly overnight".split()
+    offsets, at = [], 0
+    for t in tokens:
+        offsets.append((at, at + len(t)))
+        at += len(t) + 1
+    example = {"tokens": tokens, "_where": "test"}
+    features = encode_windows([example], tok, 10, 3)
+    assert len(features) > 2
+    lead, trail = _special_counts(tok)
+    assert (lead, trail) == (1, 1)
+    fragments = 0
+    for f in features:
+        feature, first, _ = _ner_window(f, tok, tokens, offsets)
+        owned = sorted(p for w in feature["words"] for p in w.positions)
+        assert owned == list(range(lead, len(f["input_ids"]) - trail))  # every content sub-word, once
+        for w in feature["words"]:
+            k = tokens.index(w.text)
+            assert (w.start, w.end) == offsets[k]
+            pieces = tok.convert_ids_to_tokens([f["input_ids"][p] for p in w.positions])
+            assert "".join(x.removeprefix("##") for x in pieces) in w.text
+            fragments += k not in first  # begun in the window before
+    assert fragments > 0  # the case this test is for did occur
 
 
 PAIRS = [("el gato duerme", "the cat sleeps"), ("el perro corre", "the dog runs"), ("yo como pan", "i eat bread"),
@@ -262,6 +333,27 @@ def test_translation_alignment_matrix_and_page(tmp_path, tiny_bert_dir):
         first.locator("select.target").select_option(str(len(rows[0]["targets"])))  # the per-source-word totals
         titles = first.locator(".tok").evaluate_all("es => es.map(e => e.title)")
         assert titles == [f"{s:.4f}" for s in rows[0]["word_totals"]["ig"]]
+
+    # a source longer than the limit is cut as predict cuts it (4 tokens: [CLS], 2 of the source's, [SEP]);
+    # the words after the cut are listed, marked outside, with null attributions; the page greys them out
+    from labeltune.explain.page import write_explain_page
+
+    p = labeltune.load(out, precision="fp32")
+    p.rt.max_length = 4
+    long, summary = explain(p, p.task.as_examples(["el gato duerme"], p.opts), explain_options(method="occlusion"))
+    row = long[0]
+    assert [w["text"] for w in row["words"]] == ["el", "gato", "duerme"] and row["words"][2]["outside"]
+    assert row["prediction"] == p.predict(["el gato duerme"])[0]
+    assert all(t["attributions"]["occlusion"][2] is None and t["attributions"]["occlusion"][0] is not None
+               for t in row["targets"])
+    assert row["word_totals"]["occlusion"][2] is None and summary["inputs_with_words_outside_the_window"] == 1
+    write_explain_page(str(tmp_path / "cut.html"), long, summary, {}, out)
+    with open_page(str(tmp_path / "cut.html"), "explain_translation_cut") as (page, problems):
+        assert page.locator(".tok").count() == 3 and page.locator(".tok.out").count() == 1
+        assert page.locator(".heat thead th").count() == 1 + 2  # the matrix: source words inside the window
+        box = page.locator(".example").first
+        box.locator("select.target").select_option("1")
+        assert box.locator(".tok.out").get_attribute("title") == "outside this target's window"
 
 
 @pytest.mark.e2e

@@ -74,31 +74,46 @@ def explain(predictor, examples: list[dict], opts: ExplainOptions | None = None)
     predictions = task.predict(rt, examples)
     rows, faith = [], {m: {"comprehensiveness": [], "sufficiency": []} for m in opts.methods + ["random"]}
     for i, (example, prediction) in enumerate(zip(examples, predictions)):
-        probe = hook(rt, example, prediction, opts.target)
-        row = _row(probe, example, prediction)
-        results = {m: attribute(probe, rt.model, m, opts.n_steps, opts.internal_batch_size) for m in opts.methods}
-        for t, target in enumerate(row["targets"]):
-            target["attributions"] = {m: _round(r.scores[t]) for m, r in results.items()}
-            if "ig" in results:
-                ig = results["ig"]
-                target["completeness_error"] = round(float(ig.completeness_error[t]), 6)
-                target["n_steps"] = ig.n_steps[t]
-                target["score_change"] = round(ig.score_change[t], 6)
+        probes = hook(rt, example, prediction, opts.target)
+        probes = probes if isinstance(probes, list) else [probes]  # a long NER input: one probe per window
+        row, where = _row(probes, example, prediction)
+        per_row = {m: {"comprehensiveness": [], "sufficiency": []} for m in faith}
+        for p, probe in enumerate(probes):
+            results = {m: attribute(probe, rt.model, m, opts.n_steps, opts.internal_batch_size) for m in opts.methods}
+            with torch.no_grad():
+                values = probe.scores(probe.input_ids)[0].tolist() if probe.targets else []
+            for t, (target, value) in enumerate(zip(probe.targets, values)):
+                target = dict(target, score=round(value, 6))
+                if len(probes) > 1:
+                    target["window"] = p
+                target["attributions"] = {m: _spread(r.scores[t], where[p], len(row["words"]))
+                                          for m, r in results.items()}
+                if "ig" in results:
+                    ig = results["ig"]
+                    target["completeness_error"] = round(float(ig.completeness_error[t]), 6)
+                    target["n_steps"] = ig.n_steps[t]
+                    target["score_change"] = round(ig.score_change[t], 6)
+                row["targets"].append(target)
+            if opts.faithfulness and probe.targets:
+                scores = {m: r.scores for m, r in results.items()}
+                scores["random"] = random_scores(probe, opts.seed * 100_003 + i + 1_000_003 * p)
+                for m, sc in scores.items():
+                    comp, suff = aopc(probe, sc, batch_size=opts.internal_batch_size)
+                    per_row[m]["comprehensiveness"] += comp.tolist()
+                    per_row[m]["sufficiency"] += suff.tolist()
         if len(row["targets"]) > 1:  # e.g. translation: each source word's total over all output tokens
-            row["word_totals"] = {m: _round(r.scores.sum(0)) for m, r in results.items()}
+            row["word_totals"] = {m: _totals([t["attributions"][m] for t in row["targets"]]) for m in opts.methods}
         if opts.faithfulness and row["targets"]:
-            scores = {m: r.scores for m, r in results.items()}
-            scores["random"] = random_scores(probe, opts.seed * 100_003 + i)
-            row["faithfulness"] = {}
-            for m, s in scores.items():
-                comp, suff = aopc(probe, s, batch_size=opts.internal_batch_size)
-                faith[m]["comprehensiveness"] += comp.tolist()
-                faith[m]["sufficiency"] += suff.tolist()
-                row["faithfulness"][m] = {"comprehensiveness": round(float(comp.mean()), 6),
-                                          "sufficiency": round(float(suff.mean()), 6)}
+            row["faithfulness"] = {m: {k: round(float(np.mean(v)), 6) for k, v in d.items()} for m, d in per_row.items()}
+            for m, d in per_row.items():
+                for k, v in d.items():
+                    faith[m][k] += v
+        if not row["targets"]:
+            row["note"] = "nothing to explain: no target (e.g. no entity predicted)"
         rows.append(row)
     summary = {"task": task.name, "inputs": len(rows), "targets": sum(len(r["targets"]) for r in rows),
-               "methods": opts.methods, "precision": rt.precision}
+               "methods": opts.methods, "precision": rt.precision,
+               "inputs_with_words_outside_the_window": sum(any(w.get("outside") for w in r["words"]) for r in rows)}
     errors = [t["completeness_error"] for r in rows for t in r["targets"] if "completeness_error" in t]
     if errors:
         summary["ig_completeness_error_mean"] = float(np.mean(errors))
@@ -109,19 +124,49 @@ def explain(predictor, examples: list[dict], opts: ExplainOptions | None = None)
     return rows, summary
 
 
-def _row(probe, example: dict, prediction: dict) -> dict:
-    with torch.no_grad():
-        scores = probe.scores(probe.input_ids)[0].tolist() if probe.targets else []
-    targets = [dict(t, score=round(s, 6)) for t, s in zip(probe.targets, scores)]
-    row = {"where": example.get("_where"), "prediction": prediction,
-           "words": [{"text": w.text, "start": w.start, "end": w.end, "part": w.part} for w in probe.words],
-           "targets": targets}
-    extra = {k: v for k, v in probe.info.items() if k != "prediction"}
+def _row(probes, example: dict, prediction: dict) -> tuple[dict, list[list[int]]]:
+    """The row without targets, and per probe the row index of each of its words. The row lists every word
+    of the input once (in text order, part by part); a word that no probe's window holds is "outside"."""
+    keys, order = {}, {}  # (part, start, end) -> (text, in a window)
+    for probe in probes:
+        for w in probe.words:
+            order.setdefault(w.part, len(order))
+            keys[(w.part, w.start, w.end)] = (w.text, True)
+        for w in probe.outside:
+            order.setdefault(w.part, len(order))
+            keys.setdefault((w.part, w.start, w.end), (w.text, False))
+    ranked = sorted(keys, key=lambda k: (order[k[0]], k[1], k[2]))
+    index = {k: n for n, k in enumerate(ranked)}
+    words = []
+    for part, start, end in ranked:
+        text, inside = keys[(part, start, end)]
+        words.append({"text": text, "start": start, "end": end, "part": part} | ({} if inside else {"outside": True}))
+    where = [[index[(w.part, w.start, w.end)] for w in probe.words] for probe in probes]
+    row = {"where": example.get("_where"), "prediction": prediction, "words": words, "targets": []}
+    extra = {k: v for k, v in probes[0].info.items() if k != "prediction"}
     if extra:
         row["info"] = extra
-    if not targets:
-        row["note"] = "nothing to explain: no target (e.g. no entity predicted)"
-    return row
+    outside = sum("outside" in w for w in words)
+    if outside:
+        row["outside_window"] = outside  # their attributions are null (see targets.py: long inputs)
+    return row, where
+
+
+def _spread(scores, where: list[int], n: int) -> list[float | None]:
+    """A probe's word scores placed at the row's word indices; None for the row's words it did not see."""
+    out: list[float | None] = [None] * n
+    for k, s in zip(where, _round(scores)):
+        out[k] = s
+    return out
+
+
+def _totals(rows: list[list]) -> list[float | None]:
+    """Per word, the sum over targets of its attributions (None where no target's window holds it)."""
+    out = []
+    for column in zip(*rows):
+        seen = [s for s in column if s is not None]
+        out.append(float(f"{sum(seen):.6g}") if seen else None)
+    return out
 
 
 def _round(a) -> list[float]:

@@ -21,6 +21,8 @@ def global_view(rows: list[dict], method: str, min_count: int = 3, top: int = 15
             if scores is None:
                 continue
             for word, s in zip(row["words"], scores):
+                if s is None:  # outside this target's window: the model did not see it
+                    continue
                 key = word["text"].lower()
                 if any(ch.isalnum() for ch in key):  # punctuation alone says little about a class
                     sums[target["group"]][key].append(s)

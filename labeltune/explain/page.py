@@ -23,7 +23,7 @@ def _prediction_text(pred: dict) -> str:
 
 
 def _detail(target: dict) -> str:
-    bits = [f"log-prob {target['score']:.4f}"]
+    bits = [f"log-prob {target['score']:.4f}"] + ([f"window {target['window'] + 1}"] if "window" in target else [])
     if "completeness_error" in target:
         bits.append(f"IG completeness error {100 * target['completeness_error']:.2f}% at {target['n_steps']} steps")
     return ", ".join(bits)
@@ -32,23 +32,24 @@ def _detail(target: dict) -> str:
 def _example(row: dict, methods: list[str]) -> dict:
     targets = row["targets"]
     first = targets[0]["attributions"][methods[0]] if targets else [0.0] * len(row["words"])
-    scale = max([abs(s) for s in first] + [1e-12])
+    scale = max([abs(s) for s in first if s is not None] + [1e-12])
     parts: dict = {}
-    for k, (w, s) in enumerate(zip(row["words"], first)):
-        parts.setdefault(w["part"], []).append({"k": k, "text": w["text"], "score": s})
+    for k, (w, s) in enumerate(zip(row["words"], first)):  # s None: outside this target's window
+        parts.setdefault(w["part"], []).append({"k": k, "text": w["text"], "score": s, "outside": w.get("outside")})
     info = row.get("info", {})
     ex = {"where": row["where"], "prediction": _prediction_text(row["prediction"]), "scale": scale,
           "targets": [t["name"] for t in targets] + (["all targets (total)"] if "word_totals" in row else []),
-          "note": row.get("note", ""),
+          "note": row.get("note", ""), "outside": row.get("outside_window", 0),
+          "windows": info.get("windows", 1),
           "detail": _detail(targets[0]) if targets else "",
           "parts": [{"name": name, "words": words} for name, words in parts.items()],
           "answer": info.get("answer") or "", "translation": info.get("translation"),
           "matrix": None, "row_labels": [], "col_labels": []}
-    if "target_tokens" in info and targets:  # translation: output tokens x source words
-        cols = row["words"][:MAX_MATRIX_COLUMNS]
-        ex["matrix"] = [t["attributions"][methods[0]][: len(cols)] for t in targets]
+    if "target_tokens" in info and targets:  # translation: output tokens x source words (those in the window)
+        cols = [k for k, w in enumerate(row["words"]) if not w.get("outside")][:MAX_MATRIX_COLUMNS]
+        ex["matrix"] = [[t["attributions"][methods[0]][k] for k in cols] for t in targets]
         ex["row_labels"] = [t["token"] for t in targets]
-        ex["col_labels"] = [w["text"] for w in cols]
+        ex["col_labels"] = [row["words"][k]["text"] for k in cols]
     return ex
 
 

@@ -4,6 +4,9 @@ A task's optional hook `explain_probe(rt, example, prediction, target)` returns 
 `labeltune.explain` after that is task-independent. A probe holds
 
 * `input_ids` (1 x L): the exact model input (one window of a long text);
+* `outside`: the input's words the model does not see in this window (a text cut as predict cuts it, or
+  the other windows of a long text): they get no attribution from this probe and are marked in the output.
+  A hook may return several probes for one input (NER: one per window that holds an explained entity);
 * `words`: the words that may be erased or credited, each with its sub-word positions in `input_ids` and
   its character offsets in the text it came from (`part` names that text: "text", "question", "source", ...).
   Special tokens, prompt templates and generated tokens belong to no word: they are never erased;
@@ -45,6 +48,7 @@ class Probe:
     baseline_id: int
     info: dict = field(default_factory=dict)  # what the page shows besides words (QA answer, MT output)
     where: str = ""
+    outside: list[Word] = field(default_factory=list)  # words of the input not in this window (no positions)
 
     def baseline_ids(self) -> torch.Tensor:
         """input_ids with every word's sub-words replaced by the baseline token."""
@@ -101,11 +105,29 @@ def group_words(enc, j: int, parts: dict, texts: dict, shift: dict | None = None
     return out
 
 
+def complete_words(window: list[Word], full: list[Word]) -> tuple[list[Word], list[Word]]:
+    """(window words, outside words) against `full`, every word of the untruncated input: a window word cut
+    at the window's edge (some of its sub-words in the next window) takes its whole word's text and offsets,
+    so one word has one span in every window; a word of `full` that no window word overlaps is outside."""
+    def overlaps(a: Word, b: Word) -> bool:
+        return a.part == b.part and a.start < b.end and b.start < a.end
+
+    kept, used = [], set()
+    for w in window:
+        whole = next((k for k, f in enumerate(full) if overlaps(w, f)), None)
+        if whole is not None:
+            f = full[whole]
+            w = Word(f.text, f.start, f.end, f.part, w.positions)
+            used.add(whole)
+        kept.append(w)
+    return kept, [Word(f.text, f.start, f.end, f.part, []) for k, f in enumerate(full) if k not in used]
+
+
 def warn_truncated(where: str, kept: int, total: int, what: str) -> None:
-    """Said, never silent: the words past the model's limit get no attribution."""
+    """Said, never silent: the words past the model's limit get no attribution (null in the output)."""
     if kept < total:
         print(f"labeltune explain: {where}: {total} tokens, more than the model's limit; explaining the first "
-              f"{kept} ({what})", file=sys.stderr)
+              f"{kept} ({what}; the words after them are marked outside the window)", file=sys.stderr)
 
 
 def run_model(rt, **kwargs):

@@ -9,14 +9,22 @@ Targets, all log-probabilities (so that exp() is what ERASER compares):
   window that holds the answer; no answer: the null position (CLS);
 * translation: each output token's log-probability given the source, teacher-forced on the tokens of the
   predicted translation, so one row of the alignment matrix per output token.
+
+Long inputs are read as each task's predict reads them, so the explanation is of the prediction made:
+classification and translation truncate at --max-length (predict does: one window), NER and QA use predict's
+overlapping windows (--stride, --doc-stride) and explain each entity / the answer in the window it was read
+from. Every word of the input is in the output; a word that a target's window does not hold has a null
+attribution for it, and a word no explained window holds is marked "outside".
 """
 
 from __future__ import annotations
 
+import sys
+
 import torch
 
 from ..errors import UserError
-from .probe import Probe, Word, baseline_token, expand, group_words, run_model, warn_truncated
+from .probe import Probe, Word, baseline_token, complete_words, expand, group_words, run_model, warn_truncated
 
 
 def _ids(rt, ids: list[int]) -> torch.Tensor:
@@ -37,11 +45,14 @@ def classification_probe(rt, example: dict, prediction: dict, target: str | None
         raise UserError(f"--target {target}: not a label of this model (labels: {', '.join(labels)})")
     pair = example.get("text_pair")
     args = ([example["text"]], [pair] if pair is not None else None)
+    # classification's predict truncates (one window, no overlap): explain the same window, mark the rest
     enc = tok(*args, truncation=True, max_length=rt.max_length, return_offsets_mapping=True)
-    warn_truncated(example["_where"], len(enc["input_ids"][0]), len(tok(*args)["input_ids"][0]), "as predict does")
+    whole = tok(*args, return_offsets_mapping=True, verbose=False)
+    warn_truncated(example["_where"], len(enc["input_ids"][0]), len(whole["input_ids"][0]), "as predict does")
     ids = _ids(rt, enc["input_ids"][0])
     tt = _ids(rt, enc["token_type_ids"][0]) if "token_type_ids" in enc else None
-    words = group_words(enc, 0, {0: "text", 1: "text_pair"}, {"text": example["text"], "text_pair": pair})
+    parts, texts = {0: "text", 1: "text_pair"}, {"text": example["text"], "text_pair": pair}
+    words, outside = complete_words(group_words(enc, 0, parts, texts), group_words(whole, 0, parts, texts))
     if target is not None:
         chosen = [target]
     elif multi:
@@ -57,12 +68,18 @@ def classification_probe(rt, example: dict, prediction: dict, target: str | None
         return lp[:, index]
 
     targets = [{"name": c, "group": c, "label": c} for c in chosen]
-    return Probe(ids, words, forward, targets, baseline_token(tok), {"prediction": prediction}, example["_where"])
+    return Probe(ids, words, forward, targets, baseline_token(tok), {"prediction": prediction}, example["_where"],
+                 outside)
 
 
 # --- NER ----------------------------------------------------------------------------------------
-def ner_probe(rt, example: dict, prediction: dict, target: str | None = None) -> Probe:
-    from ..tasks.ner import ensure_words
+def ner_probe(rt, example: dict, prediction: dict, target: str | None = None) -> list[Probe]:
+    """One probe per window that holds an explained entity. The windows are predict's own (encode_windows:
+    overlapping by --stride sub-words); an entity is explained in the window where its words sit farthest
+    from a cut, which is where predict read them (predict reads each word from its own best window; they
+    agree unless an entity straddles two windows' best halves). A word outside an entity's window gets no
+    attribution for it (null): the model reading that entity never saw it."""
+    from ..tasks.ner import encode_windows, ensure_words
 
     tok, labels = rt.tokenizer, rt.setup["labels"]
     types = sorted({label[2:] for label in labels if label != "O"})
@@ -77,19 +94,10 @@ def ner_probe(rt, example: dict, prediction: dict, target: str | None = None) ->
         for t in tokens:
             offsets.append((at, at + len(t)))
             at += len(t) + 1
-    enc = tok([tokens], is_split_into_words=True, truncation=True, max_length=rt.max_length)
-    full = len(tok([tokens], is_split_into_words=True)["input_ids"][0])
-    warn_truncated(example["_where"], len(enc["input_ids"][0]), full, "entities past the limit are not explained")
-    ids = _ids(rt, enc["input_ids"][0])
-    tt = _ids(rt, enc["token_type_ids"][0]) if "token_type_ids" in enc else None
-    positions: dict[int, list[int]] = {}
-    for pos, w in enumerate(enc.word_ids(0)):
-        if w is not None:
-            positions.setdefault(w, []).append(pos)
-    words = [Word(tokens[w], offsets[w][0], offsets[w][1], "text", p) for w, p in sorted(positions.items())]
-
+    windows = [_ner_window(f, tok, tokens, offsets) for f in encode_windows([example], tok, rt.max_length,
+                                                                             rt.opts.stride)]
     label_id = {name: i for i, name in enumerate(labels)}
-    targets, picks = [], []  # picks: per target, [(first sub-word position, tag id)] over its words
+    chosen: dict[int, list] = {}  # window -> [(target, picks)]
     for ent in prediction["entities"]:
         if target is not None and ent["type"] != target:
             continue
@@ -98,45 +106,99 @@ def ner_probe(rt, example: dict, prediction: dict, target: str | None = None) ->
         else:
             a = next(k for k, (s, _) in enumerate(offsets) if s == ent["start"])
             b = next(k for k, (_, e) in enumerate(offsets) if e == ent["end"]) + 1
-        if any(w not in positions for w in range(a, b)):
-            continue  # past the truncation (warned above)
-        picks.append([(positions[w][0], label_id[("B-" if w == a else "I-") + ent["type"]]) for w in range(a, b)])
-        targets.append({"name": f"{ent['type']}: {ent['text']}", "group": ent["type"], "type": ent["type"],
-                        "entity": ent["text"], "words": [a, b]})
+        holding = [j for j, (_, _, context) in enumerate(windows) if all(w in context for w in range(a, b))]
+        if not holding:  # longer than a window: no one model input reads all its words
+            print(f"labeltune explain: {example['_where']}: entity {ent['text']!r} is longer than one window "
+                  "(--max-length); not explained", file=sys.stderr)
+            continue
+        j = max(holding, key=lambda j: min(windows[j][2][w] for w in range(a, b)))
+        first = windows[j][1]
+        picks = [(first[w], label_id[("B-" if w == a else "I-") + ent["type"]]) for w in range(a, b)]
+        chosen.setdefault(j, []).append(({"name": f"{ent['type']}: {ent['text']}", "group": ent["type"],
+                                          "type": ent["type"], "entity": ent["text"], "words": [a, b]}, picks))
+    every = [Word(t, s, e, "text", []) for t, (s, e) in zip(tokens, offsets)]
+    info = {"prediction": prediction, "windows": len(windows)}
+    probes = []
+    for j in sorted(chosen) or [0]:  # no entity: the first window, so the row still lists the words
+        label = f", window {j + 1} of {len(windows)}" if len(windows) > 1 else ""
+        probes.append(_ner_window_probe(rt, windows[j][0], chosen.get(j, []), every, info, example["_where"] + label))
+    return probes
+
+
+def _ner_window(feature: dict, tok, tokens: list[str], offsets) -> tuple:
+    """(feature with its Word list, {word: first sub-word position}, {word: context}) of one window. A word's
+    sub-words run from its first to the next word's first; sub-words before the window's first word's are the
+    tail of a word begun in the previous window (it belongs to this window's input too)."""
+    ids = feature["input_ids"]
+    lead, trail = _special_counts(tok)
+    firsts = sorted(feature["_words"])  # (position, word, context)
+    bounds = [k for k, _, _ in firsts] + [len(ids) - trail]
+    spans = [(w, list(range(bounds[r], bounds[r + 1]))) for r, (_, w, _) in enumerate(firsts)]
+    if firsts and firsts[0][0] > lead:
+        spans.insert(0, (firsts[0][1] - 1, list(range(lead, firsts[0][0]))))
+    words = [Word(tokens[w], offsets[w][0], offsets[w][1], "text", p) for w, p in spans]
+    feature = dict(feature, words=words)
+    return feature, {w: k for k, w, _ in firsts}, {w: c for _, w, c in firsts}
+
+
+def _special_counts(tok) -> tuple[int, int]:
+    """Special tokens before and after the words of a single sequence ([CLS] ... [SEP]: 1, 1)."""
+    wids = tok([["x"]], is_split_into_words=True).word_ids(0)
+    content = [k for k, w in enumerate(wids) if w is not None]
+    return content[0], len(wids) - 1 - content[-1]
+
+
+def _ner_window_probe(rt, feature, chosen, every, info, where) -> Probe:
+    ids = _ids(rt, feature["input_ids"])
+    tt = _ids(rt, feature["token_type_ids"]) if "token_type_ids" in feature else None
+    seen = {(w.start, w.end) for w in feature["words"]}
+    outside = [w for w in every if (w.start, w.end) not in seen]
+    picks = [p for _, p in chosen]
 
     def forward(batch_ids):
         lp = torch.log_softmax(run_model(rt, **_encoder_kwargs(batch_ids, tt)).logits.float(), -1)
         cols = [sum(lp[:, p, k] for p, k in pick) for pick in picks]
         return torch.stack(cols, 1) if cols else lp.new_zeros(len(batch_ids), 0)
 
-    return Probe(ids, words, forward, targets, baseline_token(tok), {"prediction": prediction}, example["_where"])
+    return Probe(ids, feature["words"], forward, [t for t, _ in chosen], baseline_token(rt.tokenizer), info,
+                 where, outside)
 
 
 # --- QA -----------------------------------------------------------------------------------------
 def qa_probe(rt, example: dict, prediction: dict, target: str | None = None) -> Probe:
+    """The window predict took the answer from (of those holding it, the highest start + end logit, as
+    best_span scores spans; no answer: the window whose null score predict used). Context words in no part
+    of that window are outside: the model that placed the answer did not see them."""
+    from ..tasks import get_task
     from ..tasks.qa import answer_positions, tokenize
 
     if target is not None:
         raise UserError("--target applies to classification (a label) and NER (an entity type), not to QA")
     tok, q = rt.tokenizer, example["question"]
-    enc = tokenize([example], tok, rt.opts, rt.max_length)
+    unlabelled = {k: v for k, v in example.items() if k != "answers"}
+    feats = get_task("qa").encode([unlabelled], tok, rt.setup, rt.opts, rt.max_length)  # predict's windows
+    enc = tokenize([example], tok, rt.opts, rt.max_length)  # the same windows, with word ids
     answer = prediction.get("answer") or ""
     gold = {"is_impossible": not answer,
             "answers": [{"text": answer, "answer_start": prediction.get("start")}] if answer else []}
-    windows = []
-    for f in range(len(enc["input_ids"])):
-        ids = enc["input_ids"][f]
-        feat = {"cls": ids.index(tok.cls_token_id) if tok.cls_token_id in ids else 0,
-                "offsets": [tuple(o) if s == 1 else None
-                            for o, s in zip(enc["offset_mapping"][f], enc.sequence_ids(f))]}
-        windows.append((f, *answer_positions(gold, feat), feat["cls"]))
-    # the first window that holds the whole answer; no answer: the first window's null position
-    f, start, end, _ = next((w for w in windows if answer and w[1] != w[3]), windows[0])
+    candidates = []  # (score predict compared, window, start, end)
+    for f, feat in enumerate(feats):
+        start, end = answer_positions(gold, feat)
+        if answer and start == feat["cls"]:
+            continue  # this window does not hold the whole answer
+        with torch.no_grad():
+            out = run_model(rt, **_encoder_kwargs(_ids(rt, feat["input_ids"]), _tt(rt, feat)))
+        score = float(out.start_logits[0, start] + out.end_logits[0, end])
+        candidates.append((score if answer else -score, f, start, end))  # null: the lowest, as best_span
+    if not candidates:  # cannot happen for an answer predict found; the first window's null position then
+        candidates = [(0.0, 0, feats[0]["cls"], feats[0]["cls"])]
+    _, f, start, end = max(candidates, key=lambda c: c[0])
     lead = len(q) - len(q.lstrip())  # tokenize() strips the question's leading spaces
-    words = group_words(enc, f, {0: "question", 1: "context"}, {"question": q, "context": example["context"]},
-                        shift={"question": -lead})
-    ids = _ids(rt, enc["input_ids"][f])
-    tt = _ids(rt, enc["token_type_ids"][f]) if "token_type_ids" in enc else None
+    parts, texts = {0: "question", 1: "context"}, {"question": q, "context": example["context"]}
+    whole = tok([q.lstrip()], [example["context"]], return_offsets_mapping=True, verbose=False)
+    words, outside = complete_words(group_words(enc, f, parts, texts, shift={"question": -lead}),
+                                    group_words(whole, 0, parts, texts, shift={"question": -lead}))
+    ids, tt = _ids(rt, feats[f]["input_ids"]), _tt(rt, feats[f])
 
     def forward(batch_ids):
         out = run_model(rt, **_encoder_kwargs(batch_ids, tt))
@@ -146,8 +208,12 @@ def qa_probe(rt, example: dict, prediction: dict, target: str | None = None) -> 
     what = "answer" if answer else "no answer (null position)"
     targets = [{"name": f"{what} start", "group": "start", "position": start},
                {"name": f"{what} end", "group": "end", "position": end}]
-    info = {"prediction": prediction, "answer": answer, "window": f, "windows": len(enc["input_ids"])}
-    return Probe(ids, words, forward, targets, baseline_token(tok), info, example["_where"])
+    info = {"prediction": prediction, "answer": answer, "window": f, "windows": len(feats)}
+    return Probe(ids, words, forward, targets, baseline_token(tok), info, example["_where"], outside)
+
+
+def _tt(rt, feature: dict) -> torch.Tensor | None:
+    return _ids(rt, feature["token_type_ids"]) if "token_type_ids" in feature else None
 
 
 # --- translation --------------------------------------------------------------------------------
@@ -170,7 +236,9 @@ def translation_probe(rt, example: dict, prediction: dict, target: str | None = 
         src = tok([source], add_special_tokens=False, return_offsets_mapping=True)
         budget = rt.max_length - len(head) - len(tail)
         warn_truncated(example["_where"], budget, len(src["input_ids"][0]), "as predict does")
-        words = [w for w in group_words(src, 0, {0: "source"}, {"source": source}) if w.positions[0] < budget]
+        every = group_words(src, 0, {0: "source"}, {"source": source})
+        words = [w for w in every if w.positions[0] < budget]
+        outside = [Word(w.text, w.start, w.end, w.part, []) for w in every if w.positions[0] >= budget]
         for w in words:
             w.positions = [len(head) + p for p in w.positions if p < budget]
         prompt = head + src["input_ids"][0][:budget] + tail
@@ -184,8 +252,11 @@ def translation_probe(rt, example: dict, prediction: dict, target: str | None = 
         _set_languages(tok, opts)
         text = opts.source_prefix + source
         enc = tok([text], truncation=True, max_length=rt.max_length, return_offsets_mapping=True)
-        warn_truncated(example["_where"], len(enc["input_ids"][0]), len(tok([text])["input_ids"][0]), "as predict does")
-        words = group_words(enc, 0, {0: "source"}, {"source": source}, shift={"source": len(opts.source_prefix)})
+        whole = tok([text], return_offsets_mapping=True, verbose=False)
+        warn_truncated(example["_where"], len(enc["input_ids"][0]), len(whole["input_ids"][0]), "as predict does")
+        shift = {"source": len(opts.source_prefix)}
+        words, outside = complete_words(group_words(enc, 0, {0: "source"}, {"source": source}, shift),
+                                        group_words(whole, 0, {0: "source"}, {"source": source}, shift))
         ids = _ids(rt, enc["input_ids"][0])
         start = rt.model.config.decoder_start_token_id
         decoder_in = _ids(rt, [start] + gen[:-1])
@@ -199,4 +270,4 @@ def translation_probe(rt, example: dict, prediction: dict, target: str | None = 
     names = tok.convert_ids_to_tokens(gen)
     targets = [{"name": f"{j}: {n}", "group": "translation", "token": n, "index": j} for j, n in enumerate(names)]
     info = {"prediction": prediction, "translation": prediction["translation"], "target_tokens": names}
-    return Probe(ids, words, forward, targets, baseline_token(tok), info, example["_where"])
+    return Probe(ids, words, forward, targets, baseline_token(tok), info, example["_where"], outside)
