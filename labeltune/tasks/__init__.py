@@ -38,7 +38,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     group_description: str   optional: what split_keys groups on, recorded in split.json (a task may set it
         in split_keys, from the data: NER groups by document only where the data has documents)
     explain_probe(rt, example, prediction, target) -> explain.probe.Probe   optional: what `labeltune explain`
-        attributes (model input, words with offsets, log-prob target scores); target: --target or None
+        attributes (model input, words with offsets, log-prob target scores); target: --target or None;
+        a list of probes for an input read in several windows (NER), each listing the words outside it
     few_shot(cfg, model_path, train, setup, opts, tokenizer, max_length) -> (model, {"state": ...})   optional:
         --few-shot trains this way instead of the loop (classification: SetFit, labeltune/fewshot.py)
     label_quality(rt, examples) -> list[dict]   optional: per example the given label's self-confidence, the
