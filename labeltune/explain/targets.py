@@ -88,9 +88,9 @@ def ner_probe(rt, example: dict, prediction: dict, target: str | None = None) ->
     ensure_words([example], tok)
     tokens = example["tokens"]
     if "offsets" in example:  # raw text: the words' character offsets in it
-        text, offsets = example["text"], example["offsets"]
+        offsets = example["offsets"]
     else:  # pre-tokenized: offsets into the tokens joined by spaces
-        text, offsets, at = " ".join(tokens), [], 0
+        offsets, at = [], 0
         for t in tokens:
             offsets.append((at, at + len(t)))
             at += len(t) + 1
