@@ -97,8 +97,10 @@ def test_target_label_and_bad_inputs(zebra_model, capsys):
     assert row["words"][int(np.argmin(scores))]["text"] == "zebra" and min(scores) < 0  # zebra argues against it
     with pytest.raises(UserError, match="--target neutral: not a label of this model"):
         p.explain(["a film"], target="neutral")
-    with pytest.raises(UserError, match="empty text"):
+    with pytest.raises(UserError, match="input 0: empty text in column 'text'; remove the row or fill in the text"):
         p.explain(["  "])
+    with pytest.raises(UserError, match="input 1: no word of this text is read by the model's tokenizer"):
+        p.explain(["a film", "\u200b\u200b"])  # non-blank, yet nothing the model reads
     with pytest.raises(UserError, match="--method"):
         p.explain(["a film"], method="shap")
     with pytest.raises(UserError, match="unknown option.*n_step"):
@@ -144,8 +146,10 @@ def test_ner_trigger_word(tmp_path, tiny_bert_dir):
         for method in ("ig", "occlusion"):
             assert _top(row, 0, method) == "doctor", (method, row["targets"][0]["attributions"][method])
         assert row["targets"][0]["completeness_error"] < 0.05
-    with pytest.raises(UserError, match="not an entity type"):
+    with pytest.raises(UserError, match=r"--target LOC: not an entity type of this model \(types: PER\)"):
         p.explain([inputs[0]], target="LOC")
+    with pytest.raises(UserError, match="input 1: empty text; remove the input or fill in the text"):
+        p.explain(["the doctor river", " "])
 
     # a limit of 8 sub-words (6 words here): predict reads 13 words in overlapping windows (stride 2), and
     # each entity is explained in the window it was read from; words outside that window get null
@@ -215,6 +219,10 @@ def test_qa_answer_sentence(tmp_path, tiny_bert_dir):
     # a weak model (exact match 62%): the answer sentence had the largest total for IG in 4/4 (start) and 3/4
     # (end) inputs, for occlusion in 3/4 and 3/4 (measured); a wrong sentence would win 1 in 4 by chance
     assert all(n >= 3 for n in hits.values()), hits
+    with pytest.raises(UserError, match=r"input 0 \(id input 0\): empty question; fill it in or remove the row"):
+        p.explain([{"question": " ", "context": "a film"}])
+    with pytest.raises(UserError, match="--target applies to classification .* not to QA"):
+        p.explain(inputs[:1], target="start")
     # a context longer than one window: the window explained is the one that holds the predicted answer
     long = {"question": right[0]["question"], "context": "the film is long . " * 20 + right[0]["context"]}
     row = p.explain([long], method="occlusion")[0]
@@ -270,7 +278,7 @@ def test_ner_windows_cover_every_subword(minilm_dir):
     from transformers import AutoTokenizer
 
     from labeltune.explain.targets import _ner_window, _special_counts
-    from labeltune.tasks.ner import encode_windows
+    from labeltune.tasks.ner_windows import encode_windows
 
     tok = AutoTokenizer.from_pretrained(minilm_dir)
     tokens = "the unbelievably antidisestablishmentarian zebrafish photosynthesized quietly overnight".split()
@@ -339,6 +347,10 @@ def test_translation_alignment_matrix_and_page(tmp_path, tiny_bert_dir):
     from labeltune.explain.page import write_explain_page
 
     p = labeltune.load(out, precision="fp32")
+    with pytest.raises(UserError, match="input 0: empty source; remove the row or fill it in"):
+        p.explain([" "])
+    with pytest.raises(UserError, match="--target applies to classification .* not to translation"):
+        p.explain(["el gato duerme"], target="the")
     p.rt.max_length = 4
     long, summary = explain(p, p.task.as_examples(["el gato duerme"], p.opts), explain_options(method="occlusion"))
     row = long[0]

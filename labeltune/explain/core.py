@@ -76,6 +76,9 @@ def explain(predictor, examples: list[dict], opts: ExplainOptions | None = None)
     for i, (example, prediction) in enumerate(zip(examples, predictions)):
         probes = hook(rt, example, prediction, opts.target)
         probes = probes if isinstance(probes, list) else [probes]  # a long NER input: one probe per window
+        if not any(probe.words for probe in probes):  # e.g. only zero-width spaces: nothing to attribute to
+            raise UserError(f"{example.get('_where')}: no word of this text is read by the model's tokenizer "
+                            f"(only characters it drops, such as zero-width spaces); remove the row or fill in the text")
         row, where = _row(probes, example, prediction)
         per_row = {m: {"comprehensiveness": [], "sufficiency": []} for m in faith}
         for p, probe in enumerate(probes):

@@ -79,7 +79,7 @@ def ner_probe(rt, example: dict, prediction: dict, target: str | None = None) ->
     from a cut, which is where predict read them (predict reads each word from its own best window; they
     agree unless an entity straddles two windows' best halves). A word outside an entity's window gets no
     attribution for it (null): the model reading that entity never saw it."""
-    from ..tasks.ner import encode_windows, ensure_words
+    from ..tasks.ner_windows import encode_windows, ensure_words
 
     tok, labels = rt.tokenizer, rt.setup["labels"]
     types = sorted({label[2:] for label in labels if label != "O"})
@@ -170,7 +170,7 @@ def qa_probe(rt, example: dict, prediction: dict, target: str | None = None) -> 
     best_span scores spans; no answer: the window whose null score predict used). Context words in no part
     of that window are outside: the model that placed the answer did not see them."""
     from ..tasks import get_task
-    from ..tasks.qa import answer_positions, tokenize
+    from ..tasks.qa_spans import answer_positions, tokenize
 
     if target is not None:
         raise UserError("--target applies to classification (a label) and NER (an entity type), not to QA")
@@ -221,7 +221,7 @@ MAX_TARGET_TOKENS = 64  # rows of the alignment matrix; each costs one attributi
 
 
 def translation_probe(rt, example: dict, prediction: dict, target: str | None = None) -> Probe:
-    from ..tasks.translation import _set_languages, _target_ids
+    from ..tasks.translation_models import _set_languages, _target_ids
 
     if target is not None:
         raise UserError("--target applies to classification (a label) and NER (an entity type), not to translation")

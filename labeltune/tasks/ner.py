@@ -77,6 +77,13 @@ class NERTask:
     def read(self, path: str, opts: NEROptions, labelled: bool = True) -> list[dict]:
         return read_jsonl(path, opts, labelled) if _is_jsonl(path, opts) else read_conll(path, opts, labelled)
 
+    def row_problems(self, path: str, opts: NEROptions) -> list[str]:
+        """Every bad line (CoNLL) or row (JSONL) of `path`, for `labeltune debug-data`: the same reader and checks
+        as read(), which stops at the first; a problem with the whole file (no tag column) still raises."""
+        problems = []
+        (read_jsonl if _is_jsonl(path, opts) else read_conll)(path, opts, True, problems)
+        return problems
+
     def as_examples(self, inputs, opts) -> list[dict]:
         """A string is raw text; a list of strings is one pre-tokenized sentence."""
         out = []
@@ -86,7 +93,7 @@ class NERTask:
                 x = x.get(opts.tokens_column, x.get(opts.text_column))
             if isinstance(x, str):
                 if not x.strip():
-                    raise UserError(f"{loc}: empty text")
+                    raise UserError(f"{loc}: empty text; remove the input or fill in the text")
                 out.append({"text": x, "_where": loc})
             elif isinstance(x, (list, tuple)):
                 out.append({"tokens": _tokens(list(x), loc, "tokens"), "_where": loc})
@@ -307,6 +314,13 @@ class NERTask:
         from ..robustness.probes import NER_SPECIALS
 
         return NER_SPECIALS
+
+    def attack_scores(self, rt, examples) -> list[tuple[float, bool]]:
+        """`labeltune robustness --attack`: per example the gold tags' mean probability and whether every word's tag
+        is right (labeltune/robustness/scores.py)."""
+        from ..robustness.scores import ner_scores
+
+        return ner_scores(self, rt, examples)
 
     def explain_probe(self, rt, example, prediction, target=None):
         """`labeltune explain`: model input, words and target scores of one example (labeltune/explain/targets.py)."""

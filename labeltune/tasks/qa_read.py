@@ -1,7 +1,7 @@
 """QA data files: SQuAD JSON (data / paragraphs / qas) or flat JSONL rows, each question validated into an
 example; format errors raise at once, data problems (a wrong answer_start, an empty answer) are collected.
 
-Split out of tasks/qa.py (QATask.read and as_examples call `read_rows` and `make_example`).
+Split out of tasks/qa.py (QATask.read and row_problems call `read_examples`, as_examples `make_example`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from ..data.readers import read_table, read_text
+from ..data.readers import raise_or_record, read_table, read_text, recorded
 from ..errors import UserError, flag, where
 
 if TYPE_CHECKING:
@@ -18,19 +18,36 @@ if TYPE_CHECKING:
 
 
 # --- reading ------------------------------------------------------------------------------------
-def read_rows(path: str) -> list[tuple[dict, str]]:
-    """(raw question dict, location) for each question of a SQuAD JSON or a JSONL / JSON-list file."""
+def read_examples(path: str, opts: QAOptions, labelled: bool = True,
+                  every_row: bool = False) -> tuple[list[dict], list[str]]:
+    """The examples of `path` and the data problems found in them (a wrong answer_start, an empty answer, a
+    repeated id). A format error (invalid JSON, a missing key, a wrong type) raises at once, unless `every_row`
+    (debug-data's row_problems): then it is listed with the others and its row skipped."""
+    problems, examples = [], []
+    format_errors = problems if every_row else None
+    for raw, loc in read_rows(path, format_errors):
+        ex = recorded(format_errors, make_example, raw, loc, labelled, opts, problems)
+        if ex is not None:
+            examples.append(ex)
+    if labelled:
+        _duplicate_ids(examples, problems)
+    return examples, problems
+
+
+def read_rows(path: str, problems: list[str] | None = None) -> list[tuple[dict, str]]:
+    """(raw question dict, location) for each question of a SQuAD JSON or a JSONL / JSON-list file.
+    `problems`: a bad JSONL line or SQuAD paragraph is appended there and skipped instead of raised."""
     if path is None:
         raise UserError("no data file given")
     if path.lower().endswith(".json"):
         text = read_text(path)
         if text.lstrip().startswith("{"):
-            return _squad_rows(path, text)
-    table = read_table(path)
+            return _squad_rows(path, text, problems)
+    table = read_table(path, problems)
     return [(row, table.where(i)) for i, row in enumerate(table.rows)]
 
 
-def _squad_rows(path: str, text: str) -> list[tuple[dict, str]]:
+def _squad_rows(path: str, text: str, problems: list[str] | None = None) -> list[tuple[dict, str]]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
@@ -40,14 +57,16 @@ def _squad_rows(path: str, text: str) -> list[tuple[dict, str]]:
     id_lines = _id_lines(text)
     rows = []
     for a, article in enumerate(doc["data"]):
-        paragraphs = _field(article, "paragraphs", list, f"{path}, data[{a}]")
-        for p, par in enumerate(paragraphs):
+        paragraphs = recorded(problems, _field, article, "paragraphs", list, f"{path}, data[{a}]")
+        for p, par in enumerate(paragraphs or []):
             loc = f"{path}, data[{a}].paragraphs[{p}]"
-            context = _field(par, "context", str, loc)
-            for q, qa in enumerate(_field(par, "qas", list, loc)):
+            context = recorded(problems, _field, par, "context", str, loc)
+            qas = recorded(problems, _field, par, "qas", list, loc) if context is not None else None
+            for q, qa in enumerate(qas or []):
                 qloc = f"{loc}.qas[{q}]"
                 if not isinstance(qa, dict):
-                    raise UserError(f"{qloc}: expected an object with id, question, answers")
+                    raise_or_record(problems, f"{qloc}: expected an object with id, question, answers")
+                    continue
                 line = id_lines.get(str(qa.get("id")))
                 rows.append(({**qa, "context": context}, f"{where(path, line)} ({qloc[len(path) + 2:]})" if line else qloc))
     return rows
@@ -91,7 +110,7 @@ def make_example(raw: dict, loc: str, labelled: bool, opts: QAOptions, problems:
     label = f"{loc} (id {ex['id']})"
     for key in ("question", "context"):
         if not ex[key].strip():
-            problems.append(f"{label}: empty {key}")
+            problems.append(f"{label}: empty {key}; fill it in or remove the row")
     if not labelled:
         return ex
     answers = _answers(raw, label)
