@@ -69,8 +69,31 @@ def read_text(path: str) -> str:
     return text
 
 
-def read_table(path: str) -> Table:
-    """Read a CSV, TSV, JSONL (or JSON list) file, or a directory saved by `datasets.save_to_disk`."""
+def raise_or_record(problems: list[str] | None, message: str) -> None:
+    """Raise `message` as a UserError (reading), or, given a `problems` list (debug-data's row_problems hooks,
+    which list every bad row in one pass), append it there and let the caller skip the row."""
+    if problems is None:
+        raise UserError(message) from None
+    problems.append(message)
+
+
+def recorded(problems: list[str] | None, check, *args):
+    """check(*args), a validation that raises UserError; given a `problems` list, the error is appended there
+    instead and None returned, so the caller skips the row and goes on (see raise_or_record)."""
+    if problems is None:
+        return check(*args)
+    try:
+        return check(*args)
+    except UserError as e:
+        problems.append(str(e))
+        return None
+
+
+def read_table(path: str, problems: list[str] | None = None) -> Table:
+    """Read a CSV, TSV, JSONL (or JSON list) file, or a directory saved by `datasets.save_to_disk`.
+
+    With `problems` (debug-data's row_problems hooks), a JSON line that does not parse or is not an object is
+    recorded there and skipped, so one pass lists every such line; without it the first one raises."""
     if path is None:
         raise UserError("no data file given")
     if os.path.isdir(path):
@@ -82,8 +105,8 @@ def read_table(path: str) -> Table:
     if ext in (".csv", ".tsv"):
         return _read_delimited(path, text, "\t" if ext == ".tsv" else ",")
     if ext == ".json" and text.lstrip().startswith("["):
-        return _read_json_list(path, text)
-    return _read_jsonl(path, text)
+        return _read_json_list(path, text, problems)
+    return _read_jsonl(path, text, problems)
 
 
 def _read_delimited(path: str, text: str, delimiter: str) -> Table:
@@ -127,7 +150,7 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
     return table
 
 
-def _read_jsonl(path: str, text: str) -> Table:
+def _read_jsonl(path: str, text: str, problems: list[str] | None = None) -> Table:
     objects = []
     for n, line in enumerate(text.split("\n"), start=1):  # only \n ends a line (see _read_delimited)
         line = line.rstrip("\r")
@@ -136,25 +159,26 @@ def _read_jsonl(path: str, text: str) -> Table:
         try:
             objects.append((json.loads(line), n, where(path, n)))
         except json.JSONDecodeError as e:
-            raise UserError(f"{where(path, n)}: not valid JSON ({e.msg} at column {e.colno})") from None
-    return _objects_table(path, objects)
+            raise_or_record(problems, f"{where(path, n)}: not valid JSON ({e.msg} at column {e.colno})")
+    return _objects_table(path, objects, problems)
 
 
-def _read_json_list(path: str, text: str) -> Table:
+def _read_json_list(path: str, text: str, problems: list[str] | None = None) -> Table:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise UserError(f"{where(path, e.lineno)}: not valid JSON ({e.msg} at column {e.colno})") from None
-    return _objects_table(path, [(obj, None, f"{path}, item {i}") for i, obj in enumerate(data)])
+    return _objects_table(path, [(obj, None, f"{path}, item {i}") for i, obj in enumerate(data)], problems)
 
 
-def _objects_table(path: str, objects: list[tuple]) -> Table:
+def _objects_table(path: str, objects: list[tuple], problems: list[str] | None = None) -> Table:
     """A table of JSON objects (obj, line, location); the columns are every key seen, in first-seen order."""
     table = Table(path, [])
     seen = {}
     for obj, line, loc in objects:
         if not isinstance(obj, dict):
-            raise UserError(f"{loc}: expected a JSON object, got {type(obj).__name__}")
+            raise_or_record(problems, f"{loc}: expected a JSON object, got {type(obj).__name__}")
+            continue
         seen.update(dict.fromkeys(obj))
         table.rows.append(obj)
         table.lines.append(line)

@@ -27,7 +27,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     report(train, validation, tokenizer, opts, max_length) -> dict   task-specific part of debug-data
     metric_names: tuple[str, ...]   optional: the metrics --metric may name (listed in `train --help`)
     default_model: str   optional: the model used when --model is not given (default: all-MiniLM-L6-v2)
-    row_problems(path, opts) -> list[str]   optional: every bad row of a file, for debug-data (read() stops at one)
+    row_problems(path, opts) -> list[str]   optional: every bad row of a file, for debug-data (read() stops at one;
+        NER and QA run read()'s own checks, recording with data.readers.recorded / raise_or_record)
     echo(example) -> dict   optional: the input and gold fields a prediction row carries (default: outputs.echo)
     calibrate(rt, validation) -> dict | None   optional: after training, tune decision values on validation
         (QA's null threshold, classification's --calibrate temperature) in rt.opts / rt.setup, which are then
@@ -57,7 +58,7 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     extra_perturbations() -> list[robustness.probes.Special]   optional: task-specific perturbations (NER entity
         swap, QA distractor)
     attack_scores(rt, examples) -> list[(score, correct)]   optional: per example, what `robustness --attack`
-        drives down and whether the prediction is still right (classification)
+        drives down and whether the prediction is still right (classification, NER, QA)
 """
 
 from __future__ import annotations

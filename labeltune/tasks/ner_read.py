@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from ..data.readers import read_table, read_text
+from ..data.readers import raise_or_record, read_table, read_text, recorded
 from ..errors import UserError, flag, where
 from .ner_tags import detect_scheme, parse_tag, to_iob2
 
@@ -25,37 +25,42 @@ def _is_jsonl(path: str, opts: NEROptions) -> bool:
     return str(path).lower().endswith(JSON_EXTENSIONS)
 
 
-def _finish_tags(path: str, rows: list[dict], opts: NEROptions) -> None:
-    """Detect the file's scheme, convert its tag rows to IOB2 and record (or refuse) invalid spots."""
+def _finish_tags(path: str, rows: list[dict], opts: NEROptions, problems: list[str] | None = None) -> None:
+    """Detect the file's scheme, convert its tag rows to IOB2 and record (or refuse) invalid spots.
+    `problems` (row_problems): every refusal is appended there instead of raised."""
     tagged = [r for r in rows if "_raw_tags" in r]
     if not tagged:
         return
-    parsed = [[parse_tag(t, r["_locs"][i]) for i, t in enumerate(r["_raw_tags"])] for r in tagged]
+    parsed = [[recorded(problems, parse_tag, t, r["_locs"][i]) for i, t in enumerate(r["_raw_tags"])] for r in tagged]
+    if problems is not None:  # a row with an unreadable tag is recorded; the scheme comes from the others
+        kept = [k for k, seq in enumerate(parsed) if None not in seq]
+        tagged, parsed = [tagged[k] for k in kept], [parsed[k] for k in kept]
     scheme = detect_scheme(parsed) if opts.scheme.lower() == "auto" else opts.scheme.upper()
     if scheme != "BIOES":
         for r, seq in zip(tagged, parsed):
             bad = next((i for i, (p, _) in enumerate(seq) if p in "ES"), None)
             if bad is not None:
-                raise UserError(f"{r['_locs'][bad]}: tag '{r['_raw_tags'][bad]}' is not valid in {scheme}; "
+                raise_or_record(problems, f"{r['_locs'][bad]}: tag '{r['_raw_tags'][bad]}' is not valid in {scheme}; "
                                 "pass --scheme bioes (or auto)")
     repaired = 0
     for r, seq in zip(tagged, parsed):
         r["tags"], issues = to_iob2(seq, scheme)
         r["_issues"] = [f"{r['_locs'][i]}: {what}" for i, what in issues]
         if issues and opts.strict_tags:
-            raise UserError(f"{r['_issues'][0]} (invalid {scheme}); fix the tags, or drop --strict-tags to "
+            raise_or_record(problems, f"{r['_issues'][0]} (invalid {scheme}); fix the tags, or drop --strict-tags to "
                             "repair them as conlleval does")
         repaired += len(issues)
         r["_scheme"] = scheme
         del r["_raw_tags"], r["_locs"]
-    if repaired:  # handled, and said: never a silent change of the data
+    if repaired and problems is None:  # handled, and said: never a silent change of the data (read() says it)
         print(f"labeltune: {path}: {repaired} invalid {scheme} tag sequence(s) repaired (a stray I- starts an "
               "entity, as conlleval does); `labeltune debug-data` lists them, --strict-tags refuses them",
               file=sys.stderr)
 
 
-def read_conll(path: str, opts: NEROptions, labelled: bool = True) -> list[dict]:
-    """Sentences of a CoNLL column file; every line must have as many columns as the first one."""
+def read_conll(path: str, opts: NEROptions, labelled: bool = True, problems: list[str] | None = None) -> list[dict]:
+    """Sentences of a CoNLL column file; every line must have as many columns as the first one.
+    `problems` (row_problems): a bad line is appended there and skipped instead of raised."""
     text = read_text(path)
     examples, tokens, locs, tags, first_line = [], [], [], [], None
     doc, n_columns = 0, None
@@ -95,55 +100,63 @@ def read_conll(path: str, opts: NEROptions, labelled: bool = True) -> list[dict]
                                 f"{opts.conll_tag_index} apart from the token column; is this file tagged?")
         if len(fields) != n_columns:
             missing = " (the tag column is missing?)" if len(fields) < n_columns else ""
-            raise UserError(f"{where(path, n)}: {len(fields)} column(s) but the first line has {n_columns}"
+            raise_or_record(problems, f"{where(path, n)}: {len(fields)} column(s) but the first line has {n_columns}"
                             f"{missing}; every token line needs the same columns")
+            continue
         first_line = first_line or n
         tokens.append(fields[tok_i])
         locs.append(where(path, n))
         if labelled:
             tags.append(fields[tag_i])
     flush()
-    if not examples:
+    if not examples and not problems:  # (row_problems: every line was bad, and each one is listed)
         raise UserError(f"{path}: no sentences found (CoNLL: one token per line, a blank line between sentences)")
-    _finish_tags(path, examples, opts)
+    _finish_tags(path, examples, opts, problems)
     return examples
 
 
-def read_jsonl(path: str, opts: NEROptions, labelled: bool = True) -> list[dict]:
-    """Rows with a tokens list (and tags), or raw text (and character spans)."""
-    table = read_table(path)
+def read_jsonl(path: str, opts: NEROptions, labelled: bool = True, problems: list[str] | None = None) -> list[dict]:
+    """Rows with a tokens list (and tags), or raw text (and character spans).
+    `problems` (row_problems): a bad row is appended there and skipped instead of raised."""
+    table = read_table(path, problems)
     names = [n.strip() for n in opts.tag_names.split(",")] if opts.tag_names else None
     examples = []
     for i, row in enumerate(table.rows):
-        loc = table.where(i)
-        ex = {"_where": loc}
-        if opts.doc_column in row and row[opts.doc_column] is not None:
-            ex["doc"] = f"{path}#{row[opts.doc_column]}"
-        if opts.tokens_column in row:
-            ex["tokens"] = _tokens(row[opts.tokens_column], loc, opts.tokens_column)
-            if labelled:
-                if opts.tags_column not in row:
-                    raise UserError(f"{loc}: no '{opts.tags_column}' field (set by {flag('tags_column')}) next to the tokens")
-                ex["_raw_tags"] = _tags(row[opts.tags_column], len(ex["tokens"]), loc, opts.tags_column, names)
-                ex["_locs"] = [f"{loc}, token {k} ({t!r})" for k, t in enumerate(ex["tokens"])]
-        elif opts.text_column in row:
-            text = row[opts.text_column]
-            if not isinstance(text, str) or not text.strip():
-                raise UserError(f"{loc}: empty or non-string '{opts.text_column}'; remove the row or fill in the text")
-            ex["text"] = text
-            if labelled:
-                if opts.spans_column not in row:
-                    raise UserError(f"{loc}: no '{opts.spans_column}' field (set by {flag('spans_column')}) with the "
-                                    "entity spans of the text ([] when it has none)")
-                ex["spans"] = _spans(row[opts.spans_column], text, loc)
-        else:
-            raise UserError(f"{loc}: neither '{opts.tokens_column}' ({flag('tokens_column')}) nor '{opts.text_column}' "
-                            f"({flag('text_column')}); the row has {', '.join(row) or 'no fields'}")
-        examples.append(ex)
-    if not examples:
+        ex = recorded(problems, _jsonl_example, row, table.where(i), path, opts, labelled, names)
+        if ex is not None:
+            examples.append(ex)
+    if not examples and not problems:  # (row_problems: every row was bad, and each one is listed)
         raise UserError(f"{path}: no rows")
-    _finish_tags(path, examples, opts)
+    _finish_tags(path, examples, opts, problems)
     return examples
+
+
+def _jsonl_example(row: dict, loc: str, path: str, opts: NEROptions, labelled: bool, names: list[str] | None) -> dict:
+    """One validated JSONL row (tokens and raw tags, or text and spans); the first problem raises."""
+    ex = {"_where": loc}
+    if opts.doc_column in row and row[opts.doc_column] is not None:
+        ex["doc"] = f"{path}#{row[opts.doc_column]}"
+    if opts.tokens_column in row:
+        ex["tokens"] = _tokens(row[opts.tokens_column], loc, opts.tokens_column)
+        if labelled:
+            if opts.tags_column not in row:
+                raise UserError(f"{loc}: no '{opts.tags_column}' field (set by {flag('tags_column')}) next to the tokens")
+            ex["_raw_tags"] = _tags(row[opts.tags_column], len(ex["tokens"]), loc, opts.tags_column, names)
+            ex["_locs"] = [f"{loc}, token {k} ({t!r})" for k, t in enumerate(ex["tokens"])]
+    elif opts.text_column in row:
+        text = row[opts.text_column]
+        if not isinstance(text, str) or not text.strip():
+            raise UserError(f"{loc}: empty or non-string '{opts.text_column}'; remove the row or fill in the text")
+        ex["text"] = text
+        if labelled:
+            if opts.spans_column not in row:
+                raise UserError(f"{loc}: no '{opts.spans_column}' field (set by {flag('spans_column')}) with the "
+                                "entity spans of the text ([] when it has none)")
+            ex["spans"] = _spans(row[opts.spans_column], text, loc)
+    else:
+        raise UserError(f"{loc}: neither '{opts.tokens_column}' ({flag('tokens_column')}) nor '{opts.text_column}' "
+                        f"({flag('text_column')}); the row has {', '.join(row) or 'no fields'}")
+    return ex
 
 
 def _tokens(value, loc: str, column: str) -> list[str]:

@@ -31,7 +31,7 @@ from ..inference import run_batches
 from ..models import from_pretrained, strip_offsets
 # the helpers are importable from here, as before the split (tests, explain, report, benchmarks use them)
 from .qa_metrics import best_threshold, exact_match, f1_score, gold_answers, normalize_answer, squad_metrics  # noqa: F401
-from .qa_read import _duplicate_ids, make_example, read_rows  # noqa: F401
+from .qa_read import _duplicate_ids, make_example, read_examples, read_rows  # noqa: F401
 from .qa_spans import answer_positions, as_prediction, best_span, tokenize  # noqa: F401
 
 MAX_LISTED = 20  # problems listed in one error message; the count says how many more there are
@@ -70,13 +70,7 @@ class QATask:
 
     # --- data -----------------------------------------------------------------------------------
     def read(self, path: str, opts: QAOptions, labelled: bool = True) -> list[dict]:
-        problems, examples = [], []
-        for raw, loc in read_rows(path):
-            ex = make_example(raw, loc, labelled, opts, problems)
-            if ex is not None:
-                examples.append(ex)
-        if labelled:
-            _duplicate_ids(examples, problems)
+        examples, problems = read_examples(path, opts, labelled)
         if problems:  # one line (the CLI prints one line per error): the first problems, then how many more
             more = f"; ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
             raise UserError(f"{path}: {len(problems)} problem(s) in the data: " + "; ".join(problems[:MAX_LISTED]) + more)
@@ -87,6 +81,11 @@ class QATask:
             print(f"{path}: --repair-answers moved answer_start of {repaired} answer(s) to where their text occurs",
                   file=sys.stderr)
         return examples
+
+    def row_problems(self, path: str, opts: QAOptions) -> list[str]:
+        """Every bad question of `path`, for `labeltune debug-data`: read()'s checks, with the format errors (invalid
+        JSON, a missing field) listed too instead of raised at the first; a file that is not JSON at all raises."""
+        return read_examples(path, opts, every_row=True)[1]
 
     def as_examples(self, inputs, opts) -> list[dict]:
         out, problems = [], []
@@ -277,6 +276,13 @@ class QATask:
         from ..robustness.probes import QA_SPECIALS
 
         return QA_SPECIALS
+
+    def attack_scores(self, rt, examples) -> list[tuple[float, bool]]:
+        """`labeltune robustness --attack`: per example the answer's F1 and whether it is an exact match
+        (labeltune/robustness/scores.py)."""
+        from ..robustness.scores import qa_scores
+
+        return qa_scores(self, rt, examples)
 
     def explain_probe(self, rt, example, prediction, target=None):
         """`labeltune explain`: model input, words and target scores of one example (labeltune/explain/targets.py)."""
