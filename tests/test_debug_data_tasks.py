@@ -113,3 +113,11 @@ def test_clean_files_have_no_row_problems(tmp_path, tiny_bert_dir, capsys):
         code, errors, report = _debug(["--task", task, "--train", path, "--model", tiny_bert_dir], capsys)
         assert code == 0 and errors == [] and report["errors"] == 0, errors
         assert report["train_examples"] == n  # the whole report was made, not cut short
+
+
+def test_another_tasks_file_gives_one_error_with_the_hint(tmp_path, tiny_bert_dir, capsys):
+    """No row reads at all: one error (read()'s first) with the did-you-mean hint, not one line per row."""
+    path = _write(tmp_path / "cls.jsonl", _jsonl([{"text": "good film", "label": "pos"}] * 5))
+    for task in ("qa", "ner"):
+        code, problems, _ = _debug(["--task", task, "--train", path, "--model", tiny_bert_dir], capsys)
+        assert code == 1 and len(problems) == 1 and "did you mean --task classification?" in problems[0], problems

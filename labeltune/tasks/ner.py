@@ -79,9 +79,11 @@ class NERTask:
 
     def row_problems(self, path: str, opts: NEROptions) -> list[str]:
         """Every bad line (CoNLL) or row (JSONL) of `path`, for `labeltune debug-data`: the same reader and checks
-        as read(), which stops at the first; a problem with the whole file (no tag column) still raises."""
+        as read(), which stops at the first; a problem with the whole file (no tag column, no row readable) raises."""
         problems = []
-        (read_jsonl if _is_jsonl(path, opts) else read_conll)(path, opts, True, problems)
+        examples = (read_jsonl if _is_jsonl(path, opts) else read_conll)(path, opts, True, problems)
+        if problems and not examples:  # not one row reads: the file as a whole is wrong (another task's data?), and
+            raise UserError(problems[0])  # debug-data reports read()'s first error with its did-you-mean hint
         return problems
 
     def as_examples(self, inputs, opts) -> list[dict]:

@@ -84,8 +84,11 @@ class QATask:
 
     def row_problems(self, path: str, opts: QAOptions) -> list[str]:
         """Every bad question of `path`, for `labeltune debug-data`: read()'s checks, with the format errors (invalid
-        JSON, a missing field) listed too instead of raised at the first; a file that is not JSON at all raises."""
-        return read_examples(path, opts, every_row=True)[1]
+        JSON, a missing field) listed too instead of raised at the first; a file with no readable question raises."""
+        examples, problems = read_examples(path, opts, every_row=True)
+        if problems and not examples:  # not one row reads: the file as a whole is wrong (another task's data?), and
+            raise UserError(problems[0])  # debug-data reports read()'s first error with its did-you-mean hint
+        return problems
 
     def as_examples(self, inputs, opts) -> list[dict]:
         out, problems = [], []
