@@ -358,3 +358,72 @@ def test_ner_and_qa_models_run_every_perturbation(tmp_path, tiny_bert_dir):
         names = {row["perturbation"] for row in r["rows"]}
         assert names == {"none", *PERTURBATIONS, "entity_swap" if task == "ner" else "distractor"}
         assert os.path.exists(tmp_path / f"r-{task}" / "robustness.html")
+
+
+# --- the attack on NER and QA (the tasks' attack_scores hooks) --------------------------------------------------
+def _zebra_ner_rows(n, seed):
+    """Filler sentences; half of them hold 'zebra', the one entity (ANI)."""
+    rows = []
+    for r in _zebra_rows(n, seed):
+        tokens = r["text"].split()
+        rows.append({"tokens": tokens, "tags": ["B-ANI" if t == "zebra" else "O" for t in tokens]})
+    return rows
+
+
+def _zebra_qa_rows(n, seed):
+    """The answer is the word after 'zebra' in the context; the question never names it."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        words = rng.sample(FILLER, 8)
+        k = rng.randrange(1, 7)
+        words[k] = "zebra"
+        context = " ".join(words)
+        start = len(" ".join(words[:k + 1])) + 1
+        rows.append({"id": str(i), "question": "which word comes next ?", "context": context,
+                     "answers": {"text": [words[k + 1]], "answer_start": [start]}})
+    return rows
+
+
+@pytest.mark.parametrize("task", ["ner", "qa"])
+def test_attack_on_ner_and_qa_breaks_the_learnt_rule(task, tiny_bert_dir, tmp_path):
+    import labeltune
+    from labeltune import run
+    from labeltune.config import TrainConfig
+
+    rows = {"ner": _zebra_ner_rows, "qa": _zebra_qa_rows}[task]
+    train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows(240, 0)))
+    test.write_text("".join(json.dumps(r) + "\n" for r in rows(30, 1)))
+    out = str(tmp_path / "m")
+    # QA's rule (attend to the word before) takes longer to learn: 20 epochs give 100% exact match
+    epochs = {"ner": 6, "qa": 20}[task]
+    run.train(TrainConfig(task=task, model=tiny_bert_dir, train=str(train), output=out, epochs=epochs, batch_size=16,
+                          lr=3e-3, precision="fp32", validation_fraction=0.0, quiet=True, threads=1),
+              run.get_task(task).Options())
+    opts = RobustnessOptions(attack=True, budget=0.2, seed=1, perturbations="case", severities="0.1")
+    r = robustness(out, str(test), str(tmp_path / "r"), opts)
+    attack = r["attack"]["model"]
+    assert attack["accuracy_before"] >= 0.9  # the rule is learnt: every tag / answer right
+    adversarial = [json.loads(line) for line in open(tmp_path / "r" / "adversarial.jsonl")]
+    assert len(adversarial) == attack["successes"] >= 0.3 * attack["attacked"]
+    assert 0 < attack["words_perturbed"] <= 0.2
+    # each success checked on its own: the model, given the adversarial input, is wrong, and the gold labels
+    # still fit it (character edits keep NER words in place; the QA answer is never edited)
+    model, gold = labeltune.load(out, precision="fp32"), {e["where"]: e for e in adversarial}
+    golds = {f"{test}, line {i + 1}": json.loads(x) for i, x in enumerate(open(test))}
+    for where, adv in gold.items():
+        row = golds[where]
+        if task == "ner":
+            tokens = adv["adversarial"].split()
+            assert len(tokens) == len(row["tokens"])
+            assert model.predict([tokens])[0]["tags"] != row["tags"]
+        else:
+            question, context = adv["adversarial"].split(" || ")
+            assert row["answers"]["text"][0] in context.split()
+            assert model.predict([{"question": question, "context": context}])[0]["answer"] != row["answers"]["text"][0]
+    if task == "qa":  # the answer is found by 'zebra' alone: the attack finds it (measured: 30 of 30, by one typo)
+        assert sum(any(e["word"] == "zebra" for e in adv["edits"]) for adv in adversarial) >= 0.9 * len(adversarial)
+    budget0 = robustness(out, str(test), str(tmp_path / "r0"), RobustnessOptions(
+        attack=True, budget=0.0, perturbations="case", severities="0.1"))["attack"]["model"]
+    assert budget0["successes"] == 0 and budget0["accuracy_under_attack"] == budget0["accuracy_before"]

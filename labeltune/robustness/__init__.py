@@ -23,7 +23,7 @@ from .perturb import PERTURBATIONS, Editor, example_rng, parse_names, random_pla
 class RobustnessOptions:
     severities: str = opt("0.05,0.1,0.2", "comma-separated shares of words each perturbation touches")
     perturbations: str = opt("", "comma-separated perturbations to run (default: all; see labeltune/robustness/perturb.py)")
-    attack: bool = opt(False, "also run the greedy black-box attack (classification)")
+    attack: bool = opt(False, "also run the greedy black-box attack (classification, NER, QA)")
     budget: float = opt(0.1, "attack: the largest share of an example's words the attack may edit")
     attack_edits: str = opt("char,word", "attack: char (typos), word (embedding neighbours) or both")
     neighbours: int = opt(8, "attack: nearest embedding neighbours tried per word")
@@ -127,7 +127,7 @@ def robustness(model: str, data: str, output: str, opts: RobustnessOptions | Non
         from .attack import attack
 
         if not hasattr(task, "attack_scores"):
-            raise UserError(f"--attack: the task '{task.name}' has no attack_scores hook (classification has)")
+            raise UserError(f"--attack: the task '{task.name}' has no attack_scores hook (classification, NER and QA have)")
         edits = [e.strip() for e in opts.attack_edits.split(",") if e.strip()]
         result["attack"] = {}
         for key, p in models.items():

@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from .perturb import CHAR_EDITS, FROZEN, Editor, example_rng, identity_plan, targeted_plan
+from .perturb import CHAR_EDITS, FREE, FROZEN, Editor, example_rng, identity_plan, targeted_plan
 
 
 class Neighbours:
@@ -97,20 +97,22 @@ def attack(task, rt, examples: list[dict], budget: float, edits: list[str], neig
         queries += 1
         recorder = Editor(identity_plan)
         task.perturb(e, recorder, example_rng(seed, "attack", i))
-        words = [(k, w) for k, (w, kind) in enumerate(recorder.seen) if kind != FROZEN]
+        # labelled words (NER entity words) get character edits only: a neighbour could be another entity type
+        words = [(k, w, kind) for k, (w, kind) in enumerate(recorder.seen) if kind != FROZEN]
         n_words = len(recorder.seen)
         allowed = math.ceil(budget * n_words - 1e-9)
         current, cur, still_ok = {}, s0, True
         if allowed and words:
-            deleted = score(rt, [variant(e, i, {k: ""}) for k, _ in words])
+            deleted = score(rt, [variant(e, i, {k: ""}) for k, _, _ in words])
             queries += len(words)
             order = sorted(range(len(words)), key=lambda j: (-(s0 - deleted[j][0]), j))
             rng = example_rng(seed, "attack-candidates", i)
             for j in order:
                 if len(current) >= allowed or not still_ok:
                     break
-                k, w = words[j]
-                cands = (char_candidates(w, rng) if "char" in edits else []) + (near(w) if near else [])
+                k, w, kind = words[j]
+                cands = (char_candidates(w, rng) if "char" in edits else []) + \
+                    (near(w) if near and kind == FREE else [])
                 if not cands:
                     continue
                 results = score(rt, [variant(e, i, {**current, k: c}) for c in cands])
