@@ -453,3 +453,16 @@ def test_aopc_on_a_hand_made_model():
     assert comp[0] == pytest.approx(0.0, abs=1e-6) and suff[0] == pytest.approx(0.8)
     occ = occlusion(probe)
     assert occ.scores[0] == pytest.approx([np.log(0.9) - np.log(0.1), 0, 0, 0], abs=1e-5)
+
+
+def test_complete_words_extends_cut_words_and_lists_the_rest():
+    """A window word cut at the window's edge takes its whole word's span; words in no window are outside."""
+    from labeltune.explain.probe import Word, complete_words
+
+    full = [Word("the", 0, 3, "text", []), Word("zebrafish", 4, 13, "text", []), Word("swims", 14, 19, "text", []),
+            Word("why", 0, 3, "question", [])]
+    window = [Word("why", 0, 3, "question", [1]), Word("the", 0, 3, "text", [3]), Word("zebra", 4, 9, "text", [4, 5])]
+    kept, outside = complete_words(window, full)
+    assert [(w.text, w.start, w.end, w.part, w.positions) for w in kept] == [
+        ("why", 0, 3, "question", [1]), ("the", 0, 3, "text", [3]), ("zebrafish", 4, 13, "text", [4, 5])]
+    assert [(w.text, w.positions) for w in outside] == [("swims", [])]

@@ -109,12 +109,18 @@ def complete_words(window: list[Word], full: list[Word]) -> tuple[list[Word], li
     """(window words, outside words) against `full`, every word of the untruncated input: a window word cut
     at the window's edge (some of its sub-words in the next window) takes its whole word's text and offsets,
     so one word has one span in every window; a word of `full` that no window word overlaps is outside."""
-    def overlaps(a: Word, b: Word) -> bool:
-        return a.part == b.part and a.start < b.end and b.start < a.end
+    from bisect import bisect_right
 
+    by_part: dict = {}  # part -> (starts, indices into full), in text order
+    for k, f in sorted(enumerate(full), key=lambda kf: (kf[1].part, kf[1].start)):
+        by_part.setdefault(f.part, ([], []))
+        by_part[f.part][0].append(f.start)
+        by_part[f.part][1].append(k)
     kept, used = [], set()
     for w in window:
-        whole = next((k for k, f in enumerate(full) if overlaps(w, f)), None)
+        starts, index = by_part.get(w.part, ([], []))
+        r = bisect_right(starts, w.start) - 1  # the last full word starting at or before this one
+        whole = index[r] if r >= 0 and full[index[r]].end > w.start else None
         if whole is not None:
             f = full[whole]
             w = Word(f.text, f.start, f.end, f.part, w.positions)
