@@ -90,6 +90,9 @@ class TrainConfig:
                                 "fine-tuning of the encoder, then a logistic-regression head; labeltune/fewshot.py)")
     few_shot_iterations: int = opt(20, "with --few-shot: sentence pairs drawn per training example (SetFit's "
                                        "num_iterations)")
+    few_shot_template: str = opt("", "with --few-shot: also train on 8 synthetic examples per label, this text with "
+                                     "{} replaced by the label name, e.g. 'This sentence is {}' (label names must "
+                                     "be words; SetFit's get_templated_dataset)")
     report_to: str = opt("", "experiment tracking, comma-separated: tensorboard, mlflow (off by default; offline)")
     tracking_dir: str = opt("", "with --report-to: where tensorboard/ event files and the default MLflow store "
                                 "mlruns/ go (default: --output)")
@@ -138,6 +141,8 @@ class TrainConfig:
             (not self.save_adapter or self.peft != "none", f"{flag('save_adapter')} needs {flag('peft')} lora or ia3"),
             (not (self.few_shot and self.peft != "none"), f"{flag('few_shot')} trains the whole encoder; drop {flag('peft')}"),
             (self.few_shot_iterations >= 1, f"{flag('few_shot_iterations')} must be at least 1"),
+            (not self.few_shot_template or (self.few_shot and self.few_shot_template.count("{}") == 1),
+             f"{flag('few_shot_template')} needs {flag('few_shot')} and one {{}} where the label name goes"),
             (all(n.strip() in ("tensorboard", "mlflow", "") for n in self.report_to.split(",")),
              f"{flag('report_to')} takes tensorboard, mlflow or both, comma-separated"),
         ]

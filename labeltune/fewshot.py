@@ -40,6 +40,7 @@ from .errors import UserError
 
 HEAD_FILE = "few_shot_head.safetensors"
 DEFAULTS = {"lr": 2e-5, "epochs": 1, "batch_size": 16}  # SetFit's own defaults for the encoder phase
+TEMPLATE_EXAMPLES = 8  # --few-shot-template: synthetic examples per label (measured with 8 and 16, see the docstring)
 
 
 class FewShotClassifier(nn.Module):
@@ -110,6 +111,11 @@ def train(cfg, model_path: str, train_ex: list[dict], setup: dict, opts, tokeniz
 
     index = {name: i for i, name in enumerate(setup["labels"])}
     data = Dataset.from_dict({"text": [e["text"] for e in train_ex], "label": [index[e["labels"][0]] for e in train_ex]})
+    if cfg.few_shot_template:  # the label names as extra examples: a prior the 8 real examples per label lack
+        from setfit import get_templated_dataset
+
+        data = get_templated_dataset(data, candidate_labels=list(setup["labels"]), template=cfg.few_shot_template,
+                                     sample_size=TEMPLATE_EXAMPLES)
     lr, epochs, batch_size = (getattr(cfg, k) if getattr(cfg, k) is not None else v for k, v in DEFAULTS.items())
     model = SetFitModel.from_pretrained(model_path, local_files_only=True)
     pooling = [m for m in model.model_body if isinstance(m, Pooling)]
@@ -143,8 +149,9 @@ def train(cfg, model_path: str, train_ex: list[dict], setup: dict, opts, tokeniz
             weight[int(cls)], bias[int(cls)] = torch.from_numpy(coef[row]), float(intercept[row])
     encoder = model.model_body[0].auto_model
     setup["few_shot"] = {"pooling": "mean", "normalize": normalize, "iterations": cfg.few_shot_iterations,
+                         "template": cfg.few_shot_template or None,
                          "lr": lr, "epochs": int(epochs), "batch_size": batch_size, "library": "setfit"}
     classifier = FewShotClassifier(encoder.float(), weight, bias, normalize).eval()
-    pairs = 2 * cfg.few_shot_iterations * len(train_ex) * int(epochs)
+    pairs = 2 * cfg.few_shot_iterations * len(data) * int(epochs)
     state = {"step": -(-pairs // batch_size), "best_step": None, "samples": pairs, "train_seconds": seconds}
     return classifier, {"state": state}

@@ -50,3 +50,33 @@ def test_few_shot_refuses_what_it_cannot_do(tmp_path, tiny_bert_dir):
     with pytest.raises(UserError, match="trains the whole encoder"):
         labeltune.train(train=train, output=str(tmp_path / "c"), peft="lora", **common)
     assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
+
+
+def test_few_shot_template_adds_label_examples(tmp_path, tiny_bert_dir, monkeypatch):
+    import setfit
+
+    seen = []
+
+    class Recording(setfit.Trainer):  # the data SetFit trains on, as labeltune hands it over
+        def __init__(self, *args, **kwargs):
+            seen.extend(zip(kwargs["train_dataset"]["text"], kwargs["train_dataset"]["label"]))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(setfit, "Trainer", Recording)
+    train = _write(tmp_path / "train.csv", ["text", "label"], ROWS)
+    out = str(tmp_path / "fs")
+    labeltune.train(model=tiny_bert_dir, train=train, output=out, few_shot=True, few_shot_iterations=2,
+                    few_shot_template="This sentence is {}", validation_fraction=0.0, precision="fp32", seed=0,
+                    quiet=True)
+    with open(os.path.join(out, "labeltune.json")) as f:
+        setup = json.load(f)["setup"]
+    labels = setup["labels"]
+    assert setup["few_shot"]["template"] == "This sentence is {}"
+    assert len(seen) == len(ROWS) + 8 * len(labels)
+    for i, name in enumerate(labels):  # 8 synthetic rows per label, with that label's index
+        assert seen.count((f"This sentence is {name}", i)) == 8
+    with pytest.raises(UserError, match="--few-shot-template"):
+        labeltune.train(model=tiny_bert_dir, train=train, output=str(tmp_path / "b"), few_shot=True,
+                        few_shot_template="no slot", quiet=True)
+    with pytest.raises(UserError, match="--few-shot-template"):
+        labeltune.train(model=tiny_bert_dir, train=train, output=str(tmp_path / "c"), few_shot_template="a {}", quiet=True)
