@@ -201,6 +201,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"labeltune {command}: interrupted; a `train` run continues with --resume", file=sys.stderr)
         return 130
+    except OSError as e:
+        if getattr(e, "filename", None) is None:  # not about a path the user gave: a bug, keep the traceback
+            raise
+        print(f"labeltune {command}: error: {os_error_message(e)}", file=sys.stderr)
+        return 2
+
+
+def os_error_message(e: OSError) -> str:
+    """One line for a file-system error on a path (a file where a folder must go, no permission, a full disk)."""
+    import errno
+
+    path = e.filename
+    if isinstance(e, (FileExistsError, NotADirectoryError)):
+        return f"{path}: a file stands where a folder is needed ({e.strerror}); choose another output path"
+    if isinstance(e, IsADirectoryError):
+        return f"{path} is a folder; give a file name"
+    if isinstance(e, PermissionError):
+        return f"{path}: permission denied; choose a path you can read or write"
+    if e.errno == errno.ENOSPC:
+        return f"{path}: no space left on the device; free some space or choose another output path"
+    return f"{path}: {e.strerror or e}"
 
 
 def _run(command: str, rest: list[str]) -> int:
@@ -230,6 +251,10 @@ def _run(command: str, rest: list[str]) -> int:
         module, function = OWN_PARSERS[command].split(":")
         return getattr(importlib.import_module(module, __package__), function)(rest)
     ns, overrides = parse_model_command(command, rest)
+    if command == "evaluate" and ns.output:  # before the model runs, not after
+        from .outputs import check_output_file
+
+        check_output_file(ns.data, ns.output)
     predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, backend=ns.backend, **overrides)
     if command == "evaluate":
         metrics = predictor.evaluate(ns.data, predictions=ns.predictions, keep_columns=ns.keep_columns)
@@ -237,10 +262,9 @@ def _run(command: str, rest: list[str]) -> int:
         if ns.predictions != "-":  # standard output holds the predictions then; the metrics go to --output
             print(text)
         if ns.output:
-            if os.path.dirname(ns.output):
-                os.makedirs(os.path.dirname(ns.output), exist_ok=True)
-            with open(ns.output, "w") as f:
-                f.write(text + "\n")
+            from .files import atomic_write_text
+
+            atomic_write_text(ns.output, text + "\n")  # creates folders; refuses a folder or a file in the way
     else:
         n = predictor.predict_file(ns.input, ns.output, keep_columns=ns.keep_columns)
         where = "standard output" if ns.output == "-" else ns.output

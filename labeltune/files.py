@@ -14,6 +14,8 @@ import os
 import shutil
 import tempfile
 
+from .errors import UserError
+
 
 def fsync(path: str) -> None:
     """Flush a file's or a directory's content (a directory's: the names in it) to the disk."""
@@ -32,15 +34,30 @@ def make_readable(path: str) -> None:
     os.chmod(path, 0o666 & ~mask)
 
 
-def atomic_write_text(path, text: str, encoding: str = "utf-8") -> str:
-    """Write `text` to `path` atomically (creating its folder); returns `path`."""
+def writable_file(path, flag: str = "--output") -> None:
+    """UserError (naming `flag`) when `path` cannot become a file: it is a folder, or a file stands where one
+    of its folders should be (`out.csv/preds.jsonl`). Missing folders are fine: the writers create them."""
+    path = str(path)
+    if os.path.isdir(path):
+        raise UserError(f"{flag} {path} is a folder; give a file name, e.g. {os.path.join(path, 'predictions.jsonl')}")
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent) and os.path.dirname(parent) != parent:  # the nearest existing ancestor
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UserError(f"{flag} {path}: {parent} is a file, not a folder; choose another path")
+
+
+@contextlib.contextmanager
+def atomic_open(path, encoding: str = "utf-8", newline: str | None = None):
+    """A text file to write that replaces `path` (creating its folder) only when the block finishes without
+    error: a crash or a bad row half-way leaves the previous file as it was, never half a result file."""
+    writable_file(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    suffix = os.path.splitext(str(path))[1]
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(str(path))[1])
     try:
-        with os.fdopen(fd, "w", encoding=encoding) as f:
-            f.write(text)
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         make_readable(tmp)
@@ -49,6 +66,12 @@ def atomic_write_text(path, text: str, encoding: str = "utf-8") -> str:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def atomic_write_text(path, text: str, encoding: str = "utf-8") -> str:
+    """Write `text` to `path` atomically (creating its folder); returns `path`."""
+    with atomic_open(path, encoding=encoding) as f:
+        f.write(text)
     return path
 
 
@@ -83,7 +106,7 @@ def atomic_dir(path):
 
 
 def write_jsonl(path, records) -> None:
-    """One JSON object per line, UTF-8 kept as is (not atomic: the callers write result files once)."""
-    with open(path, "w", encoding="utf-8") as f:
+    """One JSON object per line, UTF-8 kept as is; atomic (a result file is whole or not there)."""
+    with atomic_open(path) as f:
         for r in records:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")

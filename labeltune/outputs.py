@@ -27,6 +27,7 @@ import sys
 
 from .data.readers import TABLE_FORMATS, read_table
 from .errors import UserError
+from .files import atomic_open, writable_file
 
 INPUT_KEYS = ("id", "text", "text_pair", "tokens", "question", "context", "source")
 
@@ -89,6 +90,17 @@ def parse_keep(value: str | None) -> list[str]:
     return [c.strip() for c in (value or "").split(",") if c.strip()]
 
 
+def check_output_file(source: str | None, output: str | None, flag: str = "--output") -> None:
+    """Before any work: UserError when `output` cannot be written (a folder, a file in the way of its folder) or
+    would replace the input file `source` the results are computed from (the data would be lost)."""
+    if not output or output == "-":
+        return
+    writable_file(output, flag)
+    if source and os.path.exists(output) and os.path.exists(source) and os.path.samefile(source, output):
+        raise UserError(f"{flag} {output} is the input file itself; writing there would replace your data with "
+                        "the results: choose another file name")
+
+
 def write_records(path: str, records: list[dict]) -> str:
     """Write rows as CSV/TSV (by extension), JSONL otherwise; '-' is standard output. Returns where they went."""
     if path == "-":
@@ -96,13 +108,8 @@ def write_records(path: str, records: list[dict]) -> str:
             sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
         sys.stdout.flush()
         return "standard output"
-    if os.path.isdir(path):
-        raise UserError(f"--output {path} is a folder; give a file name, e.g. {os.path.join(path, 'predictions.jsonl')}")
-    folder = os.path.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
     ext = os.path.splitext(path)[1].lower()
-    with open(path, "w", encoding="utf-8", newline="") as f:
+    with atomic_open(path, newline="") as f:  # refuses a folder; creates missing folders
         if ext in (".csv", ".tsv"):
             columns = list(dict.fromkeys(k for r in records for k in r))
             w = csv.DictWriter(f, columns, delimiter="\t" if ext == ".tsv" else ",")
@@ -133,7 +140,7 @@ def write_split(source: str, examples: list[dict], out_dir: str, name: str, opts
             return None
         path = os.path.join(out_dir, name + (".jsonl" if ext == ".ndjson" else ext))
         if ext in (".csv", ".tsv"):
-            with open(path, "w", encoding="utf-8", newline="") as f:
+            with atomic_open(path, newline="") as f:
                 w = csv.DictWriter(f, table.columns, delimiter="\t" if ext == ".tsv" else ",")
                 w.writeheader()
                 w.writerows(rows)
@@ -143,7 +150,7 @@ def write_split(source: str, examples: list[dict], out_dir: str, name: str, opts
         return write_squad(examples, os.path.join(out_dir, name + ".json"))
     if examples and "tokens" in examples[0] and "tags" in examples[0]:  # CoNLL: token and IOB2 tag per line
         path = os.path.join(out_dir, name + ".conll")
-        with open(path, "w", encoding="utf-8") as f:
+        with atomic_open(path) as f:
             for e in examples:
                 f.writelines(f"{t} {g}\n" for t, g in zip(e["tokens"], e["tags"]))
                 f.write("\n")
@@ -164,7 +171,7 @@ def write_squad(examples: list[dict], path: str) -> str:
         paragraphs.setdefault(e["context"], []).append(qa)
     doc = {"version": "v2.0", "data": [{"title": os.path.basename(path), "paragraphs": [
         {"context": c, "qas": q} for c, q in paragraphs.items()]}]}
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_open(path) as f:
         json.dump(doc, f, ensure_ascii=False, indent=1)
     return path
 

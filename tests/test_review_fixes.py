@@ -1,0 +1,114 @@
+"""Regressions for bugs found by reviewing the commands as a new user would run them (bad output paths, an
+output that is the input itself, half-written result files, a model fine-tuned for another task).
+
+Every CLI case must end with exit status 2 and one line on stderr naming the path and the fix, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from trained import tiny_run
+
+from labeltune.cli import main
+from labeltune.errors import UserError
+from labeltune.files import write_jsonl
+from labeltune.outputs import write_records
+
+
+@pytest.fixture(scope="module")
+def clf(tmp_path_factory, tiny_bert_dir) -> str:
+    return tiny_run(tmp_path_factory.mktemp("review-clf"), tiny_bert_dir, "classification")
+
+
+@pytest.fixture()
+def files(tmp_path):
+    data = tmp_path / "in.csv"
+    data.write_text("text,label\na moving film,positive\nawful jokes,negative\n", encoding="utf-8")
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder\n", encoding="utf-8")
+    return data, blocker
+
+
+def _run_cli(argv, capsys) -> str:
+    capsys.readouterr()
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2, f"exit status {code}, stderr:\n{err}"
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_predict_output_below_a_file_is_a_user_error(clf, files, capsys):
+    data, blocker = files
+    line = _run_cli(["predict", "--model", clf, "--input", data, "--output", blocker / "p.jsonl"], capsys)
+    assert "afile is a file, not a folder" in line and "--output" in line
+    assert blocker.read_text() == "not a folder\n"
+
+
+@pytest.mark.parametrize("where", ["folder", "below-file"])
+def test_evaluate_output_that_cannot_be_a_file(clf, files, tmp_path, capsys, where):
+    data, blocker = files
+    output = tmp_path if where == "folder" else blocker / "m.json"
+    line = _run_cli(["evaluate", "--model", clf, "--data", data, "--output", output], capsys)
+    assert str(output) in line and ("is a folder" in line or "is a file, not a folder" in line)
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate-output", "evaluate-predictions"])
+def test_output_that_is_the_input_is_refused_and_the_input_kept(clf, files, capsys, command):
+    data, _ = files
+    before = data.read_bytes()
+    argv = {"predict": ["predict", "--model", clf, "--input", data, "--output", data],
+            "evaluate-output": ["evaluate", "--model", clf, "--data", data, "--output", data],
+            "evaluate-predictions": ["evaluate", "--model", clf, "--data", data, "--predictions", data]}[command]
+    line = _run_cli(argv, capsys)
+    assert "is the input file itself" in line
+    assert data.read_bytes() == before
+
+
+def test_os_error_of_another_command_is_one_line(clf, files, capsys):
+    """suggest writes its file itself; the CLI turns the file-system error into one line (exit 2)."""
+    data, blocker = files
+    line = _run_cli(["suggest", "--model", clf, "--pool", data, "--n", "1", "--strategy", "random",
+                     "--output", blocker / "s.csv"], capsys)
+    assert "afile" in line and "a file stands where a folder is needed" in line
+
+
+def test_train_from_a_model_fine_tuned_for_another_task(clf, tmp_path, capsys):
+    conll = tmp_path / "n.conll"
+    conll.write_text("John B-PER\nlives O\nin O\nParis B-LOC\n\nAnna B-PER\nmet O\nPeter B-PER\n", encoding="utf-8")
+    line = _run_cli(["train", "--task", "ner", "--model", clf, "--train", conll, "--output", tmp_path / "o",
+                     "--validation-fraction", "0", "--max-steps", "1"], capsys)
+    assert "its saved head does not fit" in line and clf in line
+
+
+@pytest.mark.parametrize("name", ["p.jsonl", "p.csv"])
+def test_result_files_are_written_whole_or_not_at_all(tmp_path, name):
+    path = tmp_path / name
+    write_records(str(path), [{"a": 1}])
+    old = path.read_bytes()
+    with pytest.raises((TypeError, ValueError)):  # a value JSON cannot hold, in the second row
+        write_records(str(path), [{"a": 2}, {"a": {"nested": object()}}])
+    assert path.read_bytes() == old
+    assert os.listdir(tmp_path) == [name]  # no temporary file left behind
+    with pytest.raises(UserError, match="is a folder"):
+        write_records(str(tmp_path), [{"a": 1}])
+
+
+def test_write_jsonl_is_atomic(tmp_path):
+    path = tmp_path / "sub" / "r.jsonl"
+    write_jsonl(path, [{"a": "✓"}])
+    assert json.loads(path.read_text(encoding="utf-8")) == {"a": "✓"}
+
+    def rows():
+        yield {"a": 1}
+        raise RuntimeError("the producer failed half-way")
+
+    with pytest.raises(RuntimeError):
+        write_jsonl(path, rows())
+    assert json.loads(path.read_text(encoding="utf-8")) == {"a": "✓"}
+    assert os.listdir(tmp_path / "sub") == ["r.jsonl"]
