@@ -162,6 +162,12 @@ def from_pretrained(auto_class, path: str, trust_remote_code: bool = False, **kw
         raise UserError(f"{flag('model')} {path}: could not load the model ({_first_line(e)})") from None
     except ValueError as e:  # e.g. a config whose model type has no head of this kind
         raise UserError(f"{flag('model')} {path}: {_first_line(e)}") from None
+    except RuntimeError as e:  # a fine-tuned model whose head has other shapes (another task or label set)
+        if "ignore_mismatched_sizes" not in str(e):
+            raise
+        raise UserError(f"{flag('model')} {path}: its saved head does not fit this task and label set (it was "
+                        "fine-tuned for another task or other labels); start from the model it was trained from "
+                        "(its config.yaml names it)") from None
     finally:
         if hide_bar:
             hf_logging.enable_progress_bar()
