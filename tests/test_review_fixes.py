@@ -112,3 +112,19 @@ def test_write_jsonl_is_atomic(tmp_path):
         write_jsonl(path, rows())
     assert json.loads(path.read_text(encoding="utf-8")) == {"a": "✓"}
     assert os.listdir(tmp_path / "sub") == ["r.jsonl"]
+
+
+@pytest.mark.parametrize("name, damage, expected", [
+    ("metrics.json", b"{bad", "metrics.json: cannot be read"),
+    ("train_log.jsonl", b"\ngarbage\n", "train_log.jsonl, line "),
+    ("config.yaml", b"\xff\xfe", "config.yaml: cannot be read"),
+])
+def test_report_on_a_damaged_run_file_names_it(clf, tmp_path, capsys, name, damage, expected):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(clf, run)
+    with open(run / name, "ab") as f:
+        f.write(damage)
+    line = _run_cli(["report", "--model", run], capsys)
+    assert expected in line and "restore or delete this file" in line

@@ -9,11 +9,12 @@ URIs, no network). What a task shows beyond the shared parts comes from its opti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 
-from ..errors import UserError
+from ..errors import UserError, where
 
 SPLITS = ("validation", "test")
 MAX_ERRORS = 20
@@ -30,28 +31,56 @@ def read_run(directory: str) -> dict:
         path = os.path.join(directory, name)
         if not os.path.exists(path):
             return default
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        with _damaged(path):
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
 
     def load_jsonl(name):
         path = os.path.join(directory, name)
         if not os.path.exists(path):
             return []
-        with open(path, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+        rows = []
+        with _damaged(path), open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, start=1):
+                if line.strip():
+                    with _damaged(path, n):
+                        rows.append(json.loads(line))
+        return rows
 
     config = {}
     if os.path.exists(os.path.join(directory, "config.yaml")):
         import yaml
 
-        with open(os.path.join(directory, "config.yaml"), encoding="utf-8") as f:
-            config = yaml.safe_load(f) or {}
+        with _damaged(os.path.join(directory, "config.yaml")):
+            with open(os.path.join(directory, "config.yaml"), encoding="utf-8") as f:
+                config = yaml.safe_load(f) or {}
     return {
         "directory": directory, "meta": load_json(META_FILE), "metrics": load_json("metrics.json", {}),
         "config": config, "split": load_json("split.json"), "log": load_jsonl("train_log.jsonl"),
         "predictions": {s: load_jsonl(f"predictions_{s}.jsonl") for s in SPLITS},
         "export": load_json(os.path.join("onnx", "export.json")),
     }
+
+
+@contextlib.contextmanager
+def _damaged(path: str, line: int | None = None):
+    """A run file that does not parse (edited by hand, cut short by a full disk) is a UserError naming it."""
+    try:
+        yield
+    except UserError:
+        raise
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError; YAML's errors below
+        raise UserError(f"{where(path, line)}: cannot be read ({_first_line(e)}); restore or delete this file, "
+                        "or train again") from None
+    except Exception as e:
+        if type(e).__module__.startswith("yaml"):
+            raise UserError(f"{where(path, line)}: cannot be read ({_first_line(e)}); restore or delete this file, "
+                            "or train again") from None
+        raise
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def scalar_metrics(scores: dict | None) -> dict:
