@@ -123,15 +123,14 @@ def parse_train_like(command: str, argv: list[str]):
 def saved_model(argv: list[str]) -> tuple[object | None, dict]:
     """(task, labeltune.json contents) of the saved model that `--model` names in argv, or (None, {}): a command
     then adds that task's flags, with the saved values as their defaults."""
-    from .run import META_FILE
+    from .run import META_FILE, read_meta
     from .tasks import get_task
 
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--model")
     known, _ = pre.parse_known_args(argv)
     if known.model and os.path.exists(os.path.join(known.model, META_FILE)):
-        with open(os.path.join(known.model, META_FILE)) as f:
-            meta = json.load(f)
+        meta = read_meta(known.model)  # a damaged file: a UserError naming it
         return get_task(meta["task"]), meta
     return None, {}
 

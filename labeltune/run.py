@@ -359,6 +359,23 @@ def save(out: str, task, model, tokenizer, setup, opts, max_length: int, state_d
         json.dump(meta, f, indent=1)
 
 
+def read_meta(directory: str) -> dict:
+    """The labeltune.json of a trained model directory; a UserError when it is missing or damaged."""
+    meta_path = os.path.join(directory, META_FILE)
+    if not os.path.isfile(meta_path):
+        raise UserError(f"--model {directory}: no {META_FILE} there; is it a directory written by `labeltune train`?")
+    try:
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError: cut short or edited by hand
+        raise UserError(f"--model {directory}: {META_FILE} cannot be read ({str(e).splitlines()[0]}); "
+                        "train again, or restore the file") from None
+    missing = [k for k in ("task", "setup", "options", "max_length") if not isinstance(meta, dict) or k not in meta]
+    if missing:
+        raise UserError(f"--model {directory}: {META_FILE} lacks {', '.join(missing)}; train again, or restore the file")
+    return meta
+
+
 class Predictor:
     """A fine-tuned model loaded for prediction: `labeltune.load(dir).predict(["great film"])`."""
 
@@ -370,11 +387,7 @@ class Predictor:
             raise UserError(f"--batch-size {batch_size}: must be at least 1")
         limit_onednn_cache()
         quiet_libraries()
-        meta_path = os.path.join(directory, META_FILE)
-        if not os.path.exists(meta_path):
-            raise UserError(f"--model {directory}: no {META_FILE} there; is it a directory written by `labeltune train`?")
-        with open(meta_path) as f:
-            meta = json.load(f)
+        meta = read_meta(directory)
         self.task = get_task(meta["task"])
         known = {k: v for k, v in meta["options"].items()}
         known.update({k: v for k, v in option_overrides.items() if v is not None})

@@ -128,3 +128,18 @@ def test_report_on_a_damaged_run_file_names_it(clf, tmp_path, capsys, name, dama
         f.write(damage)
     line = _run_cli(["report", "--model", run], capsys)
     assert expected in line and "restore or delete this file" in line
+
+
+@pytest.mark.parametrize("content, expected", [("{bad", "labeltune.json cannot be read"),
+                                               ("[1]", "labeltune.json lacks task")])
+@pytest.mark.parametrize("command", ["predict", "serve"])
+def test_damaged_labeltune_json_is_a_user_error(clf, tmp_path, files, capsys, content, expected, command):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(clf, run)
+    (run / "labeltune.json").write_text(content, encoding="utf-8")
+    argv = (["predict", "--model", run, "--input", files[0], "--output", tmp_path / "p.jsonl"] if command == "predict"
+            else ["serve", "--model", run, "--port", "1"])  # fails while loading, before it listens
+    line = _run_cli(argv, capsys)
+    assert expected in line and str(run) in line
