@@ -304,7 +304,10 @@ def tune(cfg: TrainConfig, opts, topts: TuneOptions) -> dict:
     work_dir = os.path.join(out, "folds")
     objective = make_objective(cfg, opts, setup, train_ex, folds, space, topts, work_dir, metric)
     run_worker(study, objective, topts, target)
-    shutil.rmtree(work_dir, ignore_errors=True)
+    try:  # each fold removed its own folder; an empty work_dir goes, one holding anything else (a folder
+        os.rmdir(work_dir)  # `folds` the user had in --output, another worker's fold) stays
+    except OSError:
+        pass
     if not topts.refit:
         print("[tune] --no-refit: this worker is done; the worker without --no-refit reports and refits", flush=True)
         return {"worker_done": True}

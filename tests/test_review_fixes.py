@@ -143,3 +143,17 @@ def test_damaged_labeltune_json_is_a_user_error(clf, tmp_path, files, capsys, co
             else ["serve", "--model", run, "--port", "1"])  # fails while loading, before it listens
     line = _run_cli(argv, capsys)
     assert expected in line and str(run) in line
+
+
+def test_tune_keeps_a_folds_folder_the_user_had_in_output(tmp_path, tiny_bert_dir, capsys):
+    """tune's fold runs live in <output>/folds; it used to rmtree that folder, with whatever the user kept there."""
+    from trained import write_data
+
+    data = write_data(str(tmp_path / "data"), "classification")
+    out = tmp_path / "out"
+    (out / "folds").mkdir(parents=True)
+    (out / "folds" / "fold1.csv").write_text("mine\n", encoding="utf-8")
+    assert main(["tune", "--model", tiny_bert_dir, "--train", data, "--output", str(out), "--folds", "2",
+                 "--lrs", "1e-3", "--max-steps", "1", "--no-refit", "--precision", "fp32"]) == 0
+    assert (out / "folds" / "fold1.csv").read_text(encoding="utf-8") == "mine\n"
+    assert os.listdir(out / "folds") == ["fold1.csv"]  # tune's own fold folders are gone
