@@ -258,8 +258,10 @@ def _run(command: str, rest: list[str]) -> int:
     if command == "evaluate":
         metrics = predictor.evaluate(ns.data, predictions=ns.predictions, keep_columns=ns.keep_columns)
         text = json.dumps(metrics, indent=1)
-        if ns.predictions != "-":  # standard output holds the predictions then; the metrics go to --output
+        if ns.predictions != "-":
             print(text)
+        elif not ns.output:  # standard output holds the predictions; without --output the metrics go to stderr
+            print(text, file=sys.stderr)
         if ns.output:
             from .files import atomic_write_text
 

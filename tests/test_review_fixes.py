@@ -157,3 +157,12 @@ def test_tune_keeps_a_folds_folder_the_user_had_in_output(tmp_path, tiny_bert_di
                  "--lrs", "1e-3", "--max-steps", "1", "--no-refit", "--precision", "fp32"]) == 0
     assert (out / "folds" / "fold1.csv").read_text(encoding="utf-8") == "mine\n"
     assert os.listdir(out / "folds") == ["fold1.csv"]  # tune's own fold folders are gone
+
+
+def test_evaluate_predictions_to_stdout_still_shows_the_metrics(clf, files, capsys):
+    """`--predictions -` fills standard output with rows; the metrics used to vanish when --output was not given."""
+    capsys.readouterr()
+    assert main(["evaluate", "--model", clf, "--data", str(files[0]), "--predictions", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["gold_label"] for line in out.splitlines()] == ["positive", "negative"]
+    assert json.loads(err[err.index("{"):])["n"] == 2
