@@ -20,8 +20,9 @@ labeltune/defaults.py: at 2,000 sentences batch 16, 3 epochs, lr 1e-4), no valid
 
 Each split (validation, then test) is scored the same way: clean accuracy on the whole split; then the "char
 attack" (labeltune robustness --attack --attack-edits char --budget 0.1: DeepWordBug typos on at most ceil(0.1 x
-words) words, greedy on word importance) on a FIXED subset: the first --n-attack sentences of the split that every
-variant of the run classifies correctly, so every model is attacked on the same sentences with the same budget.
+words) words, greedy on word importance) on a FIXED subset: of the first --n-pool sentences plain classifies
+correctly, the first --n-attack that every variant of the run classifies correctly, so every model is attacked on
+the same sentences with the same budget (each model's attack results are cached in --work per sentence).
 On the test split also the accuracy under random typos and word drops at severities 0.05 / 0.1 / 0.2.
 
 Choice on validation, report on test: the recipe picked is the one with the lowest validation char-attack success
@@ -84,41 +85,53 @@ def split(work: str, train_size: int, n_val: int, n_test: int, seed: int) -> dic
     return {name: _write(os.path.join(work, f"{name}.csv"), part) for name, part in parts.items()}
 
 
-def correct(model: str, data: str) -> list[bool]:
-    """Per sentence of `data`: does the model classify it correctly."""
+def score_model(model: str, data: str, pool: list[int] | None, args, report: str | None) -> dict:
+    """One model on one split: per sentence right or wrong, the clean accuracy, and the char attack on the `pool`
+    sentences (indices; None: the ones this model gets right, the first --n-pool of them) with per-sentence
+    success. `report`: also the accuracy under typos and word drops (a `labeltune robustness` report there)."""
     import labeltune
+    from labeltune.robustness import RobustnessOptions, robustness
+    from labeltune.robustness.attack import attack
 
     p = labeltune.load(model, precision="fp32")
     examples = p.task.read(data, p.opts)
-    return [ok for _, ok in p.task.attack_scores(p.rt, examples)]
+    right = [ok for _, ok in p.task.attack_scores(p.rt, examples)]
+    if pool is None:
+        pool = [i for i, ok in enumerate(right) if ok][:args.n_pool]
+    summary, adversarial = attack(p.task, p.rt, [examples[i] for i in pool], args.budget, ["char"], 8, args.seed)
+    fell = {a["where"] for a in adversarial}
+    out = {"clean": sum(right) / len(right), "right": right, "pool": pool, "queries": summary["average_queries"],
+           "success": [examples[i]["_where"] in fell for i in pool]}
+    if report:
+        r = robustness(model, data, report, RobustnessOptions(perturbations="typo,word_drop", severities="0.05,0.1,0.2",
+                                                              seed=args.seed))
+        out["perturbed"] = {f"{x['perturbation']}@{x['severity']}": x["model"] for x in r["rows"][1:]}
+    return out
 
 
-def score_split(models: dict[str, str], data: str, name: str, work: str, args, perturb: bool) -> dict[str, dict]:
-    """Clean accuracy of every model on `data`, and the char attack on the shared correctly classified subset."""
-    from labeltune.robustness import RobustnessOptions, robustness
-
-    with open(data, newline="") as f:
-        rows = list(csv.DictReader(f))
-    right = {v: correct(m, data) for v, m in models.items()}
-    out = {v: {"clean": sum(r) / len(r)} for v, r in right.items()}
-    shared = [row for i, row in enumerate(rows) if all(r[i] for r in right.values())][:args.n_attack]
-    subset = _write(os.path.join(work, f"attack-{name}.csv"), shared)
-    for v, model in models.items():
-        if perturb:
-            r = robustness(model, data, os.path.join(work, f"report-{name}-{v}"),
-                           RobustnessOptions(perturbations="typo,word_drop", severities="0.05,0.1,0.2",
-                                             seed=args.seed))
-            for x in r["rows"][1:]:
-                out[v][f"{x['perturbation']}@{x['severity']}"] = x["model"]
-        a = robustness(model, subset, os.path.join(work, f"attack-{name}-{v}"),
-                       RobustnessOptions(perturbations="case", severities="0.05", attack=True, budget=args.budget,
-                                         attack_edits="char", seed=args.seed))["attack"]["model"]
-        if a["attacked"] != len(shared):  # the subset is correct for every model (fp32 scoring both times)
-            print(f"note: {v} got {a['attacked']} of the {len(shared)} shared sentences right at attack time")
-        out[v].update({"attacked": a["attacked"], "char_attack_success": a["attack_success_rate"],
-                       "acc_under_attack": a["accuracy_under_attack"], "queries": a["average_queries"],
-                       "words_perturbed": a["words_perturbed"]})
-        print(name, v, json.dumps(out[v]), flush=True)
+def score_split(models: dict[str, str], split: str, files: dict, work: str, args) -> dict[str, dict]:
+    """Clean accuracy of every model on the split, and the char attack on the FIXED subset: the first --n-attack
+    sentences of plain's pool that every model gets right. Per-model scores are cached in `work`."""
+    raw = {}
+    for v, model in models.items():  # plain first: its right answers make the pool
+        cache = os.path.join(work, f"score-{split}-{v}.json")
+        if os.path.exists(cache):
+            with open(cache) as f:
+                raw[v] = json.load(f)
+        else:
+            pool = raw["plain"]["pool"] if v != "plain" else None
+            report = os.path.join(work, f"report-{split}-{v}") if split == "test" else None
+            raw[v] = score_model(model, files[split], pool, args, report)
+            with open(cache, "w") as f:
+                json.dump(raw[v], f)
+    pool = raw["plain"]["pool"]
+    shared = [k for k, i in enumerate(pool) if all(r["right"][i] for r in raw.values())][:args.n_attack]
+    out = {}
+    for v, r in raw.items():
+        falls = sum(r["success"][k] for k in shared)
+        out[v] = {"clean": r["clean"], **r.get("perturbed", {}), "attacked": len(shared),
+                  "char_attack_success": falls / len(shared), "queries": r["queries"]}
+        print(split, v, json.dumps(out[v]), flush=True)
     return out
 
 
@@ -137,6 +150,7 @@ def main() -> None:
     p.add_argument("--n-val", type=int, default=400)
     p.add_argument("--n-test", type=int, default=600)
     p.add_argument("--n-attack", type=int, default=150, help="sentences attacked per split (the shared subset)")
+    p.add_argument("--n-pool", type=int, default=200, help="sentences plain gets right that are attacked per model")
     p.add_argument("--budget", type=float, default=0.1, help="attack budget: share of words edited")
     p.add_argument("--epochs", type=float, default=0, help="0: the small-data default")
     p.add_argument("--batch-size", type=int, default=0, help="0: the small-data default")
@@ -162,8 +176,7 @@ def main() -> None:
         if not os.path.exists(os.path.join(model, "labeltune.json")):
             labeltune.train(train=files["train"], output=model, seed=args.seed, validation_fraction=0.0, quiet=True,
                             overwrite=True, threads=args.threads, **recipe, **VARIANTS[name])
-    results = {"val": score_split(models, files["val"], "val", work, args, perturb=False),
-               "test": score_split(models, files["test"], "test", work, args, perturb=True)}
+    results = {split: score_split(models, split, files, work, args) for split in ("val", "test")}
     for name in ("val", "test"):
         print(f"\n{name}:\n{table(results[name])}")
     val, test = results["val"], results["test"]

@@ -127,7 +127,8 @@ def robustness(model: str, data: str, output: str, opts: RobustnessOptions | Non
         from .attack import attack
 
         if not hasattr(task, "attack_scores"):
-            raise UserError(f"--attack: the task '{task.name}' has no attack_scores hook (classification, NER and QA have)")
+            raise UserError(f"--attack: the task '{task.name}' has no attack_scores hook "
+                            "(classification, NER and QA have)")
         edits = [e.strip() for e in opts.attack_edits.split(",") if e.strip()]
         result["attack"] = {}
         for key, p in models.items():
