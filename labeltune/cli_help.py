@@ -76,8 +76,9 @@ class Parser(argparse.ArgumentParser):
             hints = [h for h in (self.suggest(f, known) for f in flags) if h]
             if hints:
                 message = f"{message}; " + "; ".join(hints)
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        # one line, like every other error of the CLI (the usage block of a command with a model's flags is a
+        # dozen lines that bury the message); --help has the usage
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
     @staticmethod
     def suggest(flag: str, known: list[str]) -> str | None:

@@ -166,3 +166,13 @@ def test_evaluate_predictions_to_stdout_still_shows_the_metrics(clf, files, caps
     out, err = capsys.readouterr()
     assert [json.loads(line)["gold_label"] for line in out.splitlines()] == ["positive", "negative"]
     assert json.loads(err[err.index("{"):])["n"] == 2
+
+
+@pytest.mark.parametrize("argv", [["train", "--train", "x.csv", "--lrr", "1"], ["evaluate", "--model", "m"],
+                                  ["predict", "--model", "m", "--input", "x.csv", "--output", "p", "--batch-size", "x"]])
+def test_a_flag_error_is_one_line(argv, capsys):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and len(err.strip().splitlines()) == 1 and "--help" in err, err
