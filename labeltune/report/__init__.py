@@ -107,9 +107,9 @@ def write_report(directory: str, after_training: bool = False) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    import argparse
+    from ..cli_help import Parser
 
-    parser = argparse.ArgumentParser(prog="labeltune report", description=__doc__.splitlines()[0])
+    parser = Parser(prog="labeltune report", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a directory written by `labeltune train`")
     ns = parser.parse_args(argv)
     paths = write_report(ns.model)
