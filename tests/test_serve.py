@@ -137,6 +137,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _start(cmd: list[str], port: int) -> tuple[subprocess.Popen, str]:
+    """A `labeltune serve` process, once its /health answers."""
+    import httpx
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):  # start-up: imports and loading the model
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read())
+    return proc, url
+
+
 def test_real_server_process_and_graceful_shutdown(runs):
     """`labeltune serve` in its own process on a loopback port; SIGTERM while requests wait in the batcher
     (a long --max-wait-ms holds them): they still get their answers, then the process exits cleanly."""
@@ -146,17 +164,8 @@ def test_real_server_process_and_graceful_shutdown(runs):
     model = runs["classification"]
     cmd = [sys.executable, "-m", "labeltune", "serve", "--model", model, "--port", str(port), "--max-wait-ms", "1500",
            "--precision", "fp32", "--threads", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    url = f"http://127.0.0.1:{port}"
+    proc, url = _start(cmd, port)
     try:
-        for _ in range(300):  # start-up: imports and loading the model
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-            assert proc.poll() is None, proc.stdout.read()
         expected = labeltune.load(model, precision="fp32").predict(["a fine film", "a dull film"])
         with ThreadPoolExecutor(2) as pool:
             futures = [pool.submit(httpx.post, f"{url}/predict", json={"inputs": t}, timeout=30)
@@ -169,6 +178,32 @@ def test_real_server_process_and_graceful_shutdown(runs):
         # uvicorn re-raises the signal after its graceful shutdown, so the exit status says SIGTERM
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
         assert "Application shutdown complete" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_several_worker_processes(runs):
+    """--workers 2: uvicorn starts two processes, each loading the model from the options it is handed; both
+    answer (several connections), with the Python API's predictions, and SIGTERM stops them all."""
+    import httpx
+
+    port = _free_port()
+    model = runs["classification"]
+    cmd = [sys.executable, "-m", "labeltune", "serve", "--model", model, "--port", str(port), "--workers", "2",
+           "--precision", "fp32", "--threads", "1"]
+    proc, url = _start(cmd, port)
+    try:
+        texts = ["a fine film", "a dull film", "so so", "great"] * 4
+        expected = labeltune.load(model, precision="fp32").predict(texts)
+        with ThreadPoolExecutor(4) as pool:  # new connections each time: the kernel spreads them over the workers
+            replies = list(pool.map(lambda t: httpx.post(f"{url}/predict", json={"inputs": t}, timeout=60), texts))
+        assert [r.status_code for r in replies] == [200] * len(texts)
+        assert _close([r.json()["predictions"][0] for r in replies], expected, 1e-5)
+        assert httpx.get(f"{url}/metadata", timeout=10).json()["task"] == "classification"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
     finally:
         if proc.poll() is None:
             proc.kill()
