@@ -176,3 +176,25 @@ def test_a_flag_error_is_one_line(argv, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and len(err.strip().splitlines()) == 1 and "--help" in err, err
+
+
+def test_a_label_seen_once_is_never_carved_into_validation():
+    """Largest remainders used to hand a singleton label's only row to validation; train then refused the data."""
+    from labeltune.data.split import grouped_stratified_split
+
+    strata = ["a"] * 5 + ["c", "d", "e"]
+    for seed in range(20):
+        validation, test, train = grouped_stratified_split(list(range(8)), strata, [0.2, 0.1], seed)
+        assert {strata[i] for i in train} == {"a", "c", "d", "e"}, seed
+        assert len(validation) >= 1 and sorted(validation + test + train) == list(range(8))
+
+
+def test_training_with_singleton_labels_and_a_carved_validation_split(tmp_path, tiny_bert_dir):
+    import labeltune
+
+    data = tmp_path / "s.csv"
+    data.write_text("text,label\n" + "".join(f"good {i},a\n" for i in range(5)) + "x one,c\ny two,d\nz three,e\n",
+                    encoding="utf-8")
+    metrics = labeltune.train(train=str(data), model=tiny_bert_dir, output=str(tmp_path / "o"),
+                              validation_fraction=0.2, max_steps=1, precision="fp32", quiet=True)
+    assert metrics["validation"]["n"] >= 1

@@ -25,6 +25,7 @@ def grouped_stratified_split(
     the strata by largest remainder (Hamilton's method): each stratum first gets the whole part of its
     exact share, and the groups still missing go to the strata with the largest fractional shares. So a
     10% validation split of 30 groups in 7 labels has 3 groups, where rounding per label would give none.
+    A remainder never takes a stratum's last group: every label keeps at least one group in the last part.
     """
     members = defaultdict(list)
     for i, g in enumerate(groups):
@@ -48,8 +49,8 @@ def grouped_stratified_split(
         for s in sorted(order, key=lambda s: exact[s] - math.floor(exact[s]), reverse=True):  # stable: ties by name
             if missing <= 0:
                 break
-            if taken[s] + count[s] < len(shuffled[s]):
-                count[s] += 1
+            if taken[s] + count[s] < len(shuffled[s]) - 1:  # a stratum's last group stays in training: else
+                count[s] += 1  # a label seen once would be held out and training would refuse its own data
                 missing -= 1
         for s in order:
             for g in shuffled[s][taken[s] : taken[s] + count[s]]:
