@@ -80,13 +80,19 @@ def _checked(cfg, task, opts, train, validation, problems) -> dict:
 def _read(task, path, opts, problems: list, split: str):
     """The examples of `path`, or None with the problems recorded (every bad byte, every bad row where the
     reader can list them; else the first problem the reader found)."""
-    problems.extend({"severity": "error", "problem": f"{split}: {msg}"} for msg in bad_bytes(path))
+    byte_problems = bad_bytes(path)
+    problems.extend({"severity": "error", "problem": f"{split}: {msg}"} for msg in byte_problems)
     row_problems = getattr(task, "row_problems", None)  # optional hook: every bad row, not only the first
     if row_problems is not None:
+        from .data.readers import bad_bytes_replaced
+
         try:
-            listed = row_problems(path, opts)
+            with bad_bytes_replaced():  # the bytes are listed above; the rows around them are checked too
+                listed = row_problems(path, opts)
         except UserError:
             listed = []
+        if byte_problems and not listed:  # the rows read, but train would still stop at the first bad byte
+            return None
         problems.extend({"severity": "error", "problem": f"{split}: {msg}"} for msg in listed)
         if listed:
             return None

@@ -198,3 +198,17 @@ def test_training_with_singleton_labels_and_a_carved_validation_split(tmp_path, 
     metrics = labeltune.train(train=str(data), model=tiny_bert_dir, output=str(tmp_path / "o"),
                               validation_fraction=0.2, max_steps=1, precision="fp32", quiet=True)
     assert metrics["validation"]["n"] >= 1
+
+
+def test_debug_data_lists_bad_rows_beside_bad_bytes(tmp_path, tiny_bert_dir):
+    """A bad byte used to hide every other bad row of a NER/QA file until the bytes were fixed."""
+    from labeltune.config import TrainConfig
+    from labeltune.debug_data import report
+    from labeltune.tasks import get_task
+
+    path = tmp_path / "n.conll"
+    path.write_bytes(b"John B-PER\nlives O\n\nAnna B-PER\nm\xffet O\n\nBad XX-YY\n\n")
+    rep = report(TrainConfig(task="ner", model=tiny_bert_dir, train=str(path)), get_task("ner").Options())
+    problems = [p["problem"] for p in rep["problems"]]
+    assert rep["errors"] == 2, problems
+    assert "line 5: byte 0xff is not valid UTF-8" in problems[0] and "line 7: tag 'XX-YY'" in problems[1]

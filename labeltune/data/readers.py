@@ -6,6 +6,8 @@ label) can say exactly where the problem is. Nothing is dropped: a row that cann
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import io
 import json
@@ -47,6 +49,20 @@ class Table:
         return len(self.rows)
 
 
+_BAD_BYTES_LISTED = contextvars.ContextVar("bad_bytes_listed", default=False)
+
+
+@contextlib.contextmanager
+def bad_bytes_replaced():
+    """Within the block read_text decodes a bad byte as U+FFFD instead of raising: debug-data lists every bad
+    byte itself (debug_data.bad_bytes) and then still wants every bad row of the rest of the file."""
+    token = _BAD_BYTES_LISTED.set(True)
+    try:
+        yield
+    finally:
+        _BAD_BYTES_LISTED.reset(token)
+
+
 def read_text(path: str) -> str:
     """Read a whole UTF-8 file, with errors that name the file and the line of a bad byte."""
     if not os.path.exists(path):
@@ -58,7 +74,7 @@ def read_text(path: str) -> str:
     if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, as Excel writes it
         raw = raw[3:]
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8", errors="replace" if _BAD_BYTES_LISTED.get() else "strict")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise UserError(
