@@ -20,6 +20,7 @@ import yaml
 from . import adapters, checkpoint, defaults
 from .config import TrainConfig, to_dict
 from .data.readers import write_jsonl
+from .files import atomic_write_text
 from .outputs import parse_keep, readable_rows, check_output_file, source_rows, write_records
 from .data.split import grouped_stratified_split
 from .errors import UserError
@@ -327,8 +328,7 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
             split_ex = val_ex if split == "validation" else test_ex  # each row: where, input, prediction, gold
             write_jsonl(os.path.join(out, f"predictions_{split}.jsonl"),
                         [{"where": e["_where"], **r} for e, r in zip(split_ex, readable_rows(task, split_ex, preds))])
-        with open(os.path.join(out, "metrics.json"), "w") as f:
-            json.dump(metrics, f, indent=1)
+        atomic_write_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=1))  # whole or the old one
         tracker.log_final(metrics)
         if not cfg.keep_checkpoint:
             shutil.rmtree(os.path.join(out, "checkpoint"), ignore_errors=True)
@@ -355,8 +355,7 @@ def save(out: str, task, model, tokenizer, setup, opts, max_length: int, state_d
             checkpoint.make_readable(os.path.join(out, name))  # safetensors writes mode 600
     meta = {"task": task.name, "setup": setup, "options": dataclasses.asdict(opts), "max_length": max_length,
             "files": files}  # what --overwrite may remove
-    with open(os.path.join(out, META_FILE), "w") as f:
-        json.dump(meta, f, indent=1)
+    atomic_write_text(os.path.join(out, META_FILE), json.dumps(meta, indent=1))  # never half a labeltune.json
 
 
 def read_meta(directory: str) -> dict:
