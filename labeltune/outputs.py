@@ -6,7 +6,8 @@ predictions can be read, filtered and joined without the input file beside it:
     input      text / text_pair (classification), tokens or text (NER), id / question / context (QA),
                source (translation)
     gold       gold_label(s), gold_entities, gold_answers, reference: only where the input had them
-    kept       columns of the input file named by --keep-columns (an id, a date, ...), unchanged
+    kept       columns of the input file named by --keep-columns (an id, a date, ...), unchanged; one named
+               like a prediction or gold field (e.g. `label`) is written as input_<name>
 
 The file format follows the name: `.csv` / `.tsv` (nested values as JSON), `.jsonl` (or anything else), and
 `-` for standard output (JSONL). Parent folders are created.
@@ -82,6 +83,9 @@ def readable_rows(task, examples: list[dict], predictions: list[dict], kept: lis
         fields = echo(task, e, p)
         gold = {key: v for key, v in fields.items() if key.startswith("gold_") or key == "reference"}
         given = {key: v for key, v in fields.items() if key not in gold}
+        # a kept column named like a prediction or gold field (`--keep-columns label` on labelled data) would be
+        # overwritten without a word: it keeps its value as input_<name>
+        k = {(f"input_{key}" if key in p or key in gold else key): v for key, v in k.items()}
         rows.append({**k, **given, **p, **gold})
     return rows
 

@@ -212,3 +212,14 @@ def test_debug_data_lists_bad_rows_beside_bad_bytes(tmp_path, tiny_bert_dir):
     problems = [p["problem"] for p in rep["problems"]]
     assert rep["errors"] == 2, problems
     assert "line 5: byte 0xff is not valid UTF-8" in problems[0] and "line 7: tag 'XX-YY'" in problems[1]
+
+
+def test_a_kept_column_named_like_the_prediction_is_not_overwritten(clf, files, tmp_path):
+    """`--keep-columns label` on labelled input used to be replaced by the predicted label, without a word."""
+    data, _ = files
+    out = tmp_path / "p.jsonl"
+    assert main(["predict", "--model", clf, "--input", str(data), "--output", str(out), "--keep-columns", "label,text"]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["input_label"] for r in rows] == ["positive", "negative"]
+    assert all(r["label"] in ("positive", "negative") and "score" in r for r in rows)
+    assert [r["text"] for r in rows] == ["a moving film", "awful jokes"]
