@@ -5,10 +5,11 @@
     # samples/s and memory: run it ALONE on the machine (timings are meaningless while other jobs share the cores)
 
 Protocol. Three disjoint slices of the data: --n training rows, --n-val validation rows, --n-eval test rows.
-Each recipe trains at every learning rate of its grid (--full-lrs, --lora-lrs) for the same --epochs and batch
-size on the same rows and seed; labeltune evaluates on the validation rows after each epoch and keeps the best
-epoch (what a user with a validation set gets). Per recipe, the learning rate with the best validation score
-is chosen, and only its test score is reported: nothing is chosen on the test rows. LoRA is labeltune's
+Each recipe trains at every learning rate of its grid (--full-lrs, --lora-lrs) and every --epochs budget (the
+same budgets for both recipes), with the same batch size, rows and seed; labeltune evaluates on the validation
+rows after each epoch and keeps the best epoch (what a user with a validation set gets). Per recipe, the
+(epochs, lr) with the best validation score is chosen, and only its test score counts: nothing is chosen on the
+test rows. Every run's test score is printed too (one line of JSON each). LoRA is labeltune's
 `--peft lora` defaults unless --lora-args overrides them (JSON of training options, e.g.
 '{"lora_r": 4, "target_modules": "query,key,value"}'); its head (classifier, and the pooler it reads) trains in
 full. Each run trains in its own process, so its peak resident memory (ru_maxrss of that process, os.wait4) is its
@@ -104,7 +105,7 @@ def main() -> None:
     p.add_argument("--n-val", type=int, default=500, help="validation rows: choose the epoch and the learning rate")
     p.add_argument("--n-eval", type=int, default=500, help="test rows: scored once, for the chosen setting")
     p.add_argument("--model", default="all-MiniLM-L6-v2")
-    p.add_argument("--epochs", type=float, default=5)
+    p.add_argument("--epochs", default="5,10", help="epoch budgets tried for both recipes, comma-separated")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--full-lrs", default="1e-4", help="learning rates tried for full fine-tuning")
     p.add_argument("--lora-lrs", default="2e-3", help="learning rates tried for LoRA")
@@ -126,14 +127,14 @@ def main() -> None:
             for recipe in a.recipes.split(","):
                 lrs, extra = recipes[recipe]
                 mine = []
-                for lr in lrs:
+                for epochs, lr in ((float(e), lr) for e in a.epochs.split(",") for lr in lrs):
                     settings = dict(task=task, model=a.model, train=train, validation=val, test=test,
-                                    output=os.path.join(work, f"{task}-{recipe}"), epochs=a.epochs,
+                                    output=os.path.join(work, f"{task}-{recipe}"), epochs=epochs,
                                     batch_size=a.batch_size, lr=lr, seed=a.seed, threads=a.threads, quiet=True,
                                     overwrite=True, **extra)
                     r = run_one(settings)
                     m, peft = r["metrics"], r["metrics"].get("peft") or {}
-                    row = {"task": task, "recipe": recipe, "lr": lr, **{k: v for k, v in extra.items() if k != "peft"},
+                    row = {"task": task, "recipe": recipe, "epochs": epochs, "lr": lr, **{k: v for k, v in extra.items() if k != "peft"},
                            "validation": round(100 * m["validation"][metric], 2), "test": round(100 * m["test"][metric], 2),
                            "metric": metric, "best_step": m.get("best_step"), "steps": m["steps"],
                            "trainable_percent": peft.get("trainable_percent", 100.0),
@@ -144,9 +145,10 @@ def main() -> None:
                     mine.append(row)
                 rows += mine
                 chosen.append(max(mine, key=lambda r: r["validation"]))  # chosen on validation, never on test
-    print("\ntask            recipe  lr (chosen on validation)  validation  test  trainable %")
+    print("\ntask            recipe  epochs, lr (chosen on validation)  validation  test  trainable %")
     for r in chosen:
-        print(f"{r['task']:15} {r['recipe']:7} {r['lr']:<26g} {r['validation']:10.2f} {r['test']:5.2f}  {r['trainable_percent']:g}")
+        print(f"{r['task']:15} {r['recipe']:7} {r['epochs']:g}, {r['lr']:<29g} {r['validation']:10.2f} {r['test']:5.2f}  "
+              f"{r['trainable_percent']:g}")
     if a.out:
         with open(a.out, "w") as f:
             json.dump({"runs": rows, "chosen": chosen}, f, indent=1)
