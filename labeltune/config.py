@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -107,6 +108,10 @@ class TrainConfig:
             from .tasks import TASKS, get_task
 
             self.model = getattr(get_task(self.task), "default_model", DEFAULT_MODEL) if self.task in TASKS else DEFAULT_MODEL
+        for f in dataclasses.fields(self):  # argparse and YAML take "inf" / "nan": --epochs inf never ends
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UserError(f"{flag(f.name)} {value}: must be a finite number")
         checks = [
             (self.lr is None or self.lr > 0, f"{flag('lr')} must be positive"),
             (self.batch_size is None or self.batch_size >= 1, f"{flag('batch_size')} must be at least 1"),

@@ -223,3 +223,12 @@ def test_a_kept_column_named_like_the_prediction_is_not_overwritten(clf, files, 
     assert [r["input_label"] for r in rows] == ["positive", "negative"]
     assert all(r["label"] in ("positive", "negative") and "score" in r for r in rows)
     assert [r["text"] for r in rows] == ["a moving film", "awful jokes"]
+
+
+@pytest.mark.parametrize("flag_value", [["--epochs", "inf"], ["--lr", "inf"], ["--warmup-ratio", "nan"]])
+def test_infinite_or_nan_numbers_are_refused(flag_value, tmp_path, capsys):
+    """--epochs inf used to reach defaults.py as an OverflowError traceback; --lr inf trained to NaN weights."""
+    data = tmp_path / "a.csv"
+    data.write_text("text,label\ngood,pos\nbad,neg\n", encoding="utf-8")
+    line = _run_cli(["train", "--train", data, "--output", tmp_path / "o", *flag_value], capsys)
+    assert f"{flag_value[0]} " in line and "must be a finite number" in line
