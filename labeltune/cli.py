@@ -156,7 +156,8 @@ def parse_model_command(command: str, argv: list[str]):
     parser.add_argument("--model", required=True, help="a directory written by `labeltune train`")
     if command == "evaluate":
         parser.add_argument("--data", required=True, help="labelled data file to score")
-        parser.add_argument("--output", help="also write the metrics JSON to this file (folders are created)")
+        parser.add_argument("--output", help="also write the metrics JSON to this file (folders are created; '-': standard "
+                            "output only)")
         parser.add_argument("--predictions", help="also write each row's input, prediction and gold answer to this "
                             "file: .csv, .tsv or .jsonl by its name, '-' for standard output")
     else:
@@ -253,6 +254,8 @@ def _run(command: str, rest: list[str]) -> int:
     if command == "evaluate" and ns.output:  # before the model runs, not after
         from .outputs import check_output_file
 
+        if ns.output == "-" and ns.predictions == "-":
+            raise UserError("--output - and --predictions - both write to standard output; give one a file name")
         check_output_file(ns.data, ns.output)
     predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, backend=ns.backend, **overrides)
     if command == "evaluate":
@@ -262,7 +265,7 @@ def _run(command: str, rest: list[str]) -> int:
             print(text)
         elif not ns.output:  # standard output holds the predictions; without --output the metrics go to stderr
             print(text, file=sys.stderr)
-        if ns.output:
+        if ns.output and ns.output != "-":  # "-": the metrics printed above are the output
             from .files import atomic_write_text
 
             atomic_write_text(ns.output, text + "\n")  # creates folders; refuses a folder or a file in the way

@@ -232,3 +232,13 @@ def test_infinite_or_nan_numbers_are_refused(flag_value, tmp_path, capsys):
     data.write_text("text,label\ngood,pos\nbad,neg\n", encoding="utf-8")
     line = _run_cli(["train", "--train", data, "--output", tmp_path / "o", *flag_value], capsys)
     assert f"{flag_value[0]} " in line and "must be a finite number" in line
+
+
+def test_evaluate_output_dash_is_standard_output_not_a_file_named_dash(clf, files, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["evaluate", "--model", clf, "--data", str(files[0]), "--output", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 2
+    assert not os.path.exists(tmp_path / "-")
+    line = _run_cli(["evaluate", "--model", clf, "--data", files[0], "--output", "-", "--predictions", "-"], capsys)
+    assert "both write to standard output" in line
