@@ -347,11 +347,10 @@ def format_report(report: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    import argparse
-
     from .cli import _add_dataclass_flags, _flags_given
+    from .cli_help import Parser
 
-    parser = argparse.ArgumentParser(prog="labeltune export", description=__doc__.splitlines()[0])
+    parser = Parser(prog="labeltune export", description=__doc__.splitlines()[0])
     _add_dataclass_flags(parser, ExportOptions)
     ns = parser.parse_args(argv)
     report = export(ExportOptions(**_flags_given(ns, ExportOptions)))

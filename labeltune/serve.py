@@ -327,11 +327,10 @@ def serve(opts: ServeOptions) -> None:
 
 
 def main(argv: list[str]) -> int:
-    import argparse
-
     from .cli import _add_dataclass_flags, _flags_given
+    from .cli_help import Parser
 
-    parser = argparse.ArgumentParser(prog="labeltune serve", description=__doc__.splitlines()[0])
+    parser = Parser(prog="labeltune serve", description=__doc__.splitlines()[0])
     _add_dataclass_flags(parser, ServeOptions)
     ns = parser.parse_args(argv)
     serve(ServeOptions(**_flags_given(ns, ServeOptions)))

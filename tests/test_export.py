@@ -108,3 +108,12 @@ def test_export_output_never_loses_other_files(exported, tmp_path, capsys):
         f.write("keep me too")
     assert cli(["export", "--model", run, "--output", onnx_dir, "--overwrite"]) == 0
     assert os.path.exists(os.path.join(onnx_dir, "notes.txt")) and os.path.exists(os.path.join(onnx_dir, "model.onnx"))
+
+
+@pytest.mark.parametrize("command", ["export", "serve"])
+def test_mistyped_flag_is_one_line_with_the_nearest(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli([command, "--modle", "x"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "did you mean --model" in err, err
