@@ -81,9 +81,9 @@ def test_translation_and_bad_flags_are_refused_clearly(tmp_path_factory, tiny_be
 @pytest.mark.e2e
 def test_e2e_minilm_rotten_tomatoes_int8_agrees(tmp_path, rt_csv):
     """MiniLM fine-tuned on 700 real Rotten Tomatoes sentences: ONNX fp32 and int8 give PyTorch's label on
-    the same label as PyTorch on the 1,000-sentence slice. Measured with this recipe: fp32 100% (max score diff
-    2e-6), int8 99.3% in one run and 98.9% in another (the trained weights vary with the thread count); 1 epoch
-    instead of 2: 99.1%; int8 of every MatMul, per-tensor: 96.9%. The floor, 98%, sits ~3 standard errors below."""
+    the 1,000-sentence slice. Measured with this recipe and the feed-forward block
+    kept in fp32: int8 99.4% with seed 0 and 99.4% with seed 1 (1 thread); fp32 100% (max score diff 2e-6). The
+    earlier recipe (feed-forward input quantised) gave 99.3% and 98.9%; every MatMul per-tensor 96.9%."""
     out = str(tmp_path / "rt")
     assert cli(["train", "--train", rt_csv, "--output", out, "--validation-fraction", "0.1", "--test-fraction", "0.2",
                 "--epochs", "2", "--lr", "1e-4", "--batch-size", "16", "--max-length", "64", "--seed", "0", "--quiet"]) == 0
@@ -91,7 +91,7 @@ def test_e2e_minilm_rotten_tomatoes_int8_agrees(tmp_path, rt_csv):
     fp32, int8 = report["onnx"]["fp32"], report["onnx"]["int8"]
     assert report["examples"] == 1000
     assert fp32["agreement"] == 1.0 and fp32["max_abs_score_diff"] < 1e-4
-    assert int8["agreement"] >= 0.98, int8
+    assert int8["agreement"] >= 0.99, int8  # the issue's floor
 
 
 def test_export_output_never_loses_other_files(exported, tmp_path, capsys):
