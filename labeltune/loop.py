@@ -159,8 +159,12 @@ def fit(
                 metrics = evaluate(raw_model)
                 model.train()
                 value = metrics.get(metric)
-                if value is None:
-                    raise KeyError(f"metric '{metric}' not among the evaluation results {sorted(metrics)}")
+                if value is None:  # a mistyped --metric: the user's error, not a traceback
+                    from .errors import UserError, flag
+
+                    names = sorted(k for k, v in metrics.items() if isinstance(v, (int, float)) and k != "n")
+                    raise UserError(f"{flag('metric')} {metric}: not among the validation metrics; choose one of "
+                                    f"{', '.join(names)}")
                 improved = state["best"] is None or value > state["best"]
                 if improved:
                     state.update(best=value, best_step=step, bad_evals=0)

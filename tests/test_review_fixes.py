@@ -242,3 +242,14 @@ def test_evaluate_output_dash_is_standard_output_not_a_file_named_dash(clf, file
     assert not os.path.exists(tmp_path / "-")
     line = _run_cli(["evaluate", "--model", clf, "--data", files[0], "--output", "-", "--predictions", "-"], capsys)
     assert "both write to standard output" in line
+
+
+def test_unknown_selection_metric_is_a_user_error(tmp_path, tiny_bert_dir, capsys):
+    """--metric zzz used to end training with a KeyError traceback at the first evaluation."""
+    from trained import write_data
+
+    data = write_data(str(tmp_path / "data"), "classification")
+    line = _run_cli(["train", "--model", tiny_bert_dir, "--train", data, "--validation", data, "--output",
+                     tmp_path / "o", "--metric", "zzz", "--max-steps", "1", "--precision", "fp32"], capsys)
+    assert "--metric (metric=) zzz: not among the validation metrics" in line and "accuracy" in line
+    assert not (tmp_path / "o").exists()  # a refused run leaves no folder
