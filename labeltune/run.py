@@ -157,6 +157,10 @@ def _check_output(cfg: TrainConfig) -> str:
                         "afresh, or choose another --output")
     if os.path.exists(os.path.join(out, META_FILE)) and not (cfg.overwrite or cfg.resume):
         raise UserError(f"--output {out} already holds a trained model; pass --overwrite to replace it")
+    if cfg.resume and not cfg.overwrite and not has_ckpt and os.path.exists(os.path.join(out, META_FILE)):
+        # nothing to continue from: a fresh run would replace the finished model the user kept
+        raise UserError(f"--resume: {out} holds a finished model and no checkpoint to continue from (only a killed "
+                        "run, or one trained with --keep-checkpoint, leaves one); pass --overwrite to train it again")
     if cfg.overwrite and not cfg.resume and os.path.isdir(out):
         remove_own_files(out)
     return out

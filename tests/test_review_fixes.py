@@ -253,3 +253,21 @@ def test_unknown_selection_metric_is_a_user_error(tmp_path, tiny_bert_dir, capsy
                      tmp_path / "o", "--metric", "zzz", "--max-steps", "1", "--precision", "fp32"], capsys)
     assert "--metric (metric=) zzz: not among the validation metrics" in line and "accuracy" in line
     assert not (tmp_path / "o").exists()  # a refused run leaves no folder
+
+
+def test_resume_without_a_checkpoint_keeps_the_finished_model(clf, tmp_path, tiny_bert_dir, capsys):
+    """--resume on a finished run without a checkpoint used to train afresh and replace the model, unasked."""
+    import shutil
+
+    from trained import write_data
+
+    run = tmp_path / "run"
+    shutil.copytree(clf, run)
+    before = (run / "model.safetensors").read_bytes()
+    data = write_data(str(tmp_path / "data"), "classification")
+    config = json.loads((run / "labeltune.json").read_text())
+    assert config["task"] == "classification" and not (run / "checkpoint").exists()
+    line = _run_cli(["train", "--model", tiny_bert_dir, "--train", data, "--output", run, "--resume", "--max-steps", "1",
+                     "--precision", "fp32"], capsys)
+    assert "--resume" in line and "no checkpoint to continue from" in line and "--overwrite" in line
+    assert (run / "model.safetensors").read_bytes() == before
