@@ -52,6 +52,11 @@ def atomic_open(path, encoding: str = "utf-8", newline: str | None = None):
     """A text file to write that replaces `path` (creating its folder) only when the block finishes without
     error: a crash or a bad row half-way leaves the previous file as it was, never half a result file."""
     writable_file(path)
+    if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):  # /dev/null, /dev/stdout, a
+        with open(path, "w", encoding=encoding, newline=newline) as f:  # pipe, a link: written in place (a rename
+            # would replace the device or the link itself)
+            yield f
+        return
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(str(path))[1])

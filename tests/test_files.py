@@ -68,3 +68,27 @@ def test_check_raises_the_first_failed_message():
     check([(True, "never"), (1 > 0, "nor this")])
     with pytest.raises(UserError, match="^--lr must be positive$"):
         check([(True, "fine"), (False, "--lr must be positive"), (False, "--second")])
+
+
+def test_atomic_writes_to_a_device_write_in_place():
+    """--output /dev/null: a rename onto it would replace the device with a regular file (as root)."""
+    import stat as stat_
+
+    from labeltune.files import atomic_open
+
+    with atomic_open("/dev/null") as f:
+        f.write("discarded\n")
+    write_jsonl("/dev/null", [{"a": 1}])
+    assert stat_.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not [n for n in os.listdir("/dev") if n.startswith(".tmp-")]
+
+
+def test_atomic_write_through_a_link_keeps_the_link(tmp_path):
+    from labeltune.files import atomic_write_text
+
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
