@@ -70,12 +70,33 @@ def test_output_that_is_the_input_is_refused_and_the_input_kept(clf, files, caps
     assert data.read_bytes() == before
 
 
-def test_os_error_of_another_command_is_one_line(clf, files, capsys):
-    """suggest writes its file itself; the CLI turns the file-system error into one line (exit 2)."""
-    data, blocker = files
-    line = _run_cli(["suggest", "--model", clf, "--pool", data, "--n", "1", "--strategy", "random",
-                     "--output", blocker / "s.csv"], capsys)
-    assert "afile" in line and "a file stands where a folder is needed" in line
+@pytest.mark.parametrize("error, expected", [
+    (NotADirectoryError(20, "Not a directory", "afile/s.csv"), "afile/s.csv: a file stands where a folder is needed"),
+    (FileExistsError(17, "File exists", "afile"), "afile: a file stands where a folder is needed"),
+    (PermissionError(13, "Permission denied", "/root/x"), "/root/x: permission denied"),
+    (OSError(28, "No space left on device", "big.bin"), "big.bin: no space left on the device"),
+])
+def test_os_error_of_a_command_is_one_line(monkeypatch, capsys, error, expected):
+    """A command that lets a file-system error on a path escape (suggest, robustness did) gets one line, exit 2."""
+    import labeltune.report
+
+    def fails(argv):
+        raise error
+
+    monkeypatch.setattr(labeltune.report, "main", fails)
+    line = _run_cli(["report", "--model", "m"], capsys)
+    assert line.startswith("labeltune report: error: ") and expected in line
+
+
+def test_os_error_without_a_path_is_not_hidden(monkeypatch):
+    import labeltune.report
+
+    def fails(argv):
+        raise OSError("a bug, not the user's path")
+
+    monkeypatch.setattr(labeltune.report, "main", fails)
+    with pytest.raises(OSError):
+        main(["report", "--model", "m"])
 
 
 def test_train_from_a_model_fine_tuned_for_another_task(clf, tmp_path, capsys):
