@@ -22,7 +22,6 @@ word uncertainty). A task without the hook supports only `random`.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -32,7 +31,9 @@ import numpy as np
 import torch
 
 from .config import opt
+from .cli_help import Parser
 from .errors import UserError, check, flag
+from .files import atomic_open
 
 STRATEGIES = ("random", "entropy", "margin", "bald", "badge", "kmeans")
 
@@ -268,7 +269,7 @@ def _write(path: str, rows: list[dict], columns: list[str]) -> None:
 
         write_jsonl(path, rows)
         return
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns, delimiter="\t" if path.lower().endswith(".tsv") else ",",
                            extrasaction="ignore")
         w.writeheader()
@@ -281,7 +282,7 @@ def main(argv: list[str]) -> int:
     from .config import split_options
 
     task = saved_task(argv)
-    parser = argparse.ArgumentParser(prog="labeltune suggest", description=__doc__.split("\n")[0])
+    parser = Parser(prog="labeltune suggest", description=__doc__.split("\n")[0])
     _add_dataclass_flags(parser, SuggestOptions)
     if task is not None:  # the task's options, to override what was saved (e.g. another --text-column)
         _add_dataclass_flags(parser, task.Options)

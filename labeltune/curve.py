@@ -24,7 +24,6 @@ retrained, since each needs the previous round's model, which is not kept).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import json
@@ -39,7 +38,9 @@ from dataclasses import dataclass
 
 from .config import TrainConfig, opt, read_yaml, split_options, to_dict
 from .data.split import stratified_subsample
+from .cli_help import Parser
 from .errors import UserError, flag
+from .files import atomic_open, atomic_write_text
 
 CSV_FILE, JSON_FILE, PLOT_FILE = "curve.csv", "curve.json", "curve.png"
 DATA_FILE = "curve_data.json"  # fingerprints of the training and test rows the runs in --output used
@@ -182,11 +183,13 @@ def _train_one(cfg, opts, setup, train_ex, rows: list[int], test_ex, run_dir: st
     spec = {"settings": _changed(to_dict(run_cfg, opts), defaults), "rows": rows}
     record_path, metrics_path = os.path.join(run_dir, RUN_FILE), os.path.join(run_dir, "metrics.json")
     if not keep_model and os.path.exists(record_path) and os.path.exists(metrics_path):
-        with open(record_path) as f:
-            stored = json.load(f)
-            if stored.get("rows") == rows and _changed(stored.get("settings", {}), defaults) == spec["settings"]:
-                with open(metrics_path) as g:
-                    return _record(json.load(g), rows, run_dir, metric, reused=True)
+        try:  # a record that does not read (a run killed while writing it, before writes were atomic) is redone
+            with open(record_path) as f, open(metrics_path) as g:
+                stored, stored_metrics = json.load(f), json.load(g)
+        except ValueError:
+            stored, stored_metrics = {}, None
+        if stored.get("rows") == rows and _changed(stored.get("settings", {}), defaults) == spec["settings"]:
+            return _record(stored_metrics, rows, run_dir, metric, reused=True)
     os.makedirs(run_dir, exist_ok=True)
     start = time.perf_counter()
     metrics = run.train(run_cfg, opts, examples=([train_ex[i] for i in rows], None, test_ex), setup=setup,
@@ -195,8 +198,7 @@ def _train_one(cfg, opts, setup, train_ex, rows: list[int], test_ex, run_dir: st
         for name in ("metrics.json", "config.yaml", "train_log.jsonl"):
             if os.path.exists(os.path.join(run_cfg.output, name)):
                 shutil.copy(os.path.join(run_cfg.output, name), os.path.join(run_dir, name))
-    with open(record_path, "w") as f:
-        json.dump(spec, f)
+    atomic_write_text(record_path, json.dumps(spec))
     return _record(metrics, rows, run_dir, metric, seconds=time.perf_counter() - start)
 
 
@@ -313,7 +315,7 @@ def summarize(runs: list[dict], lines: list[str], sizes: list) -> list[dict]:
 
 
 def write_csv(rows: list[dict], seeds: list[int], path: str) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, newline="") as f:
         w = csv.writer(f)
         w.writerow(["curve", "size", "labels", "mean", "sd", "runs"] + [f"seed_{s}" for s in seeds])
         for r in rows:
@@ -359,8 +361,7 @@ def _check_same_data(out: str, train_ex: list, test_ex: list) -> None:
                 raise UserError(f"--output {out} holds curve runs on other training or test data; choose another "
                                 "--output (its runs would be mistaken for runs on this data)")
         return
-    with open(path, "w") as f:
-        json.dump(prints, f)
+    atomic_write_text(path, json.dumps(prints))
 
 
 def curve(cfg: TrainConfig, opts, copts: CurveOptions) -> dict:
@@ -422,8 +423,7 @@ def curve(cfg: TrainConfig, opts, copts: CurveOptions) -> dict:
               "sizes": sizes, "seeds": seeds, "recipes": {n: o for n, o in recipes}, "strategies": strategies,
               "summary": rows, "runs": runs}
     write_csv(rows, seeds, os.path.join(cfg.output, CSV_FILE))
-    with open(os.path.join(cfg.output, JSON_FILE), "w") as f:
-        json.dump(report, f, indent=1)
+    atomic_write_text(os.path.join(cfg.output, JSON_FILE), json.dumps(report, indent=1))
     title = f"{cfg.task} on {os.path.basename(cfg.train)}: {len(seeds)} seed(s)" + (", per class" if copts.per_class else "")
     plot(rows, lines, metric, title, os.path.join(cfg.output, PLOT_FILE))
     for r in rows:
@@ -440,7 +440,7 @@ def parse_args(argv: list[str]):
 
     config_file = _config_file(argv)
     task = get_task(_task_name(argv, config_file))
-    parser = argparse.ArgumentParser(prog="labeltune curve", description=__doc__.split("\n")[0])
+    parser = Parser(prog="labeltune curve", description=__doc__.split("\n")[0])
     if config_file:
         parser.add_argument("config", help="YAML file with the same option names as the flags")
     classes = [TrainConfig, task.Options, CurveOptions]

@@ -22,6 +22,7 @@ feeding it `out_of_fold` results works too.)
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -32,7 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import opt
+from .cli_help import Parser
 from .errors import UserError, flag
+from .files import atomic_open, atomic_write_text
 
 CSV_FILE, JSON_FILE = "label_issues.csv", "label_issues.json"
 
@@ -127,12 +130,11 @@ def write(out: str, rows: list[dict], summary: dict) -> str:
     path = os.path.join(out, CSV_FILE)
     fields = ["rank", "where", "unit", "text", "given_label", "suggested_label", "self_confidence",
               "suggested_probability"]
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
-    with open(os.path.join(out, JSON_FILE), "w") as f:
-        json.dump(summary, f, indent=1)
+    atomic_write_text(os.path.join(out, JSON_FILE), json.dumps(summary, indent=1))
     return path
 
 
@@ -153,7 +155,8 @@ def find_label_issues(cfg, opts, lopts: LabelIssueOptions | None = None) -> dict
     if len(train_ex) < lopts.folds:
         raise UserError(f"--folds {lopts.folds}: --train {cfg.train} has only {len(train_ex)} rows")
     units = out_of_fold(cfg, opts, task, train_ex, lopts.folds, os.path.join(cfg.output, "label-issues-folds"))
-    shutil.rmtree(os.path.join(cfg.output, "label-issues-folds"), ignore_errors=True)
+    with contextlib.suppress(OSError):  # each fold removed its own folder; one the user had, with files, stays
+        os.rmdir(os.path.join(cfg.output, "label-issues-folds"))
     labels = task.setup(train_ex, opts)["labels"]
     rows, summary = rank(train_ex, units, labels)
     summary.update(train_file=cfg.train, folds=lopts.folds, csv=os.path.join(cfg.output, CSV_FILE))
@@ -165,14 +168,12 @@ def find_label_issues(cfg, opts, lopts: LabelIssueOptions | None = None) -> dict
 
 def cli(argv: list[str]) -> int:
     """`labeltune label-issues --task ... --train FILE --output DIR [--folds K] [training flags]`."""
-    import argparse
-
     from .cli import _add_dataclass_flags, _flags_given, _task_name
     from .config import TrainConfig, split_options
     from .tasks import get_task
 
     task = get_task(_task_name(argv, None))
-    parser = argparse.ArgumentParser(prog="labeltune label-issues", description=__doc__.splitlines()[0])
+    parser = Parser(prog="labeltune label-issues", description=__doc__.splitlines()[0])
     _add_dataclass_flags(parser, TrainConfig)
     _add_dataclass_flags(parser, task.Options)
     _add_dataclass_flags(parser, LabelIssueOptions)

@@ -127,6 +127,12 @@ def test_curve_table_matches_runs_and_seeds_reproduce(tmp_path, tiny_bert_dir):
     # a rerun into the same directory reuses the finished runs
     _curve(tmp_path, tiny_bert_dir, out2, train, test, ["--compare", "base:", "--seeds", "1"])
     assert all(r.get("reused") for r in json.load(open(out2 / "curve.json"))["runs"])
+    # a run record that does not read (a run killed while writing it) is trained again, not a traceback
+    broken = next(out2.glob("runs/base/*/seed-42/curve_run.json"))
+    broken.write_text('{"rows": [1, 2')
+    _curve(tmp_path, tiny_bert_dir, out2, train, test, ["--compare", "base:", "--seeds", "1"])
+    runs = json.load(open(out2 / "curve.json"))["runs"]
+    assert sum(not r.get("reused") for r in runs) == 1 and json.loads(broken.read_text())["rows"]
 
 
 def test_curve_active_strategy_loop(tmp_path, tiny_bert_dir):

@@ -59,6 +59,9 @@ def _flagged_rows(out):
 def test_cli_classification_and_ner_on_tiny_model(tmp_path, tiny_bert_dir, rt_csv):
     noisy, _ = _flipped_slice(rt_csv, tmp_path, 40)
     out = str(tmp_path / "issues")
+    kept = tmp_path / "issues" / "label-issues-folds" / "mine.txt"  # a user's folder of that name stays
+    kept.parent.mkdir(parents=True)
+    kept.write_text("keep me")
     assert cli(["label-issues", "--task", "classification", "--train", noisy, "--output", out, "--folds", "2",
                 "--model", tiny_bert_dir, "--epochs", "1", "--batch-size", "8", "--precision", "fp32", "--quiet"]) == 0
     with open(os.path.join(out, "label_issues.csv"), newline="") as f:
@@ -67,7 +70,8 @@ def test_cli_classification_and_ner_on_tiny_model(tmp_path, tiny_bert_dir, rt_cs
                       "suggested_probability"]
     with open(os.path.join(out, "label_issues.json")) as f:
         summary = json.load(f)
-    assert summary["examples"] == 40 and summary["folds"] == 2 and not os.path.exists(os.path.join(out, "label-issues-folds"))
+    assert summary["examples"] == 40 and summary["folds"] == 2 and kept.read_text() == "keep me"
+    assert os.listdir(os.path.join(out, "label-issues-folds")) == ["mine.txt"]  # the folds' own folders are gone
 
     from test_ner import _tagged
 
