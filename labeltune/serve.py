@@ -56,7 +56,7 @@ class ServeOptions:
         checks = [
             (self.workers >= 1, f"{flag('workers')} must be at least 1"),
             (self.max_batch_size >= 1, f"{flag('max_batch_size')} must be at least 1"),
-            (self.max_wait_ms >= 0, f"{flag('max_wait_ms')} must be >= 0"),
+            (0 <= self.max_wait_ms <= 60_000, f"{flag('max_wait_ms')} must be between 0 and 60000 (a minute)"),
             (self.max_items >= 1, f"{flag('max_items')} must be at least 1"),
             (self.max_chars >= 1, f"{flag('max_chars')} must be at least 1"),
             (self.max_body_bytes >= 64, f"{flag('max_body_bytes')} must be at least 64"),

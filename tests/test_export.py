@@ -117,3 +117,19 @@ def test_mistyped_flag_is_one_line_with_the_nearest(command, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "did you mean --model" in err, err
+
+
+def test_suggest_on_an_export_names_the_run_to_use(exported, tmp_path, capsys):
+    run, _ = exported["classification"]
+    pool = tmp_path / "pool.csv"
+    pool.write_text("text\na fine film\na dull film\n")
+    code = cli(["suggest", "--model", os.path.join(run, "onnx"), "--pool", str(pool), "--n", "1",
+                "--output", str(tmp_path / "s.csv")])
+    assert code == 2 and "exported_from" in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize("wait", ["inf", "nan", "-1", "1e9"])
+def test_serve_refuses_a_wait_that_never_ends(wait, capsys):
+    assert cli(["serve", "--model", "x", "--max-wait-ms", wait]) == 2
+    assert "--max-wait-ms" in capsys.readouterr().err
