@@ -120,8 +120,8 @@ def _is_labeltune_output(out: str) -> bool:
         return False
 
 
-def remove_own_files(out: str) -> None:
-    """Remove what labeltune wrote into `out` (see OWN_FILES); any other file stays."""
+def own_paths(out: str) -> list[str]:
+    """What labeltune wrote into `out` (see OWN_FILES), which --overwrite removes; any other file stays."""
     names = list(OWN_FILES)
     try:
         with open(os.path.join(out, META_FILE)) as f:
@@ -129,8 +129,12 @@ def remove_own_files(out: str) -> None:
     except (OSError, ValueError, AttributeError):
         names += HF_FILES
     names += [n for n in os.listdir(out) if ".tmp-" in n or n.startswith("model-0")]  # killed saves, shards
-    for name in names:
-        path = os.path.join(out, os.path.basename(name))
+    return [os.path.join(out, os.path.basename(name)) for name in names]
+
+
+def remove_own_files(out: str) -> None:
+    """Remove what labeltune wrote into `out` (see OWN_FILES); any other file stays."""
+    for path in own_paths(out):
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
         elif os.path.lexists(path):
@@ -162,8 +166,20 @@ def _check_output(cfg: TrainConfig) -> str:
         raise UserError(f"--resume: {out} holds a finished model and no checkpoint to continue from (only a killed "
                         "run, or one trained with --keep-checkpoint, leaves one); pass --overwrite to train it again")
     if cfg.overwrite and not cfg.resume and os.path.isdir(out):
+        _check_inputs_survive(cfg, own_paths(out))
         remove_own_files(out)
     return out
+
+
+def _check_inputs_survive(cfg: TrainConfig, removed: list[str]) -> None:
+    """--overwrite must not delete the data this run reads (e.g. --train OUT/splits/test.csv --output OUT)."""
+    doomed = [os.path.realpath(p) for p in removed if os.path.lexists(p)]
+    for name in ("train", "validation", "test"):
+        for path in str(getattr(cfg, name) or "").split(","):
+            real = os.path.realpath(path) if path else ""
+            if real and any(real == d or real.startswith(d + os.sep) for d in doomed):
+                raise UserError(f"--{name} {path} lies in what --overwrite would remove from --output {cfg.output}; "
+                                "copy it elsewhere first, or choose another --output")
 
 
 def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | None = None,

@@ -292,3 +292,18 @@ def test_resume_without_a_checkpoint_keeps_the_finished_model(clf, tmp_path, tin
                      "--precision", "fp32"], capsys)
     assert "--resume" in line and "no checkpoint to continue from" in line and "--overwrite" in line
     assert (run / "model.safetensors").read_bytes() == before
+
+
+def test_overwrite_never_deletes_the_data_the_run_reads(tmp_path, tiny_bert_dir, capsys):
+    """`--train OUT/splits/test.csv --output OUT --overwrite`: the split file would go before it is read."""
+    data = tmp_path / "in.csv"
+    data.write_text("text,label\n" + "".join(f"film {i} moving,positive\nfilm {i} awful,negative\n" for i in range(10)))
+    out = tmp_path / "run"
+    assert main(["train", "--train", str(data), "--output", str(out), "--model", tiny_bert_dir, "--epochs", "1",
+                 "--test-fraction", "0.3", "--validation-fraction", "0", "--precision", "fp32", "--quiet"]) == 0
+    split = out / "splits" / "test.csv"
+    kept = split.read_text()
+    line = _run_cli(["train", "--train", split, "--output", out, "--model", tiny_bert_dir, "--epochs", "1",
+                     "--overwrite", "--quiet"], capsys)
+    assert "--train" in line and "--overwrite" in line
+    assert split.read_text() == kept and (out / "labeltune.json").exists()  # nothing was removed
