@@ -3,10 +3,10 @@ options) plus ExplainOptions, and --threads."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
+from ..cli_help import Parser
 from ..errors import UserError
 
 
@@ -15,7 +15,7 @@ def main(argv: list[str]) -> int:
     from .core import ExplainOptions, explain_file
 
     task = saved_task(argv)
-    parser = argparse.ArgumentParser(prog="labeltune explain", description="word attributions, faithfulness, a page")
+    parser = Parser(prog="labeltune explain", description="word attributions, faithfulness, a page")
     parser.add_argument("--model", required=True, help="a directory written by `labeltune train`")
     parser.add_argument("--input", required=True, help="file of inputs to explain (the format predict reads)")
     parser.add_argument("--output", required=True, help="directory for attributions.jsonl, explain.html, PNGs")

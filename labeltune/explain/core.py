@@ -187,6 +187,7 @@ def explain_file(model: str, input_path: str, output: str, opts: ExplainOptions,
     import os
 
     from ..data.readers import write_jsonl
+    from ..files import atomic_write_text
     from ..run import load
     from .globalview import global_view, plot_global_view
     from .page import write_explain_page
@@ -203,8 +204,7 @@ def explain_file(model: str, input_path: str, output: str, opts: ExplainOptions,
     views = {m: global_view(rows, m, opts.min_count, opts.top_words) for m in opts.methods}
     pngs = {m: plot_global_view(v, os.path.join(output, f"global_{m}.png"), m) for m, v in views.items() if v}
     summary["global_view"] = views
-    with open(os.path.join(output, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1)
+    atomic_write_text(os.path.join(output, "summary.json"), json.dumps(summary, indent=1))
     write_explain_page(os.path.join(output, "explain.html"), rows, summary, pngs, model)
     if "faithfulness" in summary:
         print(summary["faithfulness"].get("verdict", ""), file=sys.stderr)
