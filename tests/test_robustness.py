@@ -460,3 +460,24 @@ def test_augment_typo_training_holds_up_under_typos(rt_csv, tmp_path):
         typo[arm] = sum(row["model"] for row in r["rows"][1:]) / 2
     assert typo["augment"] >= 0.64  # measured 0.688 (seed 0, the one run here); 0.678 / 0.708 with seeds 1 / 2
     assert typo["augment"] - typo["plain"] >= 0.02  # measured +0.065; +0.065 / +0.028 with seeds 1 / 2
+
+
+def test_bad_tests_file_and_onnx_attack_are_clear_errors(zebra, tmp_path):
+    """A --tests file that is not UTF-8, an mft test expecting a label the model does not have (it would fail every
+    case and test nothing), and --attack on an ONNX export (the attack reads the PyTorch embeddings)."""
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("tests:\n  - name: caf\xe9\n    type: mft\n    texts: [a]\n    expect: positive\n".encode("latin-1"))
+    with pytest.raises(UserError, match="not valid UTF-8; re-save"):
+        load_tests(str(latin1))
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("tests:\n  - name: t1\n    type: mft\n    texts: [great]\n    expect: zzz\n")
+    opts = RobustnessOptions(tests=str(unknown), perturbations="case", severities="0.5")
+    with pytest.raises(UserError, match="label 'zzz' is not one of the model's labels"):
+        robustness(zebra["model"], zebra["test"], str(tmp_path / "r1"), opts)
+    from labeltune.export import ExportOptions, export
+
+    onnx_dir = str(tmp_path / "onnx")
+    export(ExportOptions(model=zebra["model"], output=onnx_dir, agreement_examples=4))
+    with pytest.raises(UserError, match="cannot be attacked.*exported_from"):
+        robustness(onnx_dir, zebra["test"], str(tmp_path / "r2"), RobustnessOptions(attack=True, perturbations="case",
+                                                                                  severities="0.5"))

@@ -33,6 +33,9 @@ def load_tests(path: str) -> dict:
             spec = yaml.safe_load(f)
     except OSError as e:
         raise UserError(f"--tests {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"--tests {path}: byte {e.object[e.start]:#x} at offset {e.start} is not valid UTF-8; "
+                        "re-save the file as UTF-8") from None
     except yaml.YAMLError as e:
         raise UserError(f"--tests {path}: not valid YAML ({' '.join(str(e).split())})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("tests"), list) or not spec["tests"]:
@@ -109,6 +112,10 @@ def run_tests(path: str, predictor, seed: int) -> list[dict]:
         failures = []
         if t["type"] == "mft":
             want = names.get(str(t["expect"]), str(t["expect"]))
+            known = predictor.rt.setup.get("labels") or []
+            if known and want not in known:  # it would fail every case, not test anything
+                raise UserError(f"{path}: test '{name}': label '{want}' is not one of the model's labels "
+                                f"({', '.join(map(str, known))}); map it under 'labels:'")
             failures = [{"input": x, "got": p.get("label"), "expected": want}
                         for x, p in zip(texts, preds) if p.get("label") != want]
         elif t["type"] == "inv":

@@ -3,9 +3,9 @@ options (to override the saved ones), and RobustnessOptions."""
 
 from __future__ import annotations
 
-import argparse
 import os
 
+from ..cli_help import Parser
 from ..errors import UserError
 
 
@@ -16,7 +16,7 @@ def main(argv: list[str]) -> int:
     from . import RobustnessOptions, robustness
 
     task = saved_task(argv)
-    parser = argparse.ArgumentParser(prog="labeltune robustness",
+    parser = Parser(prog="labeltune robustness",
                                      description="metric under perturbations, an attack, behavioural tests; a report")
     parser.add_argument("--model", required=True, help="a directory written by `labeltune train`")
     parser.add_argument("--data", required=True, help="labelled data file (the format evaluate reads)")

@@ -7,6 +7,7 @@ import math
 import os
 
 from ..data.readers import write_jsonl
+from ..files import atomic_write_text
 from ..html import figure_to_data_uri, write_page
 from .attack import display
 
@@ -79,8 +80,7 @@ def table_rows(result: dict) -> list[dict]:
 
 
 def write(output: str, result: dict, adversarial: dict) -> None:
-    with open(os.path.join(output, "robustness.json"), "w") as f:
-        json.dump(result, f, indent=1)
+    atomic_write_text(os.path.join(output, "robustness.json"), json.dumps(result, indent=1))
     for key, rows in adversarial.items():
         name = "adversarial.jsonl" if key == "model" else f"adversarial_{key}.jsonl"
         write_jsonl(os.path.join(output, name), rows)
