@@ -115,7 +115,10 @@ def train(cfg, model_path: str, train_ex: list[dict], setup: dict, opts, tokeniz
         from setfit import SetFitModel, Trainer, TrainingArguments
     except ImportError as e:
         raise UserError(f"--few-shot needs the setfit package ({e}); pip install 'setfit>=1.2'") from None
-    from sentence_transformers.models import Normalize, Pooling
+    try:  # sentence-transformers 6 moved its modules; older releases that setfit also accepts have the old path
+        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
+    except ImportError:
+        from sentence_transformers.models import Normalize, Pooling
 
     index = {name: i for i, name in enumerate(setup["labels"])}
     data = Dataset.from_dict({"text": [e["text"] for e in train_ex], "label": [index[e["labels"][0]] for e in train_ex]})

@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -81,6 +82,7 @@ def out_of_fold(cfg, opts, task, train_ex: list[dict], k: int, work_dir: str) ->
     groups, strata = task.split_keys(train_ex)
     folds = kfold(groups, strata, k, cfg.seed)
     setup = task.setup(train_ex, opts)  # from all rows: a fold may lack a rare label
+    hook(SimpleNamespace(setup=setup, opts=opts), [])  # refuses data it cannot rank before any fold is trained
     units: list = [None] * len(train_ex)
     for f, fold in enumerate(folds):
         held = set(fold)

@@ -122,3 +122,14 @@ def test_flipped_labels_rank_at_the_top_synthetic(tmp_path, tiny_bert_dir):
     ranked = _flagged_rows(out)
     precision_at_k = sum(i in flipped for i in ranked[:10]) / 10
     assert precision_at_k >= 0.9 and len(ranked) <= 15
+
+
+def test_multi_label_is_refused_before_any_fold_trains(tmp_path, tiny_bert_dir, capsys):
+    data = tmp_path / "ml.csv"
+    data.write_text("text,label\n" + "".join(f"film {i},a|b\nplay {i},b\n" for i in range(6)))
+    out = tmp_path / "li"
+    assert cli(["label-issues", "--task", "classification", "--train", str(data), "--output", str(out), "--folds", "2",
+                "--multi-label", "--label-delimiter", "|", "--model", tiny_bert_dir, "--epochs", "1",
+                "--precision", "fp32", "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert "multi-label data is not supported" in captured.err and "fold 1/" not in captured.out

@@ -173,6 +173,8 @@ class ClassificationTask:
         """`labeltune label-issues`: per example one unit, its class probabilities and the given label's index."""
         if rt.setup["multi_label"]:
             raise UserError("label issues: multi-label data is not supported (one label per row is)")
+        if not examples:  # the check-only call label-issues makes before training any fold
+            return []
         index = {name: i for i, name in enumerate(rt.setup["labels"])}
         probs = self.probabilities(rt, examples)
         return [[{"probs": p, "given": index[e["labels"][0]],

@@ -236,6 +236,8 @@ class NERTask:
 
     def label_quality(self, rt, examples) -> list[list[dict]]:
         """`labeltune label-issues`: per example one unit per word: its tag probabilities and the given tag's index."""
+        if not examples:  # the check-only call label-issues makes before training any fold
+            return []
         probs = self.word_probabilities(rt, examples)  # also gives raw-text examples their words and tags
         index = {name: i for i, name in enumerate(rt.setup["labels"])}
         return [[{"probs": p[w], "given": index[tag], "unit": f"word {w + 1}: {e['tokens'][w]}",
