@@ -79,6 +79,10 @@ class FewShotClassifier(nn.Module):
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
+    def get_input_embeddings(self) -> nn.Module:
+        """The encoder's token embeddings: what explain attributes over and the attack's word neighbours read."""
+        return self.encoder.get_input_embeddings()
+
     def save_pretrained(self, out: str, state_dict=None, **_) -> None:
         from safetensors.torch import save_file
 

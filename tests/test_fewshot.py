@@ -11,9 +11,6 @@ import labeltune
 from labeltune.errors import UserError
 
 
-
-
-
 def test_few_shot_saves_loads_and_predicts_the_same(tmp_path, tiny_bert_dir):
     train = _write(tmp_path / "train.csv", ["text", "label"], ROWS)
     out = str(tmp_path / "fs")
@@ -80,3 +77,16 @@ def test_few_shot_template_adds_label_examples(tmp_path, tiny_bert_dir, monkeypa
                         few_shot_template="no slot", quiet=True)
     with pytest.raises(UserError, match="--few-shot-template"):
         labeltune.train(model=tiny_bert_dir, train=train, output=str(tmp_path / "c"), few_shot_template="a {}", quiet=True)
+
+
+def test_explain_works_on_a_few_shot_model(tmp_path, tiny_bert_dir):
+    """explain reads the model's input embeddings; the few-shot classifier hands over its encoder's."""
+    train = _write(tmp_path / "train.csv", ["text", "label"], ROWS)
+    out = str(tmp_path / "fs")
+    labeltune.train(model=tiny_bert_dir, train=train, output=out, few_shot=True, few_shot_iterations=4, lr=1e-3,
+                    precision="fp32", seed=0, quiet=True, validation_fraction=0)
+    predictor = labeltune.load(out, precision="fp32")
+    [row] = predictor.explain(["a fine film"])
+    [target] = row["targets"]
+    assert target["label"] == predictor.predict(["a fine film"])[0]["label"]
+    assert len(target["attributions"]["ig"]) == 3 and target["completeness_error"] < 0.05
