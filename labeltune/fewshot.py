@@ -64,20 +64,22 @@ class FewShotClassifier(nn.Module):
         self.normalize = normalize
         self.config = encoder.config
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, **_):
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, output_hidden_states=None, **_):
         from transformers.modeling_outputs import SequenceClassifierOutput
 
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        encoded = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                               output_hidden_states=output_hidden_states, **kwargs)  # suggest reads them
+        hidden = encoded.last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         if self.normalize:
             pooled = nn.functional.normalize(pooled.float(), p=2, dim=-1)
         logits = self.head(pooled.float())
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=encoded.hidden_states)
 
     def get_input_embeddings(self) -> nn.Module:
         """The encoder's token embeddings: what explain attributes over and the attack's word neighbours read."""

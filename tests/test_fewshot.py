@@ -79,12 +79,20 @@ def test_few_shot_template_adds_label_examples(tmp_path, tiny_bert_dir, monkeypa
         labeltune.train(model=tiny_bert_dir, train=train, output=str(tmp_path / "c"), few_shot_template="a {}", quiet=True)
 
 
-def test_explain_works_on_a_few_shot_model(tmp_path, tiny_bert_dir):
-    """explain reads the model's input embeddings; the few-shot classifier hands over its encoder's."""
+def test_suggest_and_explain_work_on_a_few_shot_model(tmp_path, tiny_bert_dir):
+    """suggest reads hidden states and explain the input embeddings; the few-shot classifier hands over its
+    encoder's."""
     train = _write(tmp_path / "train.csv", ["text", "label"], ROWS)
     out = str(tmp_path / "fs")
     labeltune.train(model=tiny_bert_dir, train=train, output=out, few_shot=True, few_shot_iterations=4, lr=1e-3,
                     precision="fp32", seed=0, quiet=True, validation_fraction=0)
+    from labeltune.cli import main as cli
+
+    for strategy in ("entropy", "badge", "kmeans"):  # suggest reads the hidden states the classifier hands over
+        ranked = tmp_path / f"{strategy}.csv"
+        assert cli(["suggest", "--model", out, "--pool", train, "--n", "2", "--strategy", strategy,
+                    "--output", str(ranked)]) == 0
+        assert len(ranked.read_text().strip().splitlines()) == 3  # header + 2 rows
     predictor = labeltune.load(out, precision="fp32")
     [row] = predictor.explain(["a fine film"])
     [target] = row["targets"]
