@@ -86,8 +86,9 @@ class Parser(argparse.ArgumentParser):
         ours = ALIASES.get(name.replace("-", "_"))
         if ours and "--" + ours.replace("_", "-") in known:
             return f"{flag.split('=')[0]} is the Hugging Face scripts' name: labeltune calls it --{ours.replace('_', '-')}"
-        close = nearest("--" + name.replace("_", "-"), known)
-        return f"did you mean {close} (for {flag.split('=')[0]})?" if close else None
+        # compared without the dashes, which every flag shares (with them, "--trian" came out as "--n")
+        close = nearest(name.replace("_", "-"), [k[2:] for k in known])
+        return f"did you mean --{close} (for {flag.split('=')[0]})?" if close else None
 
 
 def command_list(commands) -> str:

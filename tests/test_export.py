@@ -133,3 +133,9 @@ def test_suggest_on_an_export_names_the_run_to_use(exported, tmp_path, capsys):
 def test_serve_refuses_a_wait_that_never_ends(wait, capsys):
     assert cli(["serve", "--model", "x", "--max-wait-ms", wait]) == 2
     assert "--max-wait-ms" in capsys.readouterr().err
+
+
+def test_a_far_flag_gets_no_unrelated_suggestion(capsys):
+    with pytest.raises(SystemExit):
+        cli(["suggest", "--trian", "x"])  # suggest has no --train; "--n" only shares the dashes with it
+    assert "did you mean" not in capsys.readouterr().err
