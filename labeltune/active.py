@@ -242,9 +242,7 @@ def suggest(sopts: SuggestOptions, option_overrides: dict | None = None) -> list
     if os.path.exists(sopts.pool) and os.path.exists(sopts.output) and os.path.samefile(sopts.pool, sopts.output):
         raise UserError(f"--output {sopts.output} is the --pool file; choose another name (the pool would be lost)")
     predictor = load(sopts.model, precision=sopts.precision, batch_size=sopts.batch_size, **(option_overrides or {}))
-    if getattr(predictor, "backend", "torch") == "onnx":  # the strategies read the PyTorch model's layers
-        raise UserError(f"--model {sopts.model}: an ONNX export (labeltune export); suggest from the directory it was "
-                        "exported from (\"exported_from\" in its labeltune.json)")
+    predictor.require_torch(f"--model {sopts.model}", "has no layers for the strategies to read; suggest from")
     examples = predictor.task.read(sopts.pool, predictor.opts, labelled=False)
     if not examples:
         raise UserError(f"--pool {sopts.pool}: no rows")

@@ -425,6 +425,13 @@ class Predictor:
         self.rt = Runtime(model, tokenizer, meta["setup"], self.opts, meta["max_length"],
                           choose_precision(precision), batch_size, device)
 
+    def require_torch(self, flag: str, what: str) -> None:
+        """Refuse an ONNX export where a command needs the PyTorch model (its gradients, layers or embeddings);
+        `what` says why and what to do, e.g. "cannot be attacked; use"."""
+        if self.backend == "onnx":
+            raise UserError(f"{flag}: an ONNX export (labeltune export) {what} the directory it was exported from "
+                            "(\"exported_from\" in its labeltune.json)")
+
     def predict(self, inputs) -> list[dict]:
         """Predictions for a list of strings (or the task's input dicts); one string gives a list of one."""
         if isinstance(inputs, (str, dict)):  # one input, not a sequence of characters (or of keys)

@@ -62,9 +62,7 @@ def explain(predictor, examples: list[dict], opts: ExplainOptions | None = None)
     """(one row per example, summary). `examples` come from the task's `read` or `as_examples`."""
     opts = opts or ExplainOptions()
     task, rt = predictor.task, predictor.rt
-    if getattr(predictor, "backend", "torch") == "onnx":
-        raise UserError("--model: an ONNX export (labeltune export) has no gradients to attribute with; explain the "
-                        "directory it was exported from (\"exported_from\" in its labeltune.json)")
+    predictor.require_torch("--model", "has no gradients to attribute with; explain")
     hook = getattr(task, "explain_probe", None)
     if hook is None:
         raise UserError(f"task '{task.name}' does not support explain")

@@ -110,11 +110,9 @@ def robustness(model: str, data: str, output: str, opts: RobustnessOptions | Non
         if other.task.name != task.name:
             raise UserError(f"--compare {opts.compare}: a {other.task.name} model; --model is a {task.name} model")
         models["compare"] = other
-    for key, p in models.items():  # the attack's word substitutions read the PyTorch model's input embeddings
-        if opts.attack and getattr(p, "backend", "torch") == "onnx":
-            raise UserError(f"--{'model' if key == 'model' else 'compare'} {model if key == 'model' else opts.compare}: "
-                            "an ONNX export (labeltune export) cannot be attacked; use the directory it was exported "
-                            "from (\"exported_from\" in its labeltune.json)")
+    if opts.attack:  # the attack's word substitutions read the PyTorch model's input embeddings
+        for key, p in models.items():
+            p.require_torch(f"--{key} {model if key == 'model' else opts.compare}", "cannot be attacked; use")
     sets = perturbed_sets(task, examples, opts)
     rows = []
     clean = {key: _score(task, p.rt, examples, metric) for key, p in models.items()}
