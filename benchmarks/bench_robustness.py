@@ -22,6 +22,13 @@ labeltune/defaults.py: at 2,000 sentences batch 16, 3 epochs, lr 1e-4), no valid
   typo+fgm       typo and --adv-eps 0.3
   mix            --augment typo,case,punctuation,word_drop --augment-prob 0.5 --augment-severity 0.15
   rdrop / fgm    --rdrop 1.0 / --adv-eps 0.3 alone
+  salient        typo with --augment-target salient: the typos go on the top ceil(0.1 x words) words ranked as
+                 the attack ranks them (deletion lowers the gold probability most), by the model in training
+  salient-p1     salient with --augment-prob 1.0
+  salient+fgm    salient and --adv-eps 0.3
+  attack         typo with --augment-target attack: on those words, the typo of 8 drawn that lowers the gold
+                 probability most, most important word first, until the prediction flips (a one-step attack)
+  attack+fgm     attack and --adv-eps 0.3
 
 Each split (validation, then test) is scored the same way: clean accuracy on the whole split; then the "char
 attack" (labeltune robustness --attack --attack-edits char --budget 0.1: DeepWordBug typos on at most ceil(0.1 x
@@ -59,6 +66,11 @@ VARIANTS = {
     "mix": {"augment": "typo,case,punctuation,word_drop", "augment_prob": 0.5, "augment_severity": 0.15},
     "rdrop": {"rdrop": 1.0},
     "fgm": {"adv_eps": 0.3},
+    "salient": {**TYPO, "augment_target": "salient"},
+    "salient-p1": {**TYPO, "augment_prob": 1.0, "augment_target": "salient"},
+    "salient+fgm": {**TYPO, "augment_target": "salient", "adv_eps": 0.3},
+    "attack": {**TYPO, "augment_target": "attack"},
+    "attack+fgm": {**TYPO, "augment_target": "attack", "adv_eps": 0.3},
 }
 
 

@@ -77,6 +77,8 @@ class TrainConfig:
                            "(names as in `labeltune robustness`; labels stay aligned)")
     augment_prob: float = opt(0.5, "robust training: share of training examples perturbed each epoch (with --augment)")
     augment_severity: float = opt(0.1, "robust training: share of words a --augment perturbation touches")
+    augment_target: str = opt("random", "robust training: which words --augment edits: random, salient (those whose "
+                                        "deletion hurts the model in training most) or attack (salient, best edit)")
     rdrop: float = opt(0.0, "robust training: R-Drop weight, symmetric KL between two dropout passes (0: off)")
     adv_eps: float = opt(0.0, "robust training: FGM adversarial step on the input embeddings, L2 size (0: off)")
     peft: str = opt("none", "none | lora | ia3: train small adapters (the peft library) and the task head instead of "
@@ -137,6 +139,9 @@ class TrainConfig:
             (self.threads >= 0, f"{flag('threads')} must be 0 (PyTorch's default) or a number of threads"),
             (0 <= self.augment_prob <= 1, f"{flag('augment_prob')} must be in [0, 1]"),
             (0 < self.augment_severity <= 1, f"{flag('augment_severity')} must be in (0, 1]"),
+            (self.augment_target in ("random", "salient", "attack"),
+             f"{flag('augment_target')} must be random, salient or attack"),
+            (self.augment_target == "random" or bool(self.augment), f"{flag('augment_target')} needs {flag('augment')}"),
             (self.rdrop >= 0, f"{flag('rdrop')} must be >= 0 (0: off)"),
             (self.adv_eps >= 0, f"{flag('adv_eps')} must be >= 0 (0: off)"),
             (self.peft in ("none", "lora", "ia3"), f"{flag('peft')} must be none, lora or ia3"),

@@ -267,6 +267,8 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     )
 
     rt = Runtime(model, tokenizer, setup, opts, max_length, precision, cfg.eval_batch_size, accelerator.device)
+    if hasattr(features, "bind"):  # --augment-target salient / attack: the model in training ranks the words
+        features.bind(rt)
     metric = cfg.metric or task.default_metric(opts)
     before = {}
     if hasattr(task, "baseline"):  # optional: the pretrained model's score, reported next to the final one

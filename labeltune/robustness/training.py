@@ -4,7 +4,8 @@
   is perturbed through the task's `perturb` hook (labels move with the words) and re-encoded; the loop reads
   features from it as from a list. The choice depends only on (seed, epoch, example), so a resumed run sees the
   same data. A perturbed example whose encoding has another number of windows than the clean one keeps the clean
-  features (the loop's batches are planned from the clean lengths).
+  features (the loop's batches are planned from the clean lengths). --augment-target salient / attack edit the
+  words the model being trained leans on instead of random ones (salient.py; `bind(rt)` hands over the model).
 - `robust_step` (--rdrop ALPHA, --adv-eps EPS): one micro-batch's forward and backward passes.
   R-Drop (Liang et al. 2021): two forward passes with different dropout masks (the batch stacked twice), the mean
   of their losses plus ALPHA x
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .perturb import PERTURBATIONS, Editor, example_rng, parse_names, random_plan
+from .salient import check_task, salient_plan
 
 
 class AugmentedFeatures:
@@ -36,6 +38,8 @@ class AugmentedFeatures:
         self.hook, self.examples, self.features, self.encode = hook, examples, features, encode
         self.perturbations = [PERTURBATIONS[n] for n in parse_names(cfg.augment, "--augment")]
         self.prob, self.severity, self.seed = cfg.augment_prob, cfg.augment_severity, cfg.seed
+        self.target, self.task, self.rt = getattr(cfg, "augment_target", "random"), task, None
+        check_task(task, self.target)
         # which example each feature came from: the encoders keep example order, one or more features each
         if len(features) == len(examples):
             counts = [1] * len(examples)
@@ -49,6 +53,11 @@ class AugmentedFeatures:
             raise RuntimeError("--augment: the features do not follow the examples' order")
         self.set_epoch(0)
 
+    def bind(self, rt) -> None:
+        """The Runtime whose model ranks the words for --augment-target salient / attack (the model in training:
+        an example is ranked when the loop first asks for it in an epoch, so by the model of that step)."""
+        self.rt = rt
+
     def set_epoch(self, epoch: int) -> None:
         rng = random.Random(f"{self.seed}|augment|{epoch}")
         self.epoch = epoch
@@ -59,7 +68,16 @@ class AugmentedFeatures:
         if i not in self.cache:
             rng = example_rng(self.seed, "augment", self.epoch, i)
             pert = self.perturbations[rng.randrange(len(self.perturbations))]
-            example = self.hook(self.examples[i], Editor(random_plan(pert, self.severity)), rng)
+            hook_rng = rng
+            if self.target == "random":
+                plan = random_plan(pert, self.severity)
+            else:
+                if self.rt is None:
+                    raise RuntimeError("--augment-target: AugmentedFeatures.bind(rt) was not called")
+                fresh = lambda: example_rng(self.seed, "augment-words", self.epoch, i)  # noqa: E731
+                plan = salient_plan(self.task, self.rt, self.examples[i], pert, self.severity, self.target, rng, fresh)
+                hook_rng = fresh()  # the word numbers the plan refers to
+            example = self.hook(self.examples[i], Editor(plan), hook_rng)
             self.cache[i] = self.encode([example])
         return self.cache[i]
 

@@ -59,7 +59,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     extra_perturbations() -> list[robustness.probes.Special]   optional: task-specific perturbations (NER entity
         swap, QA distractor)
     attack_scores(rt, examples) -> list[(score, correct)]   optional: per example, what `robustness --attack`
-        drives down and whether the prediction is still right (classification, NER, QA)
+        drives down and whether the prediction is still right (classification, NER, QA); also ranks the words
+        for `train --augment-target salient/attack`
 """
 
 from __future__ import annotations
