@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from labeltune.batching import make_batches
+from labeltune.batching import make_batches, sorted_batches
 from labeltune.cli import main
 from labeltune.data.split import grouped_stratified_split, kfold
 
@@ -104,6 +104,27 @@ def test_token_budget_batches():
     # one example longer than the budget still gets a batch of its own
     alone = make_batches([5, 500, 5], 32, seed=0, epoch=0, max_tokens=100, group_by_length=False)
     assert [1] in alone and sorted(i for b in alone for i in b) == [0, 1, 2]
+
+
+def test_inference_batches_cut_where_padding_costs_more_than_a_pass():
+    import itertools
+
+    lengths = [60, 12, 58, 10, 11, 9, 61, 13]  # a server's gathered requests: long and short mixed
+    plain = sorted_batches(lengths, 8)
+    assert plain == [[6, 0, 2, 7, 1, 4, 3, 5]]  # one batch padded to 61
+    cut = sorted_batches(lengths, 8, overhead_tokens=64)
+    assert cut == [[6, 0, 2], [7, 1, 4, 3, 5]]  # 64 + 3x61 + 64 + 5x13 = 376 < 64 + 8x61 = 552
+    assert sorted(i for b in cut for i in b) == list(range(8))
+
+    def cost(batches):
+        return sum(64 + len(b) * max(lengths[i] for i in b) for b in batches)
+
+    order = sorted(range(8), key=lambda i: -lengths[i])  # the cheapest of every way to cut the sorted order
+    best = min(cost([order[a:b] for a, b in zip((0, *cuts), (*cuts, 8))])
+               for k in range(8) for cuts in itertools.combinations(range(1, 8), k))
+    assert cost(cut) == best
+    assert all(len(b) <= 2 for b in sorted_batches(lengths, 2, overhead_tokens=64))  # batch_size still caps
+    assert sorted_batches(lengths, 8, overhead_tokens=10_000) == plain  # a costly pass: one batch
 
 
 def test_training_with_a_token_budget(tmp_path, tiny_bert_dir, rt_csv):
