@@ -3,6 +3,7 @@ a schemathesis run against the OpenAPI schema, and one real server process on a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -137,22 +138,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(cmd: list[str], port: int) -> tuple[subprocess.Popen, str]:
-    """A `labeltune serve` process, once its /health answers."""
+@contextlib.contextmanager
+def _serving(cmd: list[str], port: int):
+    """A `labeltune serve` process, once its /health answers: yields (process, url), killed on the way out."""
     import httpx
 
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):  # start-up: imports and loading the model
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            raise AssertionError(proc.stdout.read())
-    return proc, url
+    try:
+        for _ in range(600):  # start-up: imports and loading the model
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read())
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_real_server_process_and_graceful_shutdown(runs):
@@ -164,8 +171,7 @@ def test_real_server_process_and_graceful_shutdown(runs):
     model = runs["classification"]
     cmd = [sys.executable, "-m", "labeltune", "serve", "--model", model, "--port", str(port), "--max-wait-ms", "1500",
            "--precision", "fp32", "--threads", "1"]
-    proc, url = _start(cmd, port)
-    try:
+    with _serving(cmd, port) as (proc, url):
         expected = labeltune.load(model, precision="fp32").predict(["a fine film", "a dull film"])
         with ThreadPoolExecutor(2) as pool:
             futures = [pool.submit(httpx.post, f"{url}/predict", json={"inputs": t}, timeout=30)
@@ -178,10 +184,6 @@ def test_real_server_process_and_graceful_shutdown(runs):
         # uvicorn re-raises the signal after its graceful shutdown, so the exit status says SIGTERM
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
         assert "Application shutdown complete" in proc.stdout.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_several_worker_processes(runs):
@@ -193,8 +195,7 @@ def test_several_worker_processes(runs):
     model = runs["classification"]
     cmd = [sys.executable, "-m", "labeltune", "serve", "--model", model, "--port", str(port), "--workers", "2",
            "--precision", "fp32", "--threads", "1"]
-    proc, url = _start(cmd, port)
-    try:
+    with _serving(cmd, port) as (proc, url):
         texts = ["a fine film", "a dull film", "so so", "great"] * 4
         expected = labeltune.load(model, precision="fp32").predict(texts)
         with ThreadPoolExecutor(4) as pool:  # new connections each time: the kernel spreads them over the workers
@@ -204,7 +205,3 @@ def test_several_worker_processes(runs):
         assert httpx.get(f"{url}/metadata", timeout=10).json()["task"] == "classification"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
