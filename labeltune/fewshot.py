@@ -39,6 +39,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -105,6 +106,16 @@ def load(directory: str, setup: dict) -> FewShotClassifier:
     return FewShotClassifier(encoder, head["weight"], head["bias"], setup["few_shot"]["normalize"]).eval()
 
 
+def _quiet_setfit() -> None:
+    """SetFit as quiet as the rest (labeltune prints what matters): its import turns its own logging to INFO
+    ("***** Running training *****", "model_head.pkl not found ..."), and datasets draws a bar per map."""
+    from datasets import disable_progress_bars
+    from setfit import logging as setfit_logging
+
+    setfit_logging.set_verbosity_error()
+    disable_progress_bars()
+
+
 def _check(train_ex: list[dict], setup: dict) -> None:
     if setup["multi_label"]:
         raise UserError("--few-shot: multi-label data is not supported; drop --multi-label or --few-shot")
@@ -119,6 +130,7 @@ def train(cfg, model_path: str, train_ex: list[dict], setup: dict, opts, tokeniz
     try:
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
+        from transformers.trainer_callback import PrinterCallback
     except ImportError as e:
         raise UserError(f"--few-shot needs the setfit package ({e}); pip install 'setfit>=1.2'") from None
     try:  # sentence-transformers 6 moved its modules; older releases that setfit also accepts have the old path
@@ -134,6 +146,7 @@ def train(cfg, model_path: str, train_ex: list[dict], setup: dict, opts, tokeniz
         data = get_templated_dataset(data, candidate_labels=list(setup["labels"]), template=cfg.few_shot_template,
                                      sample_size=TEMPLATE_EXAMPLES)
     lr, epochs, batch_size = (getattr(cfg, k) if getattr(cfg, k) is not None else v for k, v in DEFAULTS.items())
+    _quiet_setfit()
     model = SetFitModel.from_pretrained(model_path, local_files_only=True)
     pooling = [m for m in model.model_body if isinstance(m, Pooling)]
     mode = getattr(pooling[0], "pooling_mode", None) if pooling else "mean"
@@ -151,7 +164,11 @@ def train(cfg, model_path: str, train_ex: list[dict], setup: dict, opts, tokeniz
                                  num_iterations=cfg.few_shot_iterations, max_length=max_length, seed=cfg.seed,
                                  report_to="none", show_progress_bar=cfg.show_progress, save_strategy="no",
                                  logging_strategy="no")
-        Trainer(model=model, args=args, train_dataset=data).train()
+        trainer = Trainer(model=model, args=args, train_dataset=data)
+        trainer.remove_callback(PrinterCallback)  # it prints every log dict when there is no progress bar
+        with warnings.catch_warnings():  # torch's "pin_memory ... no accelerator" from the Trainer's loader
+            warnings.filterwarnings("ignore", message=".*pin_memory.*")
+            trainer.train()
     seconds = time.perf_counter() - start
 
     head = model.model_head  # sklearn LogisticRegression; classes_ are the label indices seen in training

@@ -253,8 +253,10 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
 
         features = AugmentedFeatures(task, train_ex, features,
                                      lambda ex: task.encode(ex, tokenizer, setup, opts, max_length), cfg)
-    # --epochs/--batch-size/--lr left unset: chosen from the data and the model's size (see defaults.py)
-    cfg, auto_settings = defaults.resolve(cfg, len(features), model, accelerator.num_processes)
+    # --epochs/--batch-size/--lr left unset: chosen from the data and the model's size (see defaults.py); a
+    # --few-shot run keeps them unset, for SetFit's own recipe (fewshot.DEFAULTS, recorded in labeltune.json)
+    cfg, auto_settings = (cfg, {}) if cfg.few_shot else defaults.resolve(cfg, len(features), model,
+                                                                         accelerator.num_processes)
     if auto_settings:
         accelerator.print(defaults.describe(auto_settings))
     if main:
@@ -286,9 +288,10 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
         few_shot = getattr(task, "few_shot", None)
         if few_shot is None:
             raise UserError(f"--few-shot: --task {cfg.task} has no few-shot mode; use --task classification")
-        given = dataclasses.replace(cfg, **{k: None for k in auto_settings if k in ("lr", "epochs", "batch_size")})
-        model, last = few_shot(given, model_path, train_ex, setup, opts, tokenizer, max_length)
-        auto_settings = {}  # the loop's rule did not apply; setup["few_shot"] (labeltune.json) has what was used
+        model, last = few_shot(cfg, model_path, train_ex, setup, opts, tokenizer, max_length)
+        fs = setup["few_shot"]
+        accelerator.print(f"few-shot ({fs['library']}): {fs['iterations']} pair iterations, batch size "
+                          f"{fs['batch_size']}, {fs['epochs']} epoch(s), lr {fs['lr']:g}")
     else:
         try:
             for last in fit(cfg, model, features, lambda b: task.collate(b, tokenizer), evaluate, metric, accelerator,

@@ -98,3 +98,17 @@ def test_suggest_and_explain_work_on_a_few_shot_model(tmp_path, tiny_bert_dir):
     [target] = row["targets"]
     assert target["label"] == predictor.predict(["a fine film"])[0]["label"]
     assert len(target["attributions"]["ig"]) == 3 and target["completeness_error"] < 0.05
+
+
+def test_few_shot_is_quiet_and_names_its_own_recipe(tmp_path, tiny_bert_dir, capfd):
+    """SetFit's chatter (its INFO logging, datasets' bars, the log dicts, torch's pin_memory warning) stays out of
+    the console, and the small-data rule's "auto settings" line, which SetFit does not follow, is not printed."""
+    train = _write(tmp_path / "train.csv", ["text", "label"], ROWS)
+    capfd.readouterr()
+    labeltune.train(model=tiny_bert_dir, train=train, output=str(tmp_path / "fs"), few_shot=True,
+                    few_shot_iterations=2, precision="fp32", seed=0, quiet=True, validation_fraction=0)
+    out, err = capfd.readouterr()
+    console = out + err
+    for chatter in ("Running training", "model_head.pkl", "Map", "embedding_loss", "pin_memory", "auto settings"):
+        assert chatter not in console, console
+    assert "few-shot (setfit): 2 pair iterations, batch size 16, 1 epoch(s)" in console
