@@ -11,7 +11,12 @@ Strategies (`rank`):
   that yields the logits (h: its input), then k-means++ seeding on those embeddings, so the picks are both
   uncertain (long embeddings) and different from one another;
 - kmeans: k-means with n clusters on the rows' mean-pooled, L2-normalised last hidden states; the row
-  nearest each centroid, largest clusters first (pure diversity, uncertainty ignored).
+  nearest each centroid, largest clusters first (pure diversity, uncertainty ignored);
+- diverse: diverse mini-batch active learning (Zhdanov 2019, "weighted k-means"): the `candidates` x n rows with
+  the closest calls (margin), clustered into n groups by k-means on their mean-pooled embeddings weighted by the
+  margin score; the candidate nearest each centre, closest call first. Uncertain, but neither n near-copies of
+  one hard case (top-n uncertainty does that within a round) nor a lone outlier (a centre lies where candidates
+  are dense).
 
 What a row's prediction is comes from the task's optional hook `active_outputs(rt, examples, embed)`:
 per example "probs", an array (units x classes) -- one unit for a classified text, one binary unit per
@@ -35,7 +40,7 @@ from .cli_help import Parser
 from .errors import UserError, check, flag
 from .files import atomic_open
 
-STRATEGIES = ("random", "entropy", "margin", "bald", "badge", "kmeans")
+STRATEGIES = ("random", "entropy", "margin", "bald", "badge", "kmeans", "diverse")
 
 
 @dataclass
@@ -48,7 +53,8 @@ class SuggestOptions:
     n: int = opt(100, "how many rows to suggest")
     strategy: str = opt("entropy", " | ".join(STRATEGIES))
     mc_passes: int = opt(10, "for bald: forward passes with dropout on")
-    seed: int = opt(0, "seed for random, bald's dropout masks, badge's and kmeans' seeding")
+    candidates: int = opt(10, "for diverse: cluster the n x this many closest calls (Zhdanov 2019: 10)")
+    seed: int = opt(0, "seed for random, bald's dropout masks, badge's, kmeans' and diverse's seeding")
     batch_size: int = opt(64, "examples per batch when scoring the pool")
     precision: str = opt("auto", "auto | bf16 | fp16 | fp32")
 
@@ -57,6 +63,7 @@ class SuggestOptions:
             (self.n >= 1, f"{flag('n')} must be at least 1"),
             (self.strategy in STRATEGIES, f"{flag('strategy')} {self.strategy}: choose from {', '.join(STRATEGIES)}"),
             (self.mc_passes >= 2, f"{flag('mc_passes')} must be at least 2"),
+            (self.candidates >= 1, f"{flag('candidates')} must be at least 1"),
         ]
         check(checks)
 
@@ -201,10 +208,34 @@ def kmeans_picks(x: np.ndarray, n: int, seed: int) -> list[tuple[int, float]]:
     return picks
 
 
-def rank(rt, task, examples: list[dict], n: int, strategy: str, seed: int = 0, mc_passes: int = 10) -> list[tuple[int, float]]:
+def diverse_picks(scores: np.ndarray, x: np.ndarray, n: int, seed: int, candidates: int) -> list[tuple[int, float]]:
+    """Zhdanov 2019's weighted k-means: the `candidates` x n highest `scores`, n clusters of their L2-normalised
+    embeddings `x` weighted by the score, the candidate nearest each centre (highest score first). A cluster
+    left empty, or two centres sharing a nearest row, are filled up by the next highest scores."""
+    from sklearn.cluster import KMeans
+
+    top = np.argsort(-scores, kind="stable")[: max(n, candidates * n)]
+    if len(top) <= n:
+        return [(int(i), float(scores[i])) for i in top]
+    x = x[top] / np.clip(np.linalg.norm(x[top], axis=1, keepdims=True), 1e-12, None)
+    weights = np.clip(scores[top], 1e-6, None)  # sklearn needs positive weights; a sure call weighs ~nothing
+    km = KMeans(n_clusters=n, n_init=3, random_state=seed).fit(x, sample_weight=weights)
+    chosen = set()
+    for c in range(n):
+        members = np.flatnonzero(km.labels_ == c)
+        if len(members):
+            chosen.add(int(members[np.argmin(((x[members] - km.cluster_centers_[c]) ** 2).sum(1))]))
+    chosen = [int(top[j]) for j in sorted(chosen)]
+    taken = set(chosen)
+    chosen += [int(i) for i in top if int(i) not in taken][: n - len(chosen)]
+    return sorted(((i, float(scores[i])) for i in chosen), key=lambda t: -t[1])
+
+
+def rank(rt, task, examples: list[dict], n: int, strategy: str, seed: int = 0, mc_passes: int = 10,
+         candidates: int = 10) -> list[tuple[int, float]]:
     """The `n` examples to label next, in order: [(index into examples, score)]. Scores: the strategy's
-    uncertainty (entropy, margin, bald), the gradient-embedding length (badge), the cluster size (kmeans),
-    a uniform draw (random)."""
+    uncertainty (entropy, margin, bald; diverse: its margin), the gradient-embedding length (badge), the cluster
+    size (kmeans), a uniform draw (random)."""
     if strategy not in STRATEGIES:
         raise UserError(f"--strategy {strategy}: choose from {', '.join(STRATEGIES)}")
     n = min(n, len(examples))
@@ -220,6 +251,9 @@ def rank(rt, task, examples: list[dict], n: int, strategy: str, seed: int = 0, m
     if strategy in ("entropy", "margin"):
         scores = uncertainty(strategy, [o["probs"] for o in outs])
         return [(int(i), float(scores[i])) for i in np.argsort(-scores, kind="stable")[:n]]
+    if strategy == "diverse":
+        scores = uncertainty("margin", [o["probs"] for o in outs])
+        return diverse_picks(scores, np.stack([o["embedding"]["pooled"] for o in outs]), n, seed, candidates)
     if strategy == "badge":
         g = gradient_embeddings(outs)
         norms = np.linalg.norm(g, axis=1)
@@ -246,7 +280,8 @@ def suggest(sopts: SuggestOptions, option_overrides: dict | None = None) -> list
     examples = predictor.task.read(sopts.pool, predictor.opts, labelled=False)
     if not examples:
         raise UserError(f"--pool {sopts.pool}: no rows")
-    ranked = rank(predictor.rt, predictor.task, examples, sopts.n, sopts.strategy, sopts.seed, sopts.mc_passes)
+    ranked = rank(predictor.rt, predictor.task, examples, sopts.n, sopts.strategy, sopts.seed, sopts.mc_passes,
+                  sopts.candidates)
     # the pool's own rows, found by the location every example keeps; tasks that read non-tabular files
     # (CoNLL) give the example's fields instead
     rows, columns = None, None

@@ -57,9 +57,10 @@ class CurveOptions:
     compare: str = opt("", "recipes on one plot: 'name:key=value,key=value;name2:...' (overrides of the training "
                            "options; quote a value holding commas: key='a,b'); empty: one recipe 'default'")
     strategy: str = opt("", "simulate active learning with these comma-separated strategies (random, entropy, "
-                            "margin, bald, badge, kmeans): the first size is the seed set, each later one a round; "
-                            "random is added as the baseline")
+                            "margin, bald, badge, kmeans, diverse): the first size is the seed set, each later one a "
+                            "round; random is added as the baseline")
     mc_passes: int = opt(10, "for --strategy bald: forward passes with dropout on")
+    candidates: int = opt(10, "for --strategy diverse: cluster the round's size x this many closest calls")
     baseline: bool = opt(True, "with --strategy: also run random picks, the baseline (--no-baseline: only the "
                                "strategies given, e.g. to run them in another process)")
 
@@ -68,6 +69,8 @@ class CurveOptions:
             raise UserError(f"{flag('seeds')} must be at least 1")
         if self.mc_passes < 2:
             raise UserError(f"{flag('mc_passes')} must be at least 2")
+        if self.candidates < 1:
+            raise UserError(f"{flag('candidates')} must be at least 1")
         parse_sizes(self.sizes)
         parse_strategies(self.strategy, self.baseline)
 
@@ -285,7 +288,8 @@ def _active_runs(cfg, opts, setup, train_ex, strata, test_ex, sizes, per_class, 
                 previous = os.path.join(line_dir, str(sizes[r - 1]), f"seed-{seed}", "model")
                 predictor = run.load(previous, batch_size=cfg.eval_batch_size)
                 ranked = active.rank(predictor.rt, predictor.task, [train_ex[i] for i in pool], n, strategy,
-                                     seed=seed * 1000 + r, mc_passes=copts.mc_passes)
+                                     seed=seed * 1000 + r, mc_passes=copts.mc_passes,
+                                     candidates=copts.candidates)
                 picks = [pool[i] for i, _ in ranked]
                 del predictor
                 shutil.rmtree(previous)  # created by _train_one for this pick; its records were copied up

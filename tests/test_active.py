@@ -10,7 +10,9 @@ import shutil
 import pytest
 
 import labeltune
-from labeltune.active import rank
+import numpy as np
+
+from labeltune.active import diverse_picks, rank
 from labeltune.cli import main as cli_main
 
 POS = "good great fine nice happy superb lovely brilliant".split()
@@ -61,9 +63,10 @@ def _from_b(root, strategy, seed=0, n=20):
 
 
 # measured on this pool (20 picks of 80 rows, half of them from B): entropy 20, margin 20, bald 20, badge 18,
-# kmeans 17, random 7 -- the floors leave a margin
+# kmeans 17, diverse 18 (seeds 1-4: 17, 18, 18, 18; its 10 x 20 candidates are the whole pool here), random 7 --
+# the floors leave a margin
 @pytest.mark.parametrize("strategy, floor", [("entropy", 18), ("margin", 18), ("bald", 16), ("badge", 15),
-                                             ("kmeans", 14)])
+                                             ("kmeans", 14), ("diverse", 15)])
 def test_strategies_pick_the_unlabelled_region(region_model, strategy, floor):
     picked, _ = _from_b(region_model, strategy)
     assert picked >= floor
@@ -75,9 +78,31 @@ def test_random_does_not_prefer_the_region(region_model):
     assert 30 <= sum(counts) <= 70 and max(counts) <= 15
 
 
-@pytest.mark.parametrize("strategy", ["random", "bald", "badge", "kmeans"])
+@pytest.mark.parametrize("strategy", ["random", "bald", "badge", "kmeans", "diverse"])
 def test_rankings_are_deterministic_per_seed(region_model, strategy):
     assert _from_b(region_model, strategy, seed=3)[1] == _from_b(region_model, strategy, seed=3)[1]
+
+
+def test_diverse_spreads_a_round_over_the_uncertain_rows():
+    """Eight near-copies of one hard case score highest; top-n uncertainty takes five of them, diverse takes one
+    per cluster of the candidates and still only candidates (the top candidates x n scores)."""
+    rng = np.random.default_rng(0)
+    copies = np.array([1.0, 0.0, 0.0, 0.0]) + 0.001 * rng.standard_normal((8, 4))  # one hard case, 8 times
+    spread = np.array([[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, -1, 0, 0], [0, 0, -1, 0], [0, 0, 0, -1]], float)
+    sure = rng.standard_normal((30, 4))  # confident rows: never candidates
+    x = np.vstack([copies, spread, sure])
+    scores = np.concatenate([np.full(8, 0.99), np.full(6, 0.9), np.full(30, 0.05)])
+    top_n = [int(i) for i in np.argsort(-scores, kind="stable")[:5]]
+    assert all(i < 8 for i in top_n)
+    picks = diverse_picks(scores, x, 5, seed=0, candidates=2)  # 10 candidates: the 8 copies, 2 spread rows
+    picked = [i for i, _ in picks]
+    assert len(set(picked)) == 5 and all(i < 10 for i in picked)
+    assert sum(i < 8 for i in picked) <= 3  # the copies are one region, however many candidates they make
+    assert [s for _, s in picks] == sorted((s for _, s in picks), reverse=True)
+    for seed in range(4):  # 15 candidates: the copies, every spread row and one sure row
+        wide = [i for i, _ in diverse_picks(scores, x, 5, seed=seed, candidates=3)]
+        assert sum(i < 8 for i in wide) == 1 and all(i < 15 for i in wide)
+    assert diverse_picks(scores, x, 5, seed=1, candidates=3) == diverse_picks(scores, x, 5, seed=1, candidates=3)
 
 
 def test_suggest_cli_writes_the_rows(region_model, tmp_path, capsys):
@@ -100,6 +125,18 @@ def test_suggest_cli_writes_the_rows(region_model, tmp_path, capsys):
     assert "is the --pool file" in capsys.readouterr().err
     assert cli_main(argv[:-4] + ["--strategy", "maybe", "--output", str(out)]) == 2
     assert "--strategy (strategy=) maybe" in capsys.readouterr().err
+
+
+def test_suggest_diverse_picks_among_its_candidates(region_model, tmp_path, capsys):
+    """--candidates 2: the 20 closest calls (all region B, as margin's top 20 are) hold every one of the 10 picks."""
+    out = tmp_path / "to_label.csv"
+    argv = ["suggest", "--model", str(region_model / "model"), "--pool", str(region_model / "pool.csv"), "--n", "10",
+            "--strategy", "diverse", "--output", str(out)]
+    assert cli_main(argv + ["--candidates", "2"]) == 0
+    with open(out) as f:
+        assert [r["id"][0] for r in csv.DictReader(f)] == ["b"] * 10
+    assert cli_main(argv + ["--candidates", "0"]) == 2
+    assert "--candidates (candidates=) must be at least 1" in capsys.readouterr().err
 
 
 def test_bald_refuses_a_model_without_dropout(tmp_path, tiny_bert_dir, capsys):
@@ -136,10 +173,11 @@ def test_ner_sentences_scored_by_their_words(tmp_path, tiny_bert_dir):
                     epochs=15, lr=1e-3, validation_fraction=0.0, quiet=True, threads=1)
     predictor = labeltune.load(str(tmp_path / "m"))
     examples = predictor.task.read(str(tmp_path / "pool.conll"), predictor.opts, labelled=False)
-    # measured (10 picks of 40, half unseen): entropy 10, margin 10, badge 8, kmeans 6, random 5
+    # measured (10 picks of 40, half unseen): entropy 10, margin 10, badge 8, diverse 7 (its 10 x 10 candidates are
+    # the whole pool here), kmeans 6, random 5
     picked = {s: sum(pool[i][0] == "b" for i, _ in rank(predictor.rt, predictor.task, examples, 10, s, seed=0))
-              for s in ("entropy", "badge", "random")}
-    assert picked["entropy"] >= 9 and picked["badge"] >= 6 and picked["random"] <= 7
+              for s in ("entropy", "badge", "diverse", "random")}
+    assert picked["entropy"] >= 9 and picked["badge"] >= 6 and picked["diverse"] >= 6 and picked["random"] <= 7
     out = tmp_path / "to_label.jsonl"
     assert cli_main(["suggest", "--model", str(tmp_path / "m"), "--pool", str(tmp_path / "pool.conll"), "--n", "3",
                      "--strategy", "entropy", "--output", str(out)]) == 0

@@ -162,6 +162,7 @@ def test_curve_active_strategy_loop(tmp_path, tiny_bert_dir):
     (["--compare", "a:lr"], "cannot read 'lr'"),
     (["--compare", "a:lrate=1e-4"], "unknown option 'lrate'"),
     (["--strategy", "maybe"], "--strategy maybe: unknown"),
+    (["--strategy", "diverse", "--candidates", "0"], "--candidates (candidates=) must be at least 1"),
 ])
 def test_curve_errors(tmp_path, tiny_bert_dir, capsys, extra, message):
     train = keyword_csv(tmp_path / "train.csv", 20)
