@@ -17,7 +17,7 @@ reported as null (above its largest size). Each (arm, seed) is one `labeltune cu
 (seeds --seed .. --seed + --seeds - 1), --processes of them at a time, each into --output/<arm>/seed-<S>; a job
 whose folder holds a finished curve run by the same command is not run again (delete the folder to redo it).
 
-    python benchmarks/bench_active.py --strategy diverse --seeds 3 --rows 8000 --output runs/bench_active
+    python benchmarks/bench_active.py --strategy diverse,entropy --seeds 3 --rows 8000 --output runs/bench_active
 
 Metric only (accuracy and label counts, no timings), so it may run on a busy machine.
 """
@@ -39,7 +39,7 @@ from labeltune.curve import plot, summarize  # noqa: E402
 from labeltune.data.bundled import rotten_tomatoes  # noqa: E402
 from labeltune.data.split import grouped_stratified_split  # noqa: E402
 
-SIZES = "100,200,300,400,500,600"
+SIZES = "100,200,400,600"
 RANDOM_SIZES = "100,600,1000"
 
 
