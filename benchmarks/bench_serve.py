@@ -3,7 +3,8 @@
 Three servers, each in its own process, get the same load (--concurrency async clients in one process,
 --requests requests in all, each a Rotten Tomatoes sentence):
 
-    batched     labeltune serve --max-batch-size 16 --max-wait-ms 5   (dynamic batching, serve's defaults)
+    batched     labeltune serve --max-batch-size 32 --max-wait-ms 5   (dynamic batching, serve's defaults;
+                `batched:N` in --modes: a cap of N, so caps are compared in one interleaved run)
     unbatched   labeltune serve --max-batch-size 1                     (one forward pass per request)
     pipeline    transformers.pipeline("text-classification") called per request in a plain FastAPI app
 
@@ -15,6 +16,10 @@ request on this 2-core VM against a trivial FastAPI app, an httpx AsyncClient sp
     labeltune train --train data/rotten_tomatoes.csv --output runs/rt --test-fraction 0.1 --epochs 2 --lr 1e-4
     python benchmarks/bench_serve.py --model runs/rt --data data/rotten_tomatoes.csv
     python benchmarks/bench_serve.py --model runs/rt --data data/rotten_tomatoes.csv --requests 200   # quick check
+    python benchmarks/bench_serve.py --model runs/rt --requests 4000 --repeat 3 --modes batched:16,batched:32,unbatched
+
+Measured (idle, 2 cores): batched 198.8 vs one-per-request 63.0 requests/s, 3.16x (median of 3 alternating
+turns; 2.66-3.24 by turn); one turn of 10,000: 235.2 vs 58.6, 4.01x; pipeline() 45.8. 0 errors.
 """
 
 # no `from __future__ import annotations`: FastAPI must see the pipeline app's request model itself
