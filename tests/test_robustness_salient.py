@@ -4,7 +4,6 @@ rank its words is refused."""
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from types import SimpleNamespace
@@ -19,9 +18,10 @@ from labeltune.tasks.classification import ClassificationTask
 from labeltune.tasks.ner import NERTask
 from labeltune.tasks.qa import QATask
 from labeltune.tasks.translation import TranslationTask
+from test_robustness import FILLER
+from test_robustness import _write_csv as _csv
+from test_robustness import _zebra_rows as _rows
 
-FILLER = ["movie", "garden", "river", "yellow", "window", "music", "coffee", "winter", "letter", "doctor", "summer",
-          "pencil", "orange", "castle", "forest", "silver", "planet", "rabbit", "market", "candle"]
 TYPO = PERTURBATIONS["typo"]
 
 
@@ -111,25 +111,6 @@ def test_task_without_attack_scores_and_bad_flags_are_refused():
 
 
 # --- with a real (tiny) model ----------------------------------------------------------------------------------
-def _rows(n, seed):
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        words = rng.sample(FILLER, rng.randint(6, 10))
-        if i % 2 == 0:
-            words.insert(rng.randrange(len(words) + 1), "zebra")
-        rows.append({"text": " ".join(words), "label": "positive" if i % 2 == 0 else "negative"})
-    return rows
-
-
-def _csv(path, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["text", "label"])
-        w.writeheader()
-        w.writerows(rows)
-    return str(path)
-
-
 def test_training_with_salient_targets_and_the_learnt_keyword_is_what_gets_edited(tiny_bert_dir, tmp_path):
     """Train with --augment-target attack (the model ranks words while it trains), then, with the trained model,
     the salient edits of the positives fall on 'zebra', and the same seed gives the same augmented features."""
