@@ -72,6 +72,11 @@ VARIANTS = {
     "salient+fgm": {**TYPO, "augment_target": "salient", "adv_eps": 0.3},
     "attack": {**TYPO, "augment_target": "attack"},
     "attack+fgm": {**TYPO, "augment_target": "attack", "adv_eps": 0.3},
+    "attack-p1": {**TYPO, "augment_prob": 1.0, "augment_target": "attack"},
+    "attack-p1-e4": {**TYPO, "augment_prob": 1.0, "augment_target": "attack", "epochs": 4},
+    "attack+cons": {**TYPO, "augment_target": "attack", "augment_consistency": 1.0},
+    "attack-p1+cons": {**TYPO, "augment_prob": 1.0, "augment_target": "attack", "augment_consistency": 1.0},
+    "typo+cons": {**TYPO, "augment_consistency": 1.0},
 }
 
 
@@ -193,7 +198,7 @@ def main() -> None:
         model = models[name] = os.path.join(work, f"model-{name}")
         if not os.path.exists(os.path.join(model, "labeltune.json")):
             labeltune.train(train=files["train"], output=model, seed=args.seed, validation_fraction=0.0, quiet=True,
-                            overwrite=True, threads=args.threads, **recipe, **VARIANTS[name])
+                            overwrite=True, threads=args.threads, **{**recipe, **VARIANTS[name]})
     results = {split: score_split(models, split, files, work, args) for split in ("val", "test")}
     for name in ("val", "test"):
         print(f"\n{name}:\n{table(results[name])}")

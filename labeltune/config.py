@@ -79,6 +79,8 @@ class TrainConfig:
     augment_severity: float = opt(0.1, "robust training: share of words a --augment perturbation touches")
     augment_target: str = opt("random", "robust training: which words --augment edits: random, salient (those whose "
                                         "deletion hurts the model in training most) or attack (salient, best edit)")
+    augment_consistency: float = opt(0.0, "robust training: train each perturbed example beside its clean original, "
+                                          "plus this weight x the symmetric KL between their predictions (0: off)")
     rdrop: float = opt(0.0, "robust training: R-Drop weight, symmetric KL between two dropout passes (0: off)")
     adv_eps: float = opt(0.0, "robust training: FGM adversarial step on the input embeddings, L2 size (0: off)")
     peft: str = opt("none", "none | lora | ia3: train small adapters (the peft library) and the task head instead of "
@@ -142,6 +144,9 @@ class TrainConfig:
             (self.augment_target in ("random", "salient", "attack"),
              f"{flag('augment_target')} must be random, salient or attack"),
             (self.augment_target == "random" or bool(self.augment), f"{flag('augment_target')} needs {flag('augment')}"),
+            (self.augment_consistency >= 0, f"{flag('augment_consistency')} must be >= 0 (0: off)"),
+            (not self.augment_consistency or bool(self.augment),
+             f"{flag('augment_consistency')} needs {flag('augment')} (the perturbation of the second view)"),
             (self.rdrop >= 0, f"{flag('rdrop')} must be >= 0 (0: off)"),
             (self.adv_eps >= 0, f"{flag('adv_eps')} must be >= 0 (0: off)"),
             (self.peft in ("none", "lora", "ia3"), f"{flag('peft')} must be none, lora or ia3"),

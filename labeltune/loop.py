@@ -25,7 +25,7 @@ from transformers import get_linear_schedule_with_warmup
 from . import checkpoint
 from .batching import make_batches
 from .config import TrainConfig
-from .robustness.training import robust_step
+from .robustness.training import paired_batch, robust_step
 
 
 def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -123,11 +123,17 @@ def fit(
             # --- micro-batches: gradients accumulate; DDP syncs only on the last one ------------
             for j, global_batch in enumerate(group):
                 mine = global_batch[rank::world]
-                batch = {k_: v.to(accelerator.device) for k_, v in collate([features[i] for i in mine]).items()}
+                if cfg.augment_consistency:  # perturbed rows beside their clean twins: robustness/training.py
+                    batch, pairs = paired_batch(features, mine, collate)
+                    pairs = tuple(p.to(accelerator.device) for p in pairs)
+                else:
+                    batch, pairs = collate([features[i] for i in mine]), None
+                batch = {k_: v.to(accelerator.device) for k_, v in batch.items()}
                 sync = j == len(group) - 1
                 with accelerator.no_sync(model) if not sync and world > 1 else contextlib.nullcontext():
-                    if cfg.rdrop or cfg.adv_eps:  # R-Drop / FGM: labeltune/robustness/training.py
-                        loss = robust_step(model, batch, cfg, lambda x: accelerator.backward(x / len(group))) / len(group)
+                    if cfg.rdrop or cfg.adv_eps or pairs is not None:  # labeltune/robustness/training.py
+                        loss = robust_step(model, batch, cfg, lambda x: accelerator.backward(x / len(group)),
+                                           pairs) / len(group)
                     else:
                         loss = model(**batch).loss / len(group)
                         accelerator.backward(loss)

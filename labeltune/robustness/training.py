@@ -1,4 +1,4 @@
-"""Robust training for `labeltune train` (every task): --augment, --rdrop, --adv-eps.
+"""Robust training for `labeltune train` (every task): --augment, --augment-consistency, --rdrop, --adv-eps.
 
 - `AugmentedFeatures` (--augment typo,case --augment-prob P): each epoch a seeded share P of the training examples
   is perturbed through the task's `perturb` hook (labels move with the words) and re-encoded; the loop reads
@@ -6,7 +6,10 @@
   same data. A perturbed example whose encoding has another number of windows than the clean one keeps the clean
   features (the loop's batches are planned from the clean lengths). --augment-target salient / attack edit the
   words the model being trained leans on instead of random ones (salient.py; `bind(rt)` hands over the model).
-- `robust_step` (--rdrop ALPHA, --adv-eps EPS): one micro-batch's forward and backward passes.
+- `paired_batch` (--augment-consistency ALPHA): each row served perturbed is trained beside its clean original in
+  the same batch, and ALPHA x the symmetric KL between the two predictions is added (`_pair_kl`), so that the
+  model learns to give a perturbed input the answer of the clean one, not only the gold label.
+- `robust_step` (--rdrop ALPHA, --adv-eps EPS, --augment-consistency): one micro-batch's forward and backward passes.
   R-Drop (Liang et al. 2021): two forward passes with different dropout masks (the batch stacked twice), the mean
   of their losses plus ALPHA x
   the symmetric KL between their output distributions (every `*logits` output of the model, over its last axis;
@@ -81,6 +84,13 @@ class AugmentedFeatures:
             self.cache[i] = self.encode([example])
         return self.cache[i]
 
+    def twin(self, k: int) -> dict | None:
+        """Row k's clean feature when this epoch serves the row perturbed (for --augment-consistency), else None."""
+        i = self.owner[k]
+        if i not in self.chosen:
+            return None
+        return self.features[k] if len(self._perturbed(i)) == self.counts[i] else None
+
     def __len__(self) -> int:
         return len(self.features)
 
@@ -117,22 +127,62 @@ def _sym_kl(a: torch.Tensor, b: torch.Tensor, batch: dict, sigmoid: bool) -> tor
     return (kl * weights).sum() / weights.sum().clamp(min=1)
 
 
-def robust_step(model, batch: dict, cfg, backward) -> float:
-    """Forward and backward for one micro-batch with R-Drop and/or FGM; `backward(loss)` back-propagates (the
-    caller scales by gradient accumulation). Returns the loss value (the clean task loss, as logged without)."""
+def paired_batch(features: AugmentedFeatures, rows: list[int], collate) -> tuple[dict, tuple[torch.Tensor, ...]]:
+    """--augment-consistency: one batch of the rows as this epoch serves them, then the clean twin of each row
+    served perturbed; with (positions of the perturbed rows, positions of their twins) as index tensors."""
+    served = [features[i] for i in rows]
+    twins = [(j, t) for j, i in enumerate(rows) if (t := features.twin(i)) is not None]
+    batch = collate(served + [t for _, t in twins])
+    return batch, (torch.tensor([j for j, _ in twins], dtype=torch.long),
+                   torch.arange(len(served), len(served) + len(twins)))
+
+
+def _pair_kl(x: torch.Tensor, batch: dict, a: torch.Tensor, b: torch.Tensor, sigmoid: bool) -> torch.Tensor:
+    """Symmetric KL between the outputs of rows a (perturbed) and b (their clean twins).
+
+    One distribution per row (sequence classification: [rows, labels]) is compared as it is. Token outputs
+    ([rows, tokens, classes] with per-token labels: NER tags, translation targets) are compared at the labelled
+    positions, in order, for pairs with as many of them in both views (a word drop shifts NER words; such a pair
+    is left out). Outputs over the positions of one input (QA's start/end logits) have no common support between
+    two different inputs: no term, the pair is then only trained on twice."""
+    seq = batch["input_ids"].shape[1]
+    if x.dim() == 2 and x.shape[1] != seq:
+        return _sym_kl(x[a], x[b], {}, sigmoid)
+    labels = batch.get("labels")
+    if x.dim() == 3 and labels is not None and labels.shape == x.shape[:2]:
+        xa, xb = [], []
+        for i, j in zip(a.tolist(), b.tolist()):
+            ma, mb = labels[i] != -100, labels[j] != -100
+            if int(ma.sum()) == int(mb.sum()) > 0:
+                xa.append(x[i][ma])
+                xb.append(x[j][mb])
+        if xa:
+            return _sym_kl(torch.cat(xa), torch.cat(xb), {}, sigmoid)
+    return x.new_zeros(()).float()
+
+
+def robust_step(model, batch: dict, cfg, backward, pairs: tuple[torch.Tensor, ...] | None = None) -> float:
+    """Forward and backward for one micro-batch with R-Drop and/or FGM and/or the consistency term of
+    --augment-consistency (`pairs` from `paired_batch`); `backward(loss)` back-propagates (the caller scales by
+    gradient accumulation). Returns the loss value (the task loss, as logged without)."""
+    raw = getattr(model, "module", model)
+    sigmoid = getattr(raw.config, "problem_type", None) == "multi_label_classification"
+    n = batch["input_ids"].shape[0]
     if cfg.rdrop:
         # both dropout passes in one forward of the batch stacked twice (one pass for DDP, and faster); the
         # stacked batch's mean loss is the mean of the two passes' losses
-        n = batch["input_ids"].shape[0]
         out = model(**{k: torch.cat([v, v]) if torch.is_tensor(v) and v.shape[:1] == (n,) else v
                        for k, v in batch.items()})
-        raw = getattr(model, "module", model)
-        sigmoid = getattr(raw.config, "problem_type", None) == "multi_label_classification"
         kl = sum(_sym_kl(x[:n], x[n:], batch, sigmoid) for x in _logits(out))
         loss = out.loss + cfg.rdrop * kl
     else:
         out = model(**batch)
         loss = out.loss
+    alpha = getattr(cfg, "augment_consistency", 0.0)
+    if alpha and pairs is not None and len(pairs[0]):
+        # TRADES-style (Zhang et al. 2019) with the perturbed view: the prediction on a perturbed example is
+        # pulled toward the one on its clean original (both views also carry the task loss)
+        loss = loss + alpha * sum(_pair_kl(x[:n], batch, *pairs, sigmoid) for x in _logits(out))
     backward(loss)
     if cfg.adv_eps:
         weight = getattr(model, "module", model).get_input_embeddings().weight
