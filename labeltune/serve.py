@@ -13,7 +13,8 @@ accepting requests. Hand-written because no library batches across HTTP requests
 serving frameworks that do, e.g. Triton or TorchServe, are whole servers).
 
 Bad input is never a 500: over --max-body-bytes -> 413, over --max-items or --max-chars -> 413, malformed
-JSON or a wrong shape -> 422, an input the task refuses (a UserError) -> 422, each with a message. The optional
+JSON, a wrong shape or a key the model does not take -> 422, a body not sent as JSON (Content-Type) -> 415, an
+input the task refuses (a UserError) -> 422, each with a message. The optional
 API key (--api-key or $LABELTUNE_API_KEY, header X-API-Key) is compared in constant time. On SIGTERM/SIGINT
 uvicorn stops accepting and lets in-flight requests finish before the batcher stops.
 """
@@ -198,6 +199,31 @@ def _finite(value):
     return value
 
 
+def _strict(tp):
+    """`tp` with each pydantic model in it refusing keys it does not know (422 naming the key): a `text_pair`
+    sent to a single-text model, or a misspelt optional field, would otherwise be dropped without a word and
+    the prediction made on less than the client sent."""
+    import functools
+    import operator
+    import types
+    import typing
+
+    from pydantic import BaseModel, ConfigDict
+
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return functools.reduce(operator.or_, [_strict(a) for a in typing.get_args(tp)])
+    if isinstance(tp, type) and issubclass(tp, BaseModel) and "extra" not in tp.model_config:
+        return type(tp.__name__, (tp,), {"model_config": ConfigDict(extra="forbid"), "__module__": tp.__module__,
+                                         "__qualname__": tp.__qualname__, "__doc__": tp.__doc__})
+    return tp
+
+
+def _is_json(content_type: str) -> bool:
+    """FastAPI parses a body as JSON only under these media types (else it validates the raw bytes)."""
+    media = content_type.split(";")[0].strip().lower()
+    return media.startswith("application/") and (media.endswith("/json") or media.endswith("+json"))
+
+
 def _generic_schema():
     """For a task without `api_schema`: any JSON input `as_examples` accepts, any JSON prediction."""
     return str | dict[str, Any], dict[str, Any]
@@ -210,15 +236,16 @@ def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from fastapi.security import APIKeyHeader
-    from pydantic import Field, create_model
+    from pydantic import ConfigDict, Field, create_model
 
     from . import __version__
 
     task = predictor.task
     hook = getattr(task, "api_schema", None)  # optional: the task's input and prediction models
     item, prediction = hook(predictor.opts) if hook else _generic_schema()
+    item = _strict(item)
     request_model = create_model(
-        "PredictRequest",
+        "PredictRequest", __config__=ConfigDict(extra="forbid"),
         inputs=(item | list[item], Field(description=f"one input or a list of at most {opts.max_items}")),
     )
     response_model = create_model("PredictResponse", predictions=(list[prediction], ...))
@@ -250,6 +277,12 @@ def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
+        content_type = request.headers.get("content-type", "")
+        if content_type and not _is_json(content_type) and any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors()):
+            # curl -d and urllib send application/x-www-form-urlencoded unless told: say so, not "not a dictionary"
+            return JSONResponse(status_code=415, content={
+                "detail": f"the body must be JSON sent with the header Content-Type: application/json "
+                          f"(this request has Content-Type: {content_type})"})
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": errors})
 
