@@ -96,6 +96,10 @@ def robustness(model: str, data: str, output: str, opts: RobustnessOptions | Non
     from . import report as report_mod
 
     opts = opts or RobustnessOptions()
+    if opts.tests:  # a mistake in the file is reported now, not after the perturbations and the attack have run
+        from .behaviour import load_tests
+
+        load_tests(opts.tests)
     predictor = load(model, precision=precision, batch_size=batch_size, **option_overrides)
     task, rt = predictor.task, predictor.rt
     examples = task.read(data, predictor.opts)
@@ -106,7 +110,11 @@ def robustness(model: str, data: str, output: str, opts: RobustnessOptions | Non
     metric = opts.metric or task.default_metric(predictor.opts)
     models = {"model": predictor}
     if opts.compare:
-        other = load(opts.compare, precision=precision, batch_size=batch_size, **option_overrides)
+        try:
+            other = load(opts.compare, precision=precision, batch_size=batch_size, **option_overrides)
+        except UserError as e:  # load names the directory as --model; here it came from --compare
+            msg = str(e)
+            raise UserError("--compare" + msg[len("--model"):] if msg.startswith("--model ") else msg) from None
         if other.task.name != task.name:
             raise UserError(f"--compare {opts.compare}: a {other.task.name} model; --model is a {task.name} model")
         models["compare"] = other

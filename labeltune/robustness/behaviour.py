@@ -48,6 +48,8 @@ def load_tests(path: str) -> dict:
         at = f"{path}, test {k + 1} ({label})"
         if not isinstance(t, dict):
             raise UserError(f"{at}: expected a mapping")
+        if not isinstance(t.get("name", ""), (str, int)):
+            raise UserError(f"{at}: 'name' must be a text")
         unknown = set(t) - KEYS
         if unknown:
             raise UserError(f"{at}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KEYS))}")
@@ -55,14 +57,27 @@ def load_tests(path: str) -> dict:
             raise UserError(f"{at}: type must be one of {', '.join(TYPES)}")
         if ("texts" in t) == ("template" in t):
             raise UserError(f"{at}: give either 'texts' (a list) or 'template' with 'fill'")
+        if "texts" in t:
+            _text_list(t, "texts", at)
         if "template" in t:
             fill = t.get("fill") or {}
+            if not isinstance(t["template"], str) or not t["template"].strip():
+                raise UserError(f"{at}: 'template' must be a non-empty text with {{slot}}s")
             if not isinstance(fill, dict) or not all(isinstance(v, list) and v for v in fill.values()):
                 raise UserError(f"{at}: 'fill' must map each {{slot}} to a non-empty list")
             try:
                 t["template"].format(**{s: "x" for s in fill})
             except (KeyError, IndexError) as e:
                 raise UserError(f"{at}: the template uses {e} but 'fill' has no such slot") from None
+            except ValueError as e:  # an unbalanced brace: a literal one is written {{ or }}
+                raise UserError(f"{at}: the template does not parse ({e}); write a literal brace as {{{{ or }}}}") from None
+        for key in ("append", "prepend"):
+            if key in t:
+                _text_list(t, key, at)
+        _number(t, "max_failure_rate", at, float, 0.0, 1.0)
+        _number(t, "tolerance", at, float, 0.0, None)
+        _number(t, "severity", at, float, 0.0, 1.0, low_open=True)
+        _number(t, "max_cases", at, int, 1, None)
         if t["type"] == "mft" and not isinstance(t.get("expect"), (str, int)):
             raise UserError(f"{at}: an mft test needs 'expect: LABEL'")
         if t["type"] == "inv" and t.get("perturbation") not in PERTURBATIONS:
@@ -74,6 +89,28 @@ def load_tests(path: str) -> dict:
             if not (t.get("append") or t.get("prepend")):
                 raise UserError(f"{at}: a dir test needs 'append' or 'prepend', a list of texts")
     return spec
+
+
+def _text_list(t: dict, key: str, at: str) -> None:
+    """`key` must be a non-empty list of non-empty texts (a bare string would be read letter by letter)."""
+    v = t[key]
+    if not isinstance(v, list) or not v:
+        raise UserError(f"{at}: '{key}' must be a non-empty list of texts, e.g. {key}: [\"a text\"]")
+    for i, x in enumerate(v):
+        if not isinstance(x, (str, int, float)) or isinstance(x, bool) or not str(x).strip():
+            raise UserError(f"{at}: '{key}' item {i + 1} ({x!r}) must be a non-empty text")
+
+
+def _number(t: dict, key: str, at: str, kind, low, high, low_open: bool = False) -> None:
+    """An optional numeric key: the right type and in range, checked before any model runs."""
+    if key not in t:
+        return
+    v = t[key]
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (kind is float or isinstance(v, int))
+    ok = ok and v == v and (v > low if low_open else v >= low) and (high is None or v <= high)
+    if not ok:
+        span = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'}{']' if high is not None else ')'}"
+        raise UserError(f"{at}: '{key}' is {v!r}; expected {'an integer' if kind is int else 'a number'} in {span}")
 
 
 def expand(t: dict, seed: int) -> list[str]:

@@ -1,0 +1,73 @@
+"""Review 2 (helper A): user-facing bugs found by running explain, robustness, suggest, curve, label-issues,
+--few-shot and --peft from the command line on small, unusual inputs. One test per fix; tiny models only."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from labeltune.errors import UserError
+from tests.trained import tiny_run
+
+
+@pytest.fixture(scope="module")
+def clf(tmp_path_factory, tiny_bert_dir) -> str:
+    return tiny_run(tmp_path_factory.mktemp("review2a"), tiny_bert_dir, "classification")
+
+
+def _yaml(tmp_path, body: str) -> str:
+    path = tmp_path / "tests.yaml"
+    path.write_text("tests:\n  - " + body + "\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("body, says", [
+    ("{name: a, type: mft, texts: [], expect: positive}", "'texts' must be a non-empty list"),
+    ('{name: a, type: mft, texts: "great film", expect: positive}', "'texts' must be a non-empty list"),
+    ('{name: a, type: mft, texts: [""], expect: positive}', "'texts' item 1"),
+    ("{name: a, type: mft, texts: [null], expect: positive}", "'texts' item 1 (None)"),
+    ("{name: a, type: mft, texts: [great], expect: positive, max_failure_rate: abc}", "'max_failure_rate' is 'abc'"),
+    ("{name: a, type: mft, texts: [great], expect: positive, max_cases: 0}", "'max_cases' is 0"),
+    ("{name: a, type: inv, texts: [great], perturbation: case, severity: 5}", "'severity' is 5"),
+    ("{name: a, type: dir, texts: [great], expect: {label: positive, direction: up}, append: [x], tolerance: abc}",
+     "'tolerance' is 'abc'"),
+    ('{name: a, type: dir, texts: [great], expect: {label: positive, direction: up}, append: "bad"}',
+     "'append' must be a non-empty list"),
+    ('{name: a, type: mft, template: "the { is {x}", fill: {x: [a]}, expect: positive}', "does not parse"),
+    ("{name: a, type: mft, template: 5, fill: {x: [a]}, expect: positive}", "'template' must be"),
+])
+def test_behaviour_yaml_bad_values_are_refused_naming_the_test(tmp_path, body, says):
+    """Before: a string `texts`/`append` was read letter by letter (or as 'input 5: empty text'), an empty list
+    passed with 0 cases, and bad numbers / an unbalanced template brace were ValueError tracebacks."""
+    from labeltune.robustness.behaviour import load_tests
+
+    path = _yaml(tmp_path, body)
+    with pytest.raises(UserError) as e:
+        load_tests(path)
+    assert says in str(e.value) and "test 1 (a)" in str(e.value)
+
+
+def test_behaviour_yaml_good_values_still_load(tmp_path):
+    from labeltune.robustness.behaviour import load_tests
+
+    spec = load_tests(_yaml(tmp_path, "{name: a, type: mft, texts: [great, 5], expect: positive, "
+                                      "max_failure_rate: 1, max_cases: 3}"))
+    assert spec["tests"][0]["max_cases"] == 3
+    load_tests(os.path.join(os.path.dirname(__file__), "..", "configs", "behaviour_sentiment.yaml"))
+
+
+def test_robustness_checks_tests_file_and_compare_before_scoring(clf, tmp_path, monkeypatch):
+    """A broken --tests file is refused before any scoring (it was read only after the perturbations and the
+    attack had run), and a bad --compare directory is named as --compare (it said --model)."""
+    from labeltune import robustness as rb
+
+    data = os.path.join(os.path.dirname(clf), "tiny-data-classification", "train.csv")
+    calls = []
+    monkeypatch.setattr(rb, "perturbed_sets", lambda *a: calls.append(1) or [])
+    bad = _yaml(tmp_path, "{name: a, type: mft, texts: [great], expect: positive, max_cases: abc}")
+    with pytest.raises(UserError, match="max_cases"):
+        rb.robustness(clf, data, str(tmp_path / "out"), rb.RobustnessOptions(tests=bad, perturbations="case"))
+    assert calls == []
+    with pytest.raises(UserError, match=r"^--compare .*nowhere: no labeltune.json"):
+        rb.robustness(clf, data, str(tmp_path / "out"), rb.RobustnessOptions(compare=str(tmp_path / "nowhere")))
