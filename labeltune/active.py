@@ -293,8 +293,11 @@ def suggest(sopts: SuggestOptions, option_overrides: dict | None = None) -> list
     if rows is None:
         rows = [{"where": e["_where"], **{k: v for k, v in e.items() if not k.startswith("_")}} for e in examples]
         columns = list(dict.fromkeys(k for r in rows for k in r))
-    chosen = [{"rank": r + 1, "score": round(score, 6), **rows[i]} for r, (i, score) in enumerate(ranked)]
-    _write(sopts.output, chosen, ["rank", "score"] + [c for c in columns if c not in ("rank", "score")])
+    # a pool column named like ours is kept as input_<name> (as predict does), not overwritten by it
+    own = {c: f"input_{c}" if c in ("rank", "score") else c for c in columns}
+    chosen = [{"rank": r + 1, "score": round(score, 6), **{own.get(k, k): v for k, v in rows[i].items()}}
+              for r, (i, score) in enumerate(ranked)]
+    _write(sopts.output, chosen, ["rank", "score"] + list(own.values()))
     print(f"wrote {len(chosen)} of {len(examples)} pool rows ({sopts.strategy}) to {sopts.output}")
     return chosen
 

@@ -71,3 +71,19 @@ def test_robustness_checks_tests_file_and_compare_before_scoring(clf, tmp_path, 
     assert calls == []
     with pytest.raises(UserError, match=r"^--compare .*nowhere: no labeltune.json"):
         rb.robustness(clf, data, str(tmp_path / "out"), rb.RobustnessOptions(compare=str(tmp_path / "nowhere")))
+
+
+def test_suggest_keeps_pool_columns_named_rank_and_score(clf, tmp_path):
+    """Before: a pool with its own `rank`/`score` columns overwrote the suggested order and score in the output."""
+    import csv
+
+    from labeltune.active import SuggestOptions, suggest
+
+    pool = tmp_path / "pool.csv"
+    pool.write_text("text,rank,score\na fine film,a,b\nawful jokes,c,d\nso-so,e,f\n", encoding="utf-8")
+    out = tmp_path / "next.csv"
+    suggest(SuggestOptions(model=clf, pool=str(pool), output=str(out), n=2, strategy="entropy"))
+    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    assert [r["rank"] for r in rows] == ["1", "2"]
+    assert all(float(r["score"]) >= 0 for r in rows)
+    assert {(r["input_rank"], r["input_score"]) for r in rows} <= {("a", "b"), ("c", "d"), ("e", "f")}
