@@ -261,6 +261,11 @@ def export(opts: ExportOptions) -> dict:
 
     if not opts.model:
         raise UserError("--model is required: a directory written by `labeltune train`")
+    from .run import read_meta
+
+    if read_meta(opts.model).get("onnx"):  # (was: "no file named model.safetensors")
+        raise UserError(f"--model {opts.model} is already an ONNX export; export the directory written by `labeltune "
+                        "train` that it came from (exported_from in its labeltune.json)")
     out = opts.output or os.path.join(opts.model, "onnx")
     _check_output(out, opts.overwrite)
     predictor = load(opts.model, precision="fp32", backend="torch")

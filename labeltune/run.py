@@ -420,6 +420,11 @@ class Predictor:
         if backend not in ("auto", "torch", "onnx"):
             raise UserError(f"--backend {backend}: must be auto, torch or onnx")
         self.backend = backend if backend != "auto" else ("onnx" if meta.get("onnx") else "torch")
+        if self.backend == "torch" and meta.get("onnx"):  # an export holds no PyTorch weights (was: "no file named
+            # model.safetensors", which does not say what to do)
+            raise UserError(f"--backend torch: {directory} is an ONNX export (labeltune export) without PyTorch "
+                            "weights; run it with --backend onnx, or give the directory it was exported from "
+                            f"({meta.get('exported_from', 'exported_from in its labeltune.json')})")
         if self.backend == "onnx":  # a directory written by `labeltune export`: ONNX Runtime on the CPU, fp32 inputs
             from .export import load_onnx_model
 

@@ -234,9 +234,11 @@ def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
     """The FastAPI app serving `predictor` (a `labeltune.load(...)` result)."""
     from fastapi import Depends, FastAPI, HTTPException, Request
     from fastapi.exceptions import RequestValidationError
+    from fastapi.exception_handlers import http_exception_handler
     from fastapi.responses import JSONResponse
     from fastapi.security import APIKeyHeader
     from pydantic import ConfigDict, Field, create_model
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from . import __version__
 
@@ -274,6 +276,16 @@ def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError):
         return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's words for a body json.loads raises on without a JSONDecodeError: bytes that are not
+            # UTF-8, nesting past the recursion limit, an integer of over 4300 digits
+            exc = StarletteHTTPException(400, "the body could not be read as JSON: send UTF-8 text, with arrays and "
+                                              "objects nested at most a few hundred levels and numbers of at most "
+                                              "4300 digits")
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

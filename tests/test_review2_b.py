@@ -45,3 +45,29 @@ def test_serve_non_json_content_type_is_415_saying_what_to_send(clf_run):
         r = c.post("/predict", content=b'{"inputs": "a fine film"}',
                    headers={"content-type": "application/json; charset=utf-8"})
         assert r.status_code == 200, r.text
+
+
+def test_serve_unparseable_body_says_what_is_wrong(clf_run):
+    """A Latin-1 body, or JSON nested thousands deep, got FastAPI's bare 'There was an error parsing the body'."""
+    with _client(clf_run) as c:
+        for body in ('{"inputs": "caf\xe9"}'.encode("latin-1"), b'{"inputs": ' + b"[" * 5000 + b"]" * 5000 + b"}"):
+            r = c.post("/predict", content=body, headers={"content-type": "application/json"})
+            assert r.status_code == 400 and "UTF-8" in r.json()["detail"], r.text
+        assert c.post("/predict", json={"inputs": "café 😀"}).status_code == 200
+        assert c.get("/nowhere").status_code == 404 and c.get("/predict").status_code == 405  # others unchanged
+
+
+def test_an_export_given_where_pytorch_weights_are_needed_names_the_fix(clf_run, tmp_path):
+    """`export --model <an export>` and `predict --backend torch` on an export said only "no file named
+    model.safetensors"; now one line naming the export and what to give instead."""
+    from labeltune.errors import UserError
+    from labeltune.export import ExportOptions, export
+
+    out = str(tmp_path / "exp")
+    export(ExportOptions(model=clf_run, output=out, data=None))
+    with pytest.raises(UserError, match="already an ONNX export"):
+        export(ExportOptions(model=out, output=str(tmp_path / "exp2")))
+    assert not (tmp_path / "exp2").exists()
+    with pytest.raises(UserError, match=r"--backend torch: .* is an ONNX export .*--backend onnx"):
+        labeltune.load(out, backend="torch")
+    assert labeltune.load(out).predict(["a fine film"])[0]["label"] in ("positive", "negative")
