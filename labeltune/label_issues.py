@@ -184,6 +184,13 @@ def cli(argv: list[str]) -> int:
     values = {}
     for cls in classes:
         values.update(_flags_given(ns, cls))
+    # each fold's model is scored on the rows it held out and kept at its last step: a split flag would be ignored
+    unused = [k for k in ("validation", "test", "validation_fraction", "test_fraction", "resume", "save_adapter")
+              if values.get(k) not in (None, False)]
+    if unused:
+        given = ", ".join("--" + k.replace("_", "-") for k in unused)
+        raise UserError(f"{given}: label-issues does not use {'this flag' if len(unused) == 1 else 'these flags'} "
+                        f"(every row of --train is scored by the fold model that held it out); leave {'it' if len(unused) == 1 else 'them'} out")
     cfg, opts, lopts = split_options(values, classes, "command line")
     find_label_issues(cfg, opts, lopts)
     return 0

@@ -87,3 +87,15 @@ def test_suggest_keeps_pool_columns_named_rank_and_score(clf, tmp_path):
     assert [r["rank"] for r in rows] == ["1", "2"]
     assert all(float(r["score"]) >= 0 for r in rows)
     assert {(r["input_rank"], r["input_score"]) for r in rows} <= {("a", "b"), ("c", "d"), ("e", "f")}
+
+
+def test_label_issues_refuses_split_flags_it_would_ignore(tmp_path, monkeypatch):
+    """Before: `label-issues --validation dev.csv` (or --test-fraction) was accepted and silently ignored."""
+    from labeltune import label_issues
+
+    monkeypatch.setattr(label_issues, "find_label_issues", lambda *a: pytest.fail("should refuse first"))
+    base = ["--train", "x.csv", "--output", str(tmp_path / "li")]
+    with pytest.raises(UserError, match=r"^--validation: label-issues does not use this flag.*leave it out"):
+        label_issues.cli(base + ["--validation", "dev.csv"])
+    with pytest.raises(UserError, match=r"^--test-fraction, --save-adapter: .* these flags"):
+        label_issues.cli(base + ["--test-fraction", "0.1", "--save-adapter"])
