@@ -71,3 +71,29 @@ def test_an_export_given_where_pytorch_weights_are_needed_names_the_fix(clf_run,
     with pytest.raises(UserError, match=r"--backend torch: .* is an ONNX export .*--backend onnx"):
         labeltune.load(out, backend="torch")
     assert labeltune.load(out).predict(["a fine film"])[0]["label"] in ("positive", "negative")
+
+
+@pytest.mark.parametrize("content, name, words", [
+    ("[]\n", "rows.json", "empty list"),  # was: "no column 'text' ...; the file has columns: " (nothing)
+    ('{\n  "rows": [{"text": "a"}]\n}\n', "rows.json", "one JSON object (keys 'rows')"),  # was: "line 1: not valid JSON"
+    ("text;label\na;positive\n", "rows.csv", "holding ';'"),  # a ';'-separated CSV (Excel in many locales)
+    ("text\tlabel\na\tpositive\n", "rows.csv", "holding '\\t'"),  # a TSV named .csv
+])
+def test_readers_say_what_the_file_is(tmp_path, content, name, words):
+    from labeltune.data.readers import read_table
+    from labeltune.errors import UserError
+
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(UserError, match=f"^{path}") as e:
+        read_table(str(path)).require("text", "text_column")
+    assert words in str(e.value), str(e.value)
+
+
+def test_readers_still_take_one_line_objects_and_lists(tmp_path):
+    from labeltune.data.readers import read_table
+
+    (tmp_path / "one.json").write_text('{"text": "a"}\n', encoding="utf-8")
+    (tmp_path / "list.json").write_text('[\n {"text": "a"},\n {"text": "b"}\n]\n', encoding="utf-8")
+    (tmp_path / "lines.json").write_text('{"text": "a"}\n{"text": "b"}\n', encoding="utf-8")
+    assert [len(read_table(str(tmp_path / n))) for n in ("one.json", "list.json", "lines.json")] == [1, 2, 2]

@@ -36,9 +36,14 @@ class Table:
     def require(self, column: str, flag: str) -> None:
         """Every row has `column`: a CSV header has it, and so does each JSON object (whose keys may differ)."""
         if column not in self.columns:
+            # a header read as one column that holds another separator: a ';'-separated "CSV" (Excel in many
+            # locales) or a tab-separated file named .csv
+            other = [d for d in (";", "\t", "|", ",") if len(self.columns) == 1 and d in self.columns[0]]
+            hint = (f"; the header is one column holding {other[0]!r}: save the file comma-separated as .csv or "
+                    "tab-separated as .tsv" if other else "")
             raise UserError(
                 f"{self.path}: no column '{column}' (set by {flag_name(flag)}); the file has columns: "
-                f"{', '.join(self.columns)}"
+                f"{', '.join(self.columns) or 'none (no rows)'}{hint}"
             )
         for i, row in enumerate(self.rows):
             if column not in row:
@@ -122,6 +127,8 @@ def read_table(path: str, problems: list[str] | None = None) -> Table:
         return _read_delimited(path, text, "\t" if ext == ".tsv" else ",")
     if ext == ".json" and text.lstrip().startswith("["):
         return _read_json_list(path, text, problems)
+    if ext == ".json" and text.lstrip().startswith("{") and "\n" in text.strip():
+        _refuse_one_object(path, text)
     return _read_jsonl(path, text, problems)
 
 
@@ -179,11 +186,26 @@ def _read_jsonl(path: str, text: str, problems: list[str] | None = None) -> Tabl
     return _objects_table(path, objects, problems)
 
 
+def _refuse_one_object(path: str, text: str) -> None:
+    """A multi-line .json file that is one object (pretty-printed, e.g. {"rows": [...]}) is not rows: say so,
+    rather than JSON Lines' "line 1: not valid JSON" about a file that is valid JSON."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return  # JSON Lines (several objects), or broken: the JSON Lines reader names the line
+    if isinstance(data, dict):
+        keys = ", ".join(map(repr, list(data)[:5]))
+        raise UserError(f"{path}: one JSON object (keys {keys}), not rows; give a JSON list of row objects "
+                        "([{...}, {...}]) or JSON Lines (.jsonl, one object per line)")
+
+
 def _read_json_list(path: str, text: str, problems: list[str] | None = None) -> Table:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise UserError(f"{where(path, e.lineno)}: not valid JSON ({e.msg} at column {e.colno})") from None
+    if not data:
+        raise UserError(f"{path} is an empty list: there are no rows")
     return _objects_table(path, [(obj, None, f"{path}, item {i}") for i, obj in enumerate(data)], problems)
 
 
