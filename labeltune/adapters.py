@@ -165,21 +165,28 @@ def save_adapter(out: str, model) -> str:
 
 def record(out: str, info: dict, tokenizer, seed: int) -> None:
     """Add the peft settings to <out>/labeltune.json; complete <out>/adapter/ where --save-adapter wrote one."""
+    from .files import atomic_write_text
+
     meta_path = os.path.join(out, "labeltune.json")
     with open(meta_path) as f:
         meta = json.load(f)
     meta["peft"] = info
-    with open(meta_path, "w") as f:
-        json.dump(meta, f, indent=1)
+    atomic_write_text(meta_path, json.dumps(meta, indent=1))  # never half a labeltune.json
     path = os.path.join(out, ADAPTER_DIR)
     if not os.path.isdir(path):
         return
     tokenizer.save_pretrained(path)
-    with open(os.path.join(path, "adapter_config.json")) as f:
-        base = json.load(f).get("base_model_name_or_path")
+    config_path = os.path.join(path, "adapter_config.json")
+    with open(config_path) as f:
+        config = json.load(f)
+    base = config.get("base_model_name_or_path")
+    if base and os.path.isdir(base) and not os.path.isabs(base):
+        # a local base given relative to where train ran: absolute, so the adapter loads from any directory
+        base = config["base_model_name_or_path"] = os.path.abspath(base)
+        atomic_write_text(config_path, json.dumps(config, indent=2))
     adapter_meta = {k: v for k, v in meta.items() if k != "files"}
-    with open(os.path.join(path, "labeltune.json"), "w") as f:
-        json.dump({**adapter_meta, "adapter": {"base_model": base, "seed": seed}}, f, indent=1)
+    atomic_write_text(os.path.join(path, "labeltune.json"),
+                      json.dumps({**adapter_meta, "adapter": {"base_model": base, "seed": seed}}, indent=1))
 
 
 def load_model(task, directory: str, meta: dict, opts):

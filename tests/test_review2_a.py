@@ -99,3 +99,26 @@ def test_label_issues_refuses_split_flags_it_would_ignore(tmp_path, monkeypatch)
         label_issues.cli(base + ["--validation", "dev.csv"])
     with pytest.raises(UserError, match=r"^--test-fraction, --save-adapter: .* these flags"):
         label_issues.cli(base + ["--test-fraction", "0.1", "--save-adapter"])
+
+
+def test_adapter_of_a_relative_base_model_loads_from_another_directory(tiny_bert_dir, tmp_path, monkeypatch):
+    """Before: `train --model tiny --peft lora --save-adapter` recorded the base as 'tiny', so `predict --model
+    RUN/adapter` from any other working directory failed ("needs its base model 'tiny', which is not there")."""
+    import json
+
+    import labeltune
+    from tests.trained import write_data
+
+    data = write_data(str(tmp_path / "data"), "classification")
+    monkeypatch.chdir(os.path.dirname(tiny_bert_dir))
+    out = str(tmp_path / "lora")
+    labeltune.train(task="classification", model=os.path.basename(tiny_bert_dir), train=data, output=out,
+                    peft="lora", save_adapter=True, max_steps=2, batch_size=4, validation_fraction=0.0,
+                    precision="fp32", quiet=True, threads=1)
+    meta = json.load(open(os.path.join(out, "adapter", "labeltune.json")))
+    assert meta["adapter"]["base_model"] == os.path.abspath(tiny_bert_dir)
+    assert "peft" in json.load(open(os.path.join(out, "labeltune.json")))
+    monkeypatch.chdir(tmp_path)
+    merged = labeltune.load(out).predict(["a moving film"])[0]
+    adapted = labeltune.load(os.path.join(out, "adapter")).predict(["a moving film"])[0]
+    assert adapted["label"] == merged["label"] and abs(adapted["score"] - merged["score"]) < 1e-3
