@@ -360,9 +360,35 @@ def app_from_env():
     return load_app(ServeOptions(**json.loads(os.environ[CONFIG_ENV])))
 
 
+def check_address(host: str, port: int) -> None:
+    """UserError naming --host / --port when the server could not listen there, before the model loads (uvicorn
+    would load it first, then log "[Errno 98] ... address already in use" and exit 3)."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as e:
+        raise UserError(f"--host {host}: not an address to listen on ({getattr(e, 'strerror', None) or e}); "
+                        "e.g. 127.0.0.1 (this machine) or 0.0.0.0 (every interface)") from None
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a port in TIME_WAIT is free
+        try:
+            s.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise UserError(f"--port {port}: {host}:{port} is already in use (another server?); choose another "
+                                "--port") from None
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise UserError(f"--host {host}: not an address of this machine; e.g. 127.0.0.1 or 0.0.0.0") from None
+            raise UserError(f"--port {port}: cannot listen on {host}:{port} ({e.strerror}); ports below 1024 need "
+                            "root: choose another --port") from None
+
+
 def serve(opts: ServeOptions) -> None:
     import uvicorn
 
+    check_address(opts.host, opts.port)
     settings = dict(host=opts.host, port=opts.port, log_level="info", timeout_graceful_shutdown=None)
     if opts.workers == 1:
         uvicorn.run(load_app(opts), **settings)

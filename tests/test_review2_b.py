@@ -97,3 +97,23 @@ def test_readers_still_take_one_line_objects_and_lists(tmp_path):
     (tmp_path / "list.json").write_text('[\n {"text": "a"},\n {"text": "b"}\n]\n', encoding="utf-8")
     (tmp_path / "lines.json").write_text('{"text": "a"}\n{"text": "b"}\n', encoding="utf-8")
     assert [len(read_table(str(tmp_path / n))) for n in ("one.json", "list.json", "lines.json")] == [1, 2, 2]
+
+
+def test_serve_on_a_busy_port_is_one_line_naming_the_flag(clf_run, monkeypatch):
+    """A port in use: uvicorn loaded the model, then logged "[Errno 98] ... address already in use" and exited 3;
+    now a UserError naming --port before anything loads. An unknown --host likewise."""
+    import socket
+
+    import labeltune.run
+    from labeltune.errors import UserError
+    from labeltune.serve import serve
+
+    monkeypatch.setattr(labeltune.run, "load", lambda *a, **k: pytest.fail("the model loaded before the check"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(UserError, match=f"--port {port}: .*already in use"):
+            serve(ServeOptions(model=clf_run, port=port))
+    with pytest.raises(UserError, match="--host no-such-host.invalid"):
+        serve(ServeOptions(model=clf_run, host="no-such-host.invalid", port=port))
