@@ -35,7 +35,7 @@ def test_only_adapters_and_head_train_and_merge_equals_adapter(tiny_bert_dir, me
 
     model = _seq_cls(tiny_bert_dir)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    cfg = TrainConfig(peft=method, lr=1e-2, lora_dropout=0.0)
+    cfg = TrainConfig(peft=method, lr=1e-2, **({"lora_dropout": 0.0} if method == "lora" else {}))  # IA3 has none
     peft_model = adapters.apply(model, cfg)
     trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
     assert trainable and all(f"{method}_" in n or "modules_to_save" in n for n in trainable)

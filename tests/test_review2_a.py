@@ -122,3 +122,20 @@ def test_adapter_of_a_relative_base_model_loads_from_another_directory(tiny_bert
     merged = labeltune.load(out).predict(["a moving film"])[0]
     adapted = labeltune.load(os.path.join(out, "adapter")).predict(["a moving film"])[0]
     assert adapted["label"] == merged["label"] and abs(adapted["score"] - merged["score"]) < 1e-3
+
+
+@pytest.mark.parametrize("given, says", [
+    ({"lora_r": 4}, "--lora-r"), ({"peft": "ia3", "lora_dropout": 0.0}, "they need --peft (peft=) lora"),
+    ({"target_modules": "query"}, "--target-modules (target_modules=) needs --peft"),
+    ({"few_shot_iterations": 3}, "--few-shot-iterations (few_shot_iterations=) needs --few-shot"),
+])
+def test_peft_and_few_shot_settings_without_their_mode_are_refused(given, says):
+    """Before: `train --lora-r 4` (no --peft), `--peft ia3 --lora-dropout 0`, `--target-modules` without --peft
+    and `--few-shot-iterations` without --few-shot trained as if the flag had not been given."""
+    from labeltune.config import TrainConfig
+
+    with pytest.raises(UserError) as e:
+        TrainConfig(**given)
+    assert says in str(e.value)
+    TrainConfig(peft="lora", lora_r=4, target_modules="query")  # with their mode they are fine
+    TrainConfig(few_shot=True, few_shot_iterations=3)
