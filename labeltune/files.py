@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -110,8 +111,20 @@ def atomic_dir(path):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def finite(value):
+    """`value` with inf/NaN floats as None: JSON has no such numbers (json.dumps writes `Infinity`, which jq,
+    JavaScript and pandas refuse), e.g. QA's null score difference when a context has no span to answer."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
 def write_jsonl(path, records) -> None:
     """One JSON object per line, UTF-8 kept as is; atomic (a result file is whole or not there)."""
     with atomic_open(path) as f:
         for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            f.write(json.dumps(finite(r), ensure_ascii=False) + "\n")

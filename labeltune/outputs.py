@@ -28,7 +28,7 @@ import sys
 
 from .data.readers import TABLE_FORMATS, read_table
 from .errors import UserError
-from .files import atomic_open, writable_file
+from .files import atomic_open, finite, writable_file
 
 INPUT_KEYS = ("id", "text", "text_pair", "tokens", "question", "context", "source")
 
@@ -107,6 +107,7 @@ def check_output_file(source: str | None, output: str | None, flag: str = "--out
 
 def write_records(path: str, records: list[dict]) -> str:
     """Write rows as CSV/TSV (by extension), JSONL otherwise; '-' is standard output. Returns where they went."""
+    records = [finite(r) for r in records]  # inf/NaN -> null (empty in CSV): JSON has no such numbers
     if path == "-":
         for r in records:
             sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")

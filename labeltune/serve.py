@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import hmac
 import json
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from typing import Any
 
 from .config import opt
 from .errors import UserError, check, flag
+from .files import finite
 
 KEY_ENV = "LABELTUNE_API_KEY"
 CONFIG_ENV = "LABELTUNE_SERVE_OPTIONS"  # how --workers > 1 hands the options to each worker process
@@ -188,17 +188,6 @@ def _strings(value, path: str):
             yield from _strings(v, f"{path}[{i}]")
 
 
-def _finite(value):
-    """JSON has no inf/NaN (e.g. QA's null score difference when no span exists): they become null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _strict(tp):
     """`tp` with each pydantic model in it refusing keys it does not know (422 naming the key): a `text_pair`
     sent to a single-text model, or a misspelt optional field, would otherwise be dropped without a word and
@@ -309,7 +298,7 @@ def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
         if os.path.exists(metrics_path):
             with open(metrics_path) as f:
                 metrics = json.load(f)
-        return _finite({
+        return finite({
             "task": task.name, "labels": predictor.rt.setup.get("labels"), "labeltune_version": __version__,
             "backend": getattr(predictor, "backend", "torch"), "max_length": predictor.rt.max_length,
             "options": asdict(predictor.opts), "metrics": metrics,
@@ -335,7 +324,7 @@ def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
                 raise HTTPException(422, f"{path}: not valid Unicode text (an unpaired surrogate)") from None
         examples = task.as_examples(plain, predictor.opts)
         predictions = await batcher_box["batcher"].submit(examples)
-        return JSONResponse({"predictions": _finite(predictions)})
+        return JSONResponse({"predictions": finite(predictions)})
 
     app.state.batcher = batcher_box
     return app

@@ -117,3 +117,22 @@ def test_serve_on_a_busy_port_is_one_line_naming_the_flag(clf_run, monkeypatch):
             serve(ServeOptions(model=clf_run, port=port))
     with pytest.raises(UserError, match="--host no-such-host.invalid"):
         serve(ServeOptions(model=clf_run, host="no-such-host.invalid", port=port))
+
+
+def test_prediction_files_hold_no_infinity(tmp_path_factory, tiny_bert_dir, tmp_path):
+    """A SQuAD v2 model on a context with no span to answer (zero-width characters) predicts null_score_diff inf;
+    predict --output x.jsonl / - wrote `Infinity`, which is not JSON (jq, JavaScript and pandas refuse it)."""
+    import json
+
+    from labeltune.outputs import write_records
+
+    qa = labeltune.load(tiny_run(tmp_path_factory.getbasetemp(), tiny_bert_dir, "qa"), precision="fp32")
+    qa.rt.setup["version_2_with_negative"] = True  # as a model trained on SQuAD v2 data has it
+    preds = qa.predict([{"question": "who?", "context": "\u200b\u200b"}, {"question": "who?", "context": "Noah was."}])
+    assert preds[0]["null_score_diff"] == float("inf")  # what the task computes; the files must not say Infinity
+    for name in ("p.jsonl", "p.json", "p.csv"):
+        write_records(str(tmp_path / name), preds)
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert "Infinity" not in text and "inf" not in text, text
+    rows = [json.loads(line, parse_constant=pytest.fail) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert rows[0]["null_score_diff"] is None and rows[1]["answer"] == preds[1]["answer"]
