@@ -64,6 +64,9 @@ class SuggestOptions:
             (self.strategy in STRATEGIES, f"{flag('strategy')} {self.strategy}: choose from {', '.join(STRATEGIES)}"),
             (self.mc_passes >= 2, f"{flag('mc_passes')} must be at least 2"),
             (self.candidates >= 1, f"{flag('candidates')} must be at least 1"),
+            # a strategy's own setting under another strategy would be ignored in silence
+            (self.mc_passes == 10 or self.strategy == "bald", f"{flag('mc_passes')} is for --strategy bald"),
+            (self.candidates == 10 or self.strategy == "diverse", f"{flag('candidates')} is for --strategy diverse"),
         ]
         check(checks)
 

@@ -72,7 +72,9 @@ class CurveOptions:
         if self.candidates < 1:
             raise UserError(f"{flag('candidates')} must be at least 1")
         parse_sizes(self.sizes)
-        parse_strategies(self.strategy, self.baseline)
+        names = parse_strategies(self.strategy, self.baseline)
+        if not self.baseline and not names:
+            raise UserError(f"{flag('baseline')}: --no-baseline is for --strategy runs")
 
 
 def parse_sizes(text) -> list:

@@ -139,3 +139,23 @@ def test_peft_and_few_shot_settings_without_their_mode_are_refused(given, says):
     assert says in str(e.value)
     TrainConfig(peft="lora", lora_r=4, target_modules="query")  # with their mode they are fine
     TrainConfig(few_shot=True, few_shot_iterations=3)
+
+
+def test_strategy_and_attack_settings_without_their_mode_are_refused():
+    """Before: `suggest --strategy entropy --mc-passes 5` / `--candidates 3`, `robustness --budget 0.3` without
+    --attack and `curve --no-baseline` without --strategy ran as if the flag had not been given."""
+    from labeltune.active import SuggestOptions
+    from labeltune.curve import CurveOptions
+    from labeltune.robustness import RobustnessOptions
+
+    with pytest.raises(UserError, match=r"^--mc-passes \(mc_passes=\) is for --strategy bald"):
+        SuggestOptions(strategy="entropy", mc_passes=5)
+    with pytest.raises(UserError, match=r"^--candidates \(candidates=\) is for --strategy diverse"):
+        SuggestOptions(strategy="badge", candidates=3)
+    SuggestOptions(strategy="bald", mc_passes=5), SuggestOptions(strategy="diverse", candidates=3)
+    with pytest.raises(UserError, match=r"^--budget \(budget=\), --neighbours \(neighbours=\): attack settings; add --attack"):
+        RobustnessOptions(budget=0.3, neighbours=4)
+    RobustnessOptions(attack=True, budget=0.3, neighbours=4, attack_edits="char")
+    with pytest.raises(UserError, match="--no-baseline is for --strategy runs"):
+        CurveOptions(baseline=False)
+    CurveOptions(baseline=False, strategy="entropy")

@@ -49,6 +49,12 @@ class RobustnessOptions:
             raise UserError(f"{flag('neighbours')} must be at least 1")
         if self.max_examples < 0:
             raise UserError(f"{flag('max_examples')} must be 0 (all) or a number of examples")
+        if not self.attack:  # the attack's settings without --attack would be ignored in silence
+            given = [flag(k) for k, default in (("budget", 0.1), ("attack_edits", "char,word"), ("neighbours", 8))
+                     if getattr(self, k) != default]
+            if given:
+                raise UserError(f"{', '.join(given)}: {'an attack setting' if len(given) == 1 else 'attack settings'};"
+                                " add --attack")
 
     @property
     def severity_list(self) -> list[float]:
