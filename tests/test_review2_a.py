@@ -159,3 +159,14 @@ def test_strategy_and_attack_settings_without_their_mode_are_refused():
     with pytest.raises(UserError, match="--no-baseline is for --strategy runs"):
         CurveOptions(baseline=False)
     CurveOptions(baseline=False, strategy="entropy")
+
+
+def test_explain_settings_of_a_part_that_does_not_run_are_refused():
+    """Before: `explain --method gxi --n-steps 64` and `--seed 3` without --faithfulness were ignored."""
+    from labeltune.explain.core import ExplainOptions
+
+    with pytest.raises(UserError, match=r"^--n-steps \(n_steps=\) is for integrated gradients"):
+        ExplainOptions(method="occlusion", n_steps="64")
+    with pytest.raises(UserError, match=r"^--seed \(seed=\) seeds the random baseline of --faithfulness"):
+        ExplainOptions(seed=3)
+    ExplainOptions(method="all", n_steps="64", seed=3, faithfulness=True)

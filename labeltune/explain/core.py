@@ -41,6 +41,11 @@ class ExplainOptions:
                 raise UserError(f"{flag(name)} must be at least 1")
         if self.max_examples < 0:
             raise UserError(f"{flag('max_examples')} must be >= 0")
+        # settings of a part that does not run would be ignored in silence
+        if self.n_steps != "auto" and "ig" not in self.methods:
+            raise UserError(f"{flag('n_steps')} is for integrated gradients; add --method ig (or all)")
+        if self.seed != 0 and not self.faithfulness:
+            raise UserError(f"{flag('seed')} seeds the random baseline of --faithfulness; add --faithfulness")
 
     @property
     def methods(self) -> list[str]:
