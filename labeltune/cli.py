@@ -256,6 +256,9 @@ def _run(command: str, rest: list[str]) -> int:
 
         if ns.output == "-" and ns.predictions == "-":
             raise UserError("--output - and --predictions - both write to standard output; give one a file name")
+        if ns.predictions and ns.output != "-" and os.path.realpath(ns.output) == os.path.realpath(ns.predictions):
+            raise UserError(f"--output {ns.output} and --predictions {ns.predictions} are one file: the metrics would "
+                            "replace the predictions; give each its own name")
         check_output_file(ns.data, ns.output)
     predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, backend=ns.backend, **overrides)
     if command == "evaluate":

@@ -136,3 +136,19 @@ def test_prediction_files_hold_no_infinity(tmp_path_factory, tiny_bert_dir, tmp_
         assert "Infinity" not in text and "inf" not in text, text
     rows = [json.loads(line, parse_constant=pytest.fail) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert rows[0]["null_score_diff"] is None and rows[1]["answer"] == preds[1]["answer"]
+
+
+def test_evaluate_refuses_one_file_for_metrics_and_predictions(clf_run, tmp_path, capsys, monkeypatch):
+    """`evaluate --output ev.csv --predictions ev.csv` wrote the predictions, then the metrics JSON over them."""
+    from labeltune.cli import main
+
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\na fine film,positive\na dull film,negative\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code = main(["evaluate", "--model", clf_run, "--data", str(data), "--output", "ev.csv",
+                 "--predictions", str(tmp_path / "ev.csv")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "--output ev.csv and --predictions" in err and "one file" in err, err
+    assert not (tmp_path / "ev.csv").exists()
+    assert main(["evaluate", "--model", clf_run, "--data", str(data), "--output", "m.json", "--predictions", "p.csv"]) == 0
+    assert (tmp_path / "p.csv").read_text(encoding="utf-8").startswith("text,label,score")
