@@ -152,3 +152,18 @@ def test_evaluate_refuses_one_file_for_metrics_and_predictions(clf_run, tmp_path
     assert not (tmp_path / "ev.csv").exists()
     assert main(["evaluate", "--model", clf_run, "--data", str(data), "--output", "m.json", "--predictions", "p.csv"]) == 0
     assert (tmp_path / "p.csv").read_text(encoding="utf-8").startswith("text,label,score")
+
+
+def test_report_of_a_run_without_config_yaml(clf_run, tmp_path):
+    """A run folder without config.yaml (deleted, or copied without it): `labeltune report` died with a jinja2
+    UndefinedError traceback ('dict object' has no attribute 'train'); the card now says what is unknown."""
+    import shutil
+
+    from labeltune.report import write_report
+
+    run = shutil.copytree(clf_run, tmp_path / "run")
+    (run / "config.yaml").unlink()
+    paths = write_report(str(run))
+    card = (run / "README.md").read_text(encoding="utf-8")
+    assert paths["card"].endswith("README.md") and "Learning rate unknown" in card
+    assert "Training data: `unknown`" in card and (run / "report.html").stat().st_size > 1000

@@ -59,13 +59,23 @@ def card_text(run: dict) -> str:
             name=name, task=meta["task"], architecture=architecture or "unknown", base=base, labels=labels,
             metrics={s: {k: v for k, v in scalar_metrics(metrics.get(s)).items() if k not in SKIP} for s in SPLITS
                      if metrics.get(s)},
-            selection=metrics.get("selection_metric"), config=config, split=split, train_examples=metrics.get("train_examples"),
+            selection=metrics.get("selection_metric"), config=_recipe(config), split=split, train_examples=metrics.get("train_examples"),
             steps=metrics.get("steps"), best_step=metrics.get("best_step"), calibration=metrics.get("calibration"),
             version=__version__, max_length=meta.get("max_length"),
     )
     # the metadata block written directly (not through ModelCard.from_template's second Jinja pass, which
     # would read "{{" in a label or a file name as template syntax)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body.strip()}\n").content
+
+
+RECIPE_KEYS = ("train", "validation", "test", "lr", "batch_size", "epochs", "warmup_ratio", "weight_decay", "precision",
+               "seed")
+
+
+def _recipe(config: dict) -> dict:
+    """config.yaml's values for the card; a key it lacks (the file deleted, or written by an older version) reads
+    "unknown" instead of failing the whole card on the template's undefined name."""
+    return {**{k: "unknown" for k in RECIPE_KEYS}, "precision_used": None, **config}
 
 
 def write_card(run: dict) -> str:
