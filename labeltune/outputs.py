@@ -66,6 +66,9 @@ def source_rows(path: str | None, examples: list[dict], keep: list[str]) -> list
         return [{} for _ in examples]
     if not path or not (os.path.isdir(path) or os.path.splitext(path)[1].lower() in TABLE_FORMATS):
         raise UserError(f"--keep-columns needs a CSV, TSV or JSONL input; {path} is not one")
+    if os.path.splitext(path)[1].lower() == ".json" and os.path.isfile(path) and _is_squad(path):
+        raise UserError(f"--keep-columns needs a CSV, TSV or JSONL input; {path} is SQuAD JSON (each row already "
+                        "holds the question's id): leave out --keep-columns")
     table = read_table(path)
     missing = [c for c in keep if c not in table.columns]
     if missing:
@@ -182,5 +185,5 @@ def write_squad(examples: list[dict], path: str) -> str:
 
 
 def _is_squad(path: str) -> bool:
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:  # -sig: a byte-order mark is not the first character
         return f.read(4096).lstrip().startswith("{")

@@ -167,3 +167,25 @@ def test_report_of_a_run_without_config_yaml(clf_run, tmp_path):
     card = (run / "README.md").read_text(encoding="utf-8")
     assert paths["card"].endswith("README.md") and "Learning rate unknown" in card
     assert "Training data: `unknown`" in card and (run / "report.html").stat().st_size > 1000
+
+
+def test_a_squad_file_with_a_byte_order_mark_is_seen_as_squad(tmp_path):
+    """A SQuAD JSON file saved with a UTF-8 byte-order mark (Windows editors) was taken for rows: the held-out split
+    carved from it was not written (a pretty-printed one: 'line 1: not valid JSON'), and --keep-columns gave a
+    reader's error instead of saying the ids are already in every row."""
+    import json
+
+    from labeltune.errors import UserError
+    from labeltune.outputs import source_rows, write_split
+
+    doc = {"data": [{"paragraphs": [{"context": "Noah was here.", "qas": [
+        {"id": "q1", "question": "Who?", "answers": [{"text": "Noah", "answer_start": 0}]}]}]}]}
+    source = tmp_path / "squad.json"
+    source.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc, indent=1).encode())
+    examples = [{"id": "q1", "question": "Who?", "context": "Noah was here.",
+                 "answers": [{"text": "Noah", "answer_start": 0}], "_where": f"{source}, line 1"}]
+    path = write_split(str(source), examples, str(tmp_path / "splits"), "test", None)
+    assert path is not None and path.endswith("test.json"), path
+    assert json.loads(open(path, encoding="utf-8").read())["data"][0]["paragraphs"][0]["qas"][0]["id"] == "q1"
+    with pytest.raises(UserError, match="SQuAD JSON .*leave out --keep-columns"):
+        source_rows(str(source), examples, ["id"])
