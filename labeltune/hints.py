@@ -22,7 +22,7 @@ def guess_task(path: str | None) -> str | None:
         return None
     ext = os.path.splitext(path)[1].lower()
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
             head = f.read(20000)
     except OSError:
         return None

@@ -189,3 +189,12 @@ def test_a_squad_file_with_a_byte_order_mark_is_seen_as_squad(tmp_path):
     assert json.loads(open(path, encoding="utf-8").read())["data"][0]["paragraphs"][0]["qas"][0]["id"] == "q1"
     with pytest.raises(UserError, match="SQuAD JSON .*leave out --keep-columns"):
         source_rows(str(source), examples, ["id"])
+
+
+def test_task_guess_reads_past_a_byte_order_mark(tmp_path):
+    """The did-you-mean --task hint did not recognise a SQuAD file or a CSV header saved with a byte-order mark."""
+    from labeltune.hints import guess_task
+
+    (tmp_path / "s.json").write_bytes(b'\xef\xbb\xbf{"data": [{"paragraphs": [{"context": "c", "qas": []}]}]}')
+    (tmp_path / "q.csv").write_bytes(b"\xef\xbb\xbfquestion,context\nwho?,Noah\n")
+    assert guess_task(str(tmp_path / "s.json")) == "qa" and guess_task(str(tmp_path / "q.csv")) == "qa"
