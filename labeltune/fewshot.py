@@ -116,6 +116,25 @@ def _quiet_setfit() -> None:
     disable_progress_bars()
 
 
+# the training loop's own options: SetFit's trainer has none of them, so a value given would be ignored in silence
+LOOP_ONLY = {"max_steps": 0, "grad_accum": 1, "weight_decay": 0.01, "warmup_ratio": 0.06, "max_grad_norm": 1.0,
+             "max_tokens": 0, "eval_every": 0, "patience": 0, "save_every": 0, "resume": False, "augment": "",
+             "rdrop": 0.0, "adv_eps": 0.0}
+
+
+def check_config(cfg) -> None:
+    """Refuse settings --few-shot cannot honour, naming the flags."""
+    from .errors import flag
+
+    given = [flag(k) for k, default in LOOP_ONLY.items() if getattr(cfg, k, default) != default]
+    if given:
+        raise UserError(f"--few-shot trains with SetFit's own loop, which has no {', '.join(given)}; leave "
+                        f"{'it' if len(given) == 1 else 'them'} out (its settings: --epochs, --batch-size, --lr, "
+                        "--few-shot-iterations)")
+    if cfg.epochs is not None and (cfg.epochs < 1 or cfg.epochs != int(cfg.epochs)):
+        raise UserError(f"{flag('epochs')} {cfg.epochs:g}: --few-shot trains whole epochs; give 1, 2, ...")
+
+
 def _check(train_ex: list[dict], setup: dict) -> None:
     if setup["multi_label"]:
         raise UserError("--few-shot: multi-label data is not supported; drop --multi-label or --few-shot")
@@ -126,6 +145,7 @@ def _check(train_ex: list[dict], setup: dict) -> None:
 def train(cfg, model_path: str, train_ex: list[dict], setup: dict, opts, tokenizer, max_length: int):
     """(FewShotClassifier, {"state": loop-like counters}) trained by SetFit on `train_ex`. `cfg.lr`, `cfg.epochs`
     and `cfg.batch_size` set the encoder phase where the user gave them (None: SetFit's defaults)."""
+    check_config(cfg)
     _check(train_ex, setup)
     try:
         from datasets import Dataset

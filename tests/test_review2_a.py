@@ -170,3 +170,20 @@ def test_explain_settings_of_a_part_that_does_not_run_are_refused():
     with pytest.raises(UserError, match=r"^--seed \(seed=\) seeds the random baseline of --faithfulness"):
         ExplainOptions(seed=3)
     ExplainOptions(method="all", n_steps="64", seed=3, faithfulness=True)
+
+
+@pytest.mark.parametrize("given, says", [
+    ({"epochs": 0.5}, "--epochs (epochs=) 0.5: --few-shot trains whole epochs"),
+    ({"max_steps": 3}, "no --max-steps (max_steps=); leave it out"),
+    ({"warmup_ratio": 0.0, "rdrop": 1.0}, "--warmup-ratio (warmup_ratio=), --rdrop (rdrop=); leave them out"),
+])
+def test_few_shot_refuses_loop_settings_it_cannot_honour(given, says):
+    """Before: `train --few-shot --epochs 0.5` trained the encoder for int(0.5) = 0 epochs, and --max-steps,
+    --warmup-ratio, --rdrop, ... were ignored in silence (SetFit's trainer has its own loop)."""
+    from labeltune.config import TrainConfig
+    from labeltune.fewshot import check_config
+
+    with pytest.raises(UserError) as e:
+        check_config(TrainConfig(few_shot=True, **given))
+    assert says in str(e.value)
+    check_config(TrainConfig(few_shot=True, epochs=2, lr=1e-4, batch_size=4))
