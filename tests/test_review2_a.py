@@ -187,3 +187,19 @@ def test_few_shot_refuses_loop_settings_it_cannot_honour(given, says):
         check_config(TrainConfig(few_shot=True, **given))
     assert says in str(e.value)
     check_config(TrainConfig(few_shot=True, epochs=2, lr=1e-4, batch_size=4))
+
+
+def test_robustness_compare_model_with_other_labels_is_a_clear_error(clf, tiny_bert_dir, tmp_path):
+    """Before: `robustness --compare M2` with M2 trained on labels 0/1 (the data says negative/positive) was a
+    KeyError traceback from inside the scoring."""
+    import labeltune
+    from labeltune import robustness as rb
+
+    numeric = tmp_path / "numeric.csv"
+    numeric.write_text("text,label\na fine film,1\nawful jokes,0\nso good,1\nso bad,0\n", encoding="utf-8")
+    other = str(tmp_path / "other")
+    labeltune.train(task="classification", model=tiny_bert_dir, train=str(numeric), output=other, max_steps=1,
+                    batch_size=4, validation_fraction=0.0, precision="fp32", quiet=True, threads=1)
+    data = os.path.join(os.path.dirname(clf), "tiny-data-classification", "train.csv")
+    with pytest.raises(UserError, match=r"^--compare .*other: .*train.csv, line 2: label '(positive|negative)'"):
+        rb.robustness(clf, data, str(tmp_path / "out"), rb.RobustnessOptions(compare=other, perturbations="case"))

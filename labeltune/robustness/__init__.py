@@ -123,6 +123,10 @@ def robustness(model: str, data: str, output: str, opts: RobustnessOptions | Non
             raise UserError("--compare" + msg[len("--model"):] if msg.startswith("--model ") else msg) from None
         if other.task.name != task.name:
             raise UserError(f"--compare {opts.compare}: a {other.task.name} model; --model is a {task.name} model")
+        try:  # e.g. another label set: scoring would fail deep inside (a KeyError on the first unknown label)
+            other.task.check(examples, other.rt.setup, other.opts)
+        except UserError as e:
+            raise UserError(f"--compare {opts.compare}: {e}") from None
         models["compare"] = other
     if opts.attack:  # the attack's word substitutions read the PyTorch model's input embeddings
         for key, p in models.items():
