@@ -241,6 +241,15 @@ def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
     )
     response_model = create_model("PredictResponse", predictions=(list[prediction], ...))
     api_key = opts.api_key if opts.api_key is not None else os.environ.get(KEY_ENV) or None
+    if api_key is not None and not (api_key.isprintable() and api_key.strip() == api_key and api_key):
+        # HTTP strips spaces at a header value's ends and carries no control characters: such a key never matches
+        raise UserError(f"--api-key (or ${KEY_ENV}): no spaces at either end and no control characters; a client "
+                        "could never send this key in a header")
+    # a header arrives as bytes, which starlette decodes as Latin-1: curl sends a non-ASCII key in UTF-8, Python's
+    # requests and httpx in Latin-1, so both byte forms of the key are accepted
+    key_bytes = [api_key.encode("utf-8")] if api_key is not None else []
+    with contextlib.suppress(UnicodeEncodeError):
+        key_bytes += [api_key.encode("latin-1")] if api_key is not None and not api_key.isascii() else []
     batcher_box = {}
 
     @contextlib.asynccontextmanager
@@ -259,7 +268,8 @@ def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
     def check_key(key: str | None = Depends(header)) -> None:
         if api_key is None:
             return
-        if key is None or not hmac.compare_digest(key.encode("utf-8", "surrogatepass"), api_key.encode("utf-8")):
+        sent = key.encode("latin-1", "replace") if key is not None else None
+        if sent is None or not any([hmac.compare_digest(sent, k) for k in key_bytes]):  # a list: compare them all
             raise HTTPException(401, "missing or wrong API key (send it in the X-API-Key header)")
 
     @app.exception_handler(UserError)

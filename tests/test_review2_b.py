@@ -198,3 +198,22 @@ def test_task_guess_reads_past_a_byte_order_mark(tmp_path):
     (tmp_path / "s.json").write_bytes(b'\xef\xbb\xbf{"data": [{"paragraphs": [{"context": "c", "qas": []}]}]}')
     (tmp_path / "q.csv").write_bytes(b"\xef\xbb\xbfquestion,context\nwho?,Noah\n")
     assert guess_task(str(tmp_path / "s.json")) == "qa" and guess_task(str(tmp_path / "q.csv")) == "qa"
+
+
+def test_serve_api_key_beyond_ascii_and_one_no_client_could_send(clf_run, monkeypatch):
+    """A non-ASCII --api-key matched only a client that sends the header in Latin-1 (requests, httpx): curl sends
+    UTF-8 and got 401 with the right key. A key with spaces at its ends (HTTP strips them) was accepted and could
+    never match; now refused at start."""
+    from labeltune.errors import UserError
+
+    predictor = labeltune.load(clf_run, precision="fp32")
+    with pytest.raises(UserError, match="--api-key"):
+        create_app(predictor, ServeOptions(model=clf_run, api_key=" padded "), clf_run)
+    monkeypatch.setenv("LABELTUNE_API_KEY", "tab\tkey")
+    with pytest.raises(UserError, match="LABELTUNE_API_KEY"):
+        create_app(predictor, ServeOptions(model=clf_run), clf_run)
+    with TestClient(create_app(predictor, ServeOptions(model=clf_run, api_key="clé-secrète"), clf_run)) as c:
+        for sent, status in [("clé-secrète".encode("utf-8"), 200), ("clé-secrète".encode("latin-1"), 200),
+                             (b"cle-secrete", 401), ("clé-secrète!".encode("utf-8"), 401)]:
+            r = c.post("/predict", json={"inputs": "a"}, headers={"X-API-Key": sent})
+            assert r.status_code == status, (sent, r.status_code, r.text)
