@@ -203,3 +203,20 @@ def test_robustness_compare_model_with_other_labels_is_a_clear_error(clf, tiny_b
     data = os.path.join(os.path.dirname(clf), "tiny-data-classification", "train.csv")
     with pytest.raises(UserError, match=r"^--compare .*other: .*train.csv, line 2: label '(positive|negative)'"):
         rb.robustness(clf, data, str(tmp_path / "out"), rb.RobustnessOptions(compare=other, perturbations="case"))
+
+
+def test_mft_test_on_a_multi_label_model_checks_membership(tmp_path):
+    """Before: a multi-label prediction has "labels", not "label", so every mft case failed ("got": null)."""
+    from types import SimpleNamespace
+
+    from labeltune.robustness.behaviour import run_tests
+
+    preds = {"great fun": {"labels": ["fun", "pos"], "scores": {"fun": 0.9, "neg": 0.1, "pos": 0.8}}}
+    predictor = SimpleNamespace(task=None, opts=None, rt=SimpleNamespace(setup={"labels": ["fun", "neg", "pos"]}),
+                                predict=lambda texts: [preds[t] for t in texts])
+    path = tmp_path / "t.yaml"
+    path.write_text("tests:\n  - {name: a, type: mft, texts: [great fun], expect: pos}\n"
+                    "  - {name: b, type: mft, texts: [great fun], expect: neg}\n", encoding="utf-8")
+    a, b = run_tests(str(path), predictor, 0)
+    assert a["passed"] and a["failed"] == 0
+    assert not b["passed"] and b["failures"] == [{"input": "great fun", "got": ["fun", "pos"], "expected": "neg"}]

@@ -2,7 +2,7 @@
 
 Three kinds of test, each over inputs written out (`texts`) or generated from a template and its fillers
 (`template: "The {thing} was {adj}."`, `fill: {thing: [...], adj: [...]}`: every combination, up to `max_cases`):
-- mft (minimum functionality): every prediction must be `expect` (a label);
+- mft (minimum functionality): every prediction must be `expect` (a label; multi-label: among the labels);
 - inv (invariance): the prediction must not change under `perturbation` (one of perturb.py's) at `severity`;
 - dir (directional): appending (or prepending) each of `append` (`prepend`) must move the score of
   `expect.label` in `expect.direction` (up or down; `tolerance` allows a small move the other way).
@@ -153,8 +153,9 @@ def run_tests(path: str, predictor, seed: int) -> list[dict]:
             if known and want not in known:  # it would fail every case, not test anything
                 raise UserError(f"{path}: test '{name}': label '{want}' is not one of the model's labels "
                                 f"({', '.join(map(str, known))}); map it under 'labels:'")
-            failures = [{"input": x, "got": p.get("label"), "expected": want}
-                        for x, p in zip(texts, preds) if p.get("label") != want]
+            # multi-label predictions carry "labels": the test asks that `expect` be among them
+            failures = [{"input": x, "got": p["labels"] if "labels" in p else p.get("label"), "expected": want}
+                        for x, p in zip(texts, preds) if want not in (p["labels"] if "labels" in p else [p.get("label")])]
         elif t["type"] == "inv":
             plan = random_plan(PERTURBATIONS[t["perturbation"]], float(t.get("severity", 0.2)))
             examples = task.as_examples(texts, opts)
