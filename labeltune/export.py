@@ -29,6 +29,10 @@ from .config import opt
 from .errors import UserError, flag
 
 ONNX_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
+try:  # the newest opset torch.onnx.export(..., dynamo=False) writes
+    from torch.onnx._constants import ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET as MAX_OPSET
+except ImportError:  # a private name: torch 2.13 has it; another version may not
+    MAX_OPSET = 20
 COPIED = ("metrics.json", "config.yaml", "split.json", "train_log.jsonl", "README.md")
 
 
@@ -50,6 +54,8 @@ class ExportOptions:
             raise UserError(f"{flag('quantize')} {self.quantize}: only int8 is supported")
         if self.agreement_examples < 1:
             raise UserError(f"{flag('agreement_examples')} must be at least 1")
+        if not 7 <= self.opset <= MAX_OPSET:  # what the TorchScript exporter knows (more: a RuntimeError traceback)
+            raise UserError(f"{flag('opset')} {self.opset}: must be between 7 and {MAX_OPSET} (default 17)")
 
 
 # --- the ONNX Runtime model --------------------------------------------------------------------
@@ -287,6 +293,7 @@ def export(opts: ExportOptions) -> dict:
         for name in (ONNX_FILE, INT8_FILE, "export.json", META_FILE, *COPIED, *HF_FILES):
             if os.path.isfile(os.path.join(out, name)):
                 os.remove(os.path.join(out, name))
+    created = not os.path.isdir(out)
     os.makedirs(out, exist_ok=True)
     onnx_path = os.path.join(out, ONNX_FILE)
     wrapper = _Positional(torch_model, input_names, output_names).eval()
@@ -294,11 +301,19 @@ def export(opts: ExportOptions) -> dict:
     axes |= {n: {0: "batch", 1: "sequence"} if ref_calls[0][1][n].ndim > 1 else {0: "batch"} for n in output_names}
     import warnings
 
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TracerWarnings about Python branches on shapes (checked by the agreement)
-        torch.onnx.export(wrapper, tuple(sample[n] for n in input_names), onnx_path, dynamo=False,
-                          input_names=input_names, output_names=list(output_names), dynamic_axes=axes,
-                          opset_version=opts.opset)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TracerWarnings about Python branches on shapes (checked by the agreement)
+            torch.onnx.export(wrapper, tuple(sample[n] for n in input_names), onnx_path, dynamo=False,
+                              input_names=input_names, output_names=list(output_names), dynamic_axes=axes,
+                              opset_version=opts.opset)
+    except Exception as e:  # the exporter's errors (an op the opset lacks, ...): one line, and no half-written folder
+        if os.path.exists(onnx_path):
+            os.remove(onnx_path)
+        if created and not os.listdir(out):
+            os.rmdir(out)
+        raise UserError(f"--opset {opts.opset}: torch.onnx.export failed ({str(e).strip().splitlines()[0][:300]}); "
+                        f"the default {ExportOptions.opset} works for BERT-style encoders") from None
     torch_model.eval()  # the exporter restores the wrapper's mode recursively; keep inference mode
 
     files = {"fp32": ONNX_FILE}

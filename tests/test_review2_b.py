@@ -217,3 +217,18 @@ def test_serve_api_key_beyond_ascii_and_one_no_client_could_send(clf_run, monkey
                              (b"cle-secrete", 401), ("clé-secrète!".encode("utf-8"), 401)]:
             r = c.post("/predict", json={"inputs": "a"}, headers={"X-API-Key": sent})
             assert r.status_code == status, (sent, r.status_code, r.text)
+
+
+def test_export_opset_out_of_range_or_unsupported_is_one_line_and_leaves_no_folder(clf_run, tmp_path):
+    """--opset 99 / -1 was a RuntimeError traceback after the model loaded, --opset 11 a SymbolicValueError
+    traceback (BERT's attention needs 14), each leaving an empty --output folder behind."""
+    from labeltune.errors import UserError
+    from labeltune.export import ExportOptions, export
+
+    for opset in (99, -1):
+        with pytest.raises(UserError, match=f"--opset .*{opset}: must be between 7 and"):
+            ExportOptions(model=clf_run, opset=opset)
+    out = tmp_path / "exp"
+    with pytest.raises(UserError, match="--opset 11: torch.onnx.export failed .*default 17"):
+        export(ExportOptions(model=clf_run, output=str(out), opset=11))
+    assert not out.exists()
