@@ -232,3 +232,24 @@ def test_export_opset_out_of_range_or_unsupported_is_one_line_and_leaves_no_fold
     with pytest.raises(UserError, match="--opset 11: torch.onnx.export failed .*default 17"):
         export(ExportOptions(model=clf_run, output=str(out), opset=11))
     assert not out.exists()
+
+
+def test_bundled_data_command_keeps_other_data_and_errs_in_one_line(tmp_path, capsys):
+    """`python -m labeltune.data.bundled --out FILE` replaced a FILE holding other data without a word, and a bad
+    --limit or a folder as --out were tracebacks; rerunning the same command (as README's examples do) still works."""
+    from labeltune.data.bundled import main
+
+    out = tmp_path / "rt.csv"
+    assert main(["--out", str(out), "--limit", "20"]) == 0
+    first = out.read_bytes()
+    assert main(["--out", str(out), "--limit", "20"]) == 0 and out.read_bytes() == first  # the same data again
+    mine = tmp_path / "mine.csv"
+    mine.write_text("text,label\nmy own row,positive\n", encoding="utf-8")
+    capsys.readouterr()
+    for argv in (["--out", str(mine)], ["--out", str(tmp_path)], ["--out", str(out), "--limit", "-3"],
+                 ["--out", str(out), "--limit", "99999"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and ("--out" in err or "--limit" in err), err
+    assert mine.read_text(encoding="utf-8") == "text,label\nmy own row,positive\n"
+    assert main(["--out", str(mine), "--limit", "20", "--overwrite"]) == 0 and mine.read_bytes() == first
