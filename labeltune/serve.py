@@ -306,8 +306,11 @@ def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
         metrics_path = os.path.join(model_dir, "metrics.json")
         metrics = None
         if os.path.exists(metrics_path):
-            with open(metrics_path) as f:
-                metrics = json.load(f)
+            try:
+                with open(metrics_path, encoding="utf-8") as f:
+                    metrics = json.load(f)
+            except (OSError, ValueError) as e:  # damaged or unreadable: the metadata still answers (was a 500)
+                metrics = {"error": f"metrics.json cannot be read ({str(e).splitlines()[0]})"}
         return finite({
             "task": task.name, "labels": predictor.rt.setup.get("labels"), "labeltune_version": __version__,
             "backend": getattr(predictor, "backend", "torch"), "max_length": predictor.rt.max_length,

@@ -253,3 +253,15 @@ def test_bundled_data_command_keeps_other_data_and_errs_in_one_line(tmp_path, ca
         assert len(err.strip().splitlines()) == 1 and ("--out" in err or "--limit" in err), err
     assert mine.read_text(encoding="utf-8") == "text,label\nmy own row,positive\n"
     assert main(["--out", str(mine), "--limit", "20", "--overwrite"]) == 0 and mine.read_bytes() == first
+
+
+def test_metadata_of_a_run_with_a_damaged_metrics_file(clf_run, tmp_path):
+    """GET /metadata read metrics.json on every call and answered 500 when it was cut short or edited badly."""
+    import shutil
+
+    run = shutil.copytree(clf_run, tmp_path / "run")
+    (run / "metrics.json").write_text('{"task": "classif', encoding="utf-8")
+    with _client(str(run)) as c:
+        r = c.get("/metadata")
+        assert r.status_code == 200 and "cannot be read" in r.json()["metrics"]["error"], r.text
+        assert r.json()["task"] == "classification"
