@@ -110,6 +110,8 @@ def parse_strategies(text: str, baseline: bool = True) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+CURVE_SETS = {"task", "train", "validation", "test", "output", "validation_fraction", "test_fraction", "seed",
+              "overwrite", "resume", "save_adapter"}
 _RECIPE_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
 _PAIR = re.compile(r"\s*([A-Za-z_][\w-]*)\s*=\s*('[^']*'|\"[^\"]*\"|[^,]*)\s*(?:,|$)")
 
@@ -141,6 +143,10 @@ def parse_recipes(compare, classes: list[type]) -> list[tuple[str, dict]]:
     for name, overrides in items:
         if not _RECIPE_NAME.match(name):
             raise UserError(f"--compare: recipe name '{name}' must be letters, digits and _ . + - (it names a folder)")
+        fixed = sorted(k for k in (o.replace("-", "_") for o in overrides) if k in CURVE_SETS)
+        if fixed:  # curve sets these itself for every run: a recipe's value would be ignored in silence
+            raise UserError(f"--compare recipe '{name}': {', '.join(fixed)} cannot differ between recipes (the data, "
+                            "split, seeds and folders are the curve's own: --train, --test, --seed, --output)")
         recipes.append((name, {k.replace("-", "_"): _coerce(v, hints.get(k.replace("-", "_")), name, k)
                                for k, v in overrides.items()}))
     names = [n for n, _ in recipes]

@@ -220,3 +220,17 @@ def test_mft_test_on_a_multi_label_model_checks_membership(tmp_path):
     a, b = run_tests(str(path), predictor, 0)
     assert a["passed"] and a["failed"] == 0
     assert not b["passed"] and b["failures"] == [{"input": "great fun", "got": ["fun", "pos"], "expected": "neg"}]
+
+
+def test_curve_recipe_cannot_override_what_curve_sets_itself():
+    """Before: `curve --compare "a:seed=1;b:seed=2"` (or train=, output=) was accepted and ignored: every recipe
+    ran on the same seeds, data and folders."""
+    from labeltune.config import TrainConfig
+    from labeltune.curve import parse_recipes
+
+    with pytest.raises(UserError, match=r"^--compare recipe 'b': output, seed cannot differ between recipes"):
+        parse_recipes("a:lr=1e-3;b:seed=2,output=x", [TrainConfig])
+    with pytest.raises(UserError, match=r"recipe 'a': train cannot differ"):
+        parse_recipes({"a": {"train": "other.csv"}}, [TrainConfig])
+    assert parse_recipes("full:;lora:peft=lora,lr=5e-4", [TrainConfig]) == [("full", {}),
+                                                                           ("lora", {"peft": "lora", "lr": 5e-4})]
