@@ -265,3 +265,19 @@ def test_metadata_of_a_run_with_a_damaged_metrics_file(clf_run, tmp_path):
         r = c.get("/metadata")
         assert r.status_code == 200 and "cannot be read" in r.json()["metrics"]["error"], r.text
         assert r.json()["task"] == "classification"
+
+
+@pytest.mark.parametrize("name, content", [("metrics.json", "[]\n"), ("config.yaml", "- a\n"),
+                                           ("train_log.jsonl", '{"step": 1}\n[1]\n')])
+def test_report_of_a_run_file_holding_the_wrong_kind_of_json(clf_run, tmp_path, name, content):
+    """A run file that parses but is not an object (a list, a YAML list) was an AttributeError traceback
+    ('list' object has no attribute 'get'); now the UserError naming the file (and line) that damaged files get."""
+    import shutil
+
+    from labeltune.errors import UserError
+    from labeltune.report import write_report
+
+    run = shutil.copytree(clf_run, tmp_path / "run")
+    (run / name).write_text(content, encoding="utf-8")
+    with pytest.raises(UserError, match=f"{name}.*cannot be read .*a list where an object belongs"):
+        write_report(str(run))

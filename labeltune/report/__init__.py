@@ -33,7 +33,7 @@ def read_run(directory: str) -> dict:
             return default
         with _damaged(path):
             with open(path, encoding="utf-8") as f:
-                return json.load(f)
+                return _object(json.load(f), path)
 
     def load_jsonl(name):
         path = os.path.join(directory, name)
@@ -44,7 +44,7 @@ def read_run(directory: str) -> dict:
             for n, line in enumerate(f, start=1):
                 if line.strip():
                     with _damaged(path, n):
-                        rows.append(json.loads(line))
+                        rows.append(_object(json.loads(line), path, n))
         return rows
 
     config = {}
@@ -53,13 +53,22 @@ def read_run(directory: str) -> dict:
 
         with _damaged(os.path.join(directory, "config.yaml")):
             with open(os.path.join(directory, "config.yaml"), encoding="utf-8") as f:
-                config = yaml.safe_load(f) or {}
+                config = _object(yaml.safe_load(f) or {}, os.path.join(directory, "config.yaml"))
     return {
         "directory": directory, "meta": load_json(META_FILE), "metrics": load_json("metrics.json", {}),
         "config": config, "split": load_json("split.json"), "log": load_jsonl("train_log.jsonl"),
         "predictions": {s: load_jsonl(f"predictions_{s}.jsonl") for s in SPLITS},
         "export": load_json(os.path.join("onnx", "export.json")),
     }
+
+
+def _object(value, path: str, line: int | None = None):
+    """`value` when it is a JSON object / YAML mapping, as every run file holds (a list or a string there was an
+    AttributeError traceback further on)."""
+    if not isinstance(value, dict):
+        raise UserError(f"{where(path, line)}: cannot be read (a {type(value).__name__} where an object belongs); "
+                        "restore or delete this file, or train again")
+    return value
 
 
 @contextlib.contextmanager
