@@ -462,6 +462,13 @@ def parse_args(argv: list[str]):
     values = read_yaml(config_file) if config_file else {}
     for cls in classes:
         values.update(_flags_given(ns, cls))
+    # every run gets no validation split, a fresh start and no saved weights: these would be ignored in silence
+    unused = [k for k in ("validation_fraction", "resume", "save_adapter", "overwrite") if values.get(k) not in (None, False)]
+    if unused:
+        raise UserError(f"{', '.join('--' + k.replace('_', '-') for k in unused)}: curve does not use "
+                        f"{'this flag' if len(unused) == 1 else 'these flags'} (each run trains afresh with no "
+                        "validation split and keeps no weights; a rerun reuses finished runs); leave "
+                        f"{'it' if len(unused) == 1 else 'them'} out")
     return split_options(values, classes, config_file or "command line")
 
 

@@ -234,3 +234,17 @@ def test_curve_recipe_cannot_override_what_curve_sets_itself():
         parse_recipes({"a": {"train": "other.csv"}}, [TrainConfig])
     assert parse_recipes("full:;lora:peft=lora,lr=5e-4", [TrainConfig]) == [("full", {}),
                                                                            ("lora", {"peft": "lora", "lr": 5e-4})]
+
+
+def test_curve_refuses_flags_it_would_ignore():
+    """Before: `curve --validation-fraction 0.3`, `--resume`, `--save-adapter`, `--overwrite` were accepted and
+    ignored (only --validation was refused)."""
+    from labeltune.curve import parse_args
+
+    base = ["--train", "x.csv", "--test", "y.csv", "--output", "out"]
+    with pytest.raises(UserError, match=r"^--validation-fraction: curve does not use this flag.*leave it out"):
+        parse_args(base + ["--validation-fraction", "0.3"])
+    with pytest.raises(UserError, match=r"^--resume, --overwrite: curve does not use these flags"):
+        parse_args(base + ["--resume", "--overwrite"])
+    cfg, _, copts = parse_args(base + ["--sizes", "4,8"])
+    assert cfg.train == "x.csv" and copts.sizes == "4,8"
