@@ -4,7 +4,7 @@
                     models come from the task's optional `api_schema(opts)` hook (else a generic JSON shape)
     GET  /health    {"status": "ok"}
     GET  /metadata  task, labels, metrics.json, labeltune version, backend, limits
-    GET  /openapi.json, /docs
+    GET  /openapi.json, /docs, /redoc (pages served from files in the fastapi-offline package: no CDN)
 
 Dynamic batching: each request's inputs go into an asyncio queue; one consumer takes what has queued up
 (up to --max-batch-size inputs, waiting at most --max-wait-ms after the first for more) and runs them as one
@@ -221,7 +221,7 @@ def _generic_schema():
 # --- the app ------------------------------------------------------------------------------------
 def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
     """The FastAPI app serving `predictor` (a `labeltune.load(...)` result)."""
-    from fastapi import Depends, FastAPI, HTTPException, Request
+    from fastapi import Depends, HTTPException, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.exception_handlers import http_exception_handler
     from fastapi.responses import JSONResponse
@@ -260,7 +260,11 @@ def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
         yield
         await batcher.stop()  # uvicorn calls this after in-flight requests have finished
 
-    app = FastAPI(title=f"labeltune {task.name}", version=__version__, lifespan=lifespan,
+    # /docs and /redoc from the Swagger UI / ReDoc files inside the fastapi-offline package: FastAPI's own pages
+    # load them from cdn.jsdelivr.net, so on a machine without internet /docs was a blank page
+    from fastapi_offline import FastAPIOffline
+
+    app = FastAPIOffline(title=f"labeltune {task.name}", version=__version__, lifespan=lifespan,
                   description=f"Predictions of a fine-tuned {task.name} model ({os.path.basename(os.path.abspath(model_dir))})")
     app.add_middleware(BodyLimit, limit=opts.max_body_bytes)
     header = APIKeyHeader(name="X-API-Key", auto_error=False, description="required when the server has an API key")

@@ -281,3 +281,17 @@ def test_report_of_a_run_file_holding_the_wrong_kind_of_json(clf_run, tmp_path, 
     (run / name).write_text(content, encoding="utf-8")
     with pytest.raises(UserError, match=f"{name}.*cannot be read .*a list where an object belongs"):
         write_report(str(run))
+
+
+def test_docs_pages_need_no_internet(clf_run):
+    """/docs loaded Swagger UI's script and CSS from cdn.jsdelivr.net: on a machine without internet (this
+    project's) it was a blank page. Now every asset the page names is served by the server itself."""
+    import re
+
+    with _client(clf_run) as c:
+        for page in ("/docs", "/redoc"):
+            html = c.get(page).text
+            assert "cdn." not in html and "https://" not in html.replace("https://fastapi.tiangolo.com", ""), html
+            assets = re.findall(r'(?:src|href)="(/[^"]+\.(?:js|css|png))"', html)
+            assert assets and all(c.get(a).status_code == 200 for a in assets), assets
+        assert c.get("/openapi.json").json()["openapi"].startswith("3.")
