@@ -295,3 +295,15 @@ def test_docs_pages_need_no_internet(clf_run):
             assets = re.findall(r'(?:src|href)="(/[^"]+\.(?:js|css|png))"', html)
             assert assets and all(c.get(a).status_code == 200 for a in assets), assets
         assert c.get("/openapi.json").json()["openapi"].startswith("3.")
+
+
+def test_a_utf16_file_is_named_as_such(tmp_path):
+    """A UTF-16 file (Excel's "Unicode text" export) got "byte 0xff is not valid UTF-8", which does not say what
+    the file is or how to convert it."""
+    from labeltune.data.readers import read_table
+    from labeltune.errors import UserError
+
+    path = tmp_path / "rows.csv"
+    path.write_bytes("text,label\ncafé,positive\n".encode("utf-16"))
+    with pytest.raises(UserError, match=f"^{path} is UTF-16 .*re-save it as UTF-8"):
+        read_table(str(path))

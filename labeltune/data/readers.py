@@ -78,6 +78,9 @@ def read_text(path: str) -> str:
         raw = f.read()
     if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, as Excel writes it
         raw = raw[3:]
+    elif raw[:2] in (b"\xff\xfe", b"\xfe\xff") and not _BAD_BYTES_LISTED.get():  # (was: "byte 0xff is not UTF-8")
+        raise UserError(f"{path} is UTF-16 (Excel's \"Unicode text\", Windows Notepad's \"Unicode\"); re-save it "
+                        "as UTF-8, e.g. `iconv -f UTF-16 -t UTF-8 in > out`")
     try:
         text = raw.decode("utf-8", errors="replace" if _BAD_BYTES_LISTED.get() else "strict")
     except UnicodeDecodeError as e:
