@@ -248,3 +248,25 @@ def test_curve_refuses_flags_it_would_ignore():
         parse_args(base + ["--resume", "--overwrite"])
     cfg, _, copts = parse_args(base + ["--sizes", "4,8"])
     assert cfg.train == "x.csv" and copts.sizes == "4,8"
+
+
+def test_behaviour_tests_a_model_cannot_answer_are_refused_naming_the_test(tmp_path):
+    """Before: an mft test on an NER model failed every case ("got": null), and a QA model's "input 0: expected a
+    dict" did not say which test of which file."""
+    from types import SimpleNamespace
+
+    from labeltune.robustness.behaviour import run_tests
+
+    path = tmp_path / "t.yaml"
+    path.write_text("tests:\n  - {name: a, type: mft, texts: [John lives in Rome], expect: B-PER}\n", encoding="utf-8")
+    ner = SimpleNamespace(task=SimpleNamespace(name="ner"), opts=None, rt=SimpleNamespace(setup={"labels": ["O", "B-PER"]}),
+                          predict=lambda texts: [{"tokens": t.split(), "tags": ["O"] * 4, "entities": []} for t in texts])
+    with pytest.raises(UserError, match=r"t.yaml, test 1 \(a\): mft tests check a predicted label .* ner model"):
+        run_tests(str(path), ner, 0)
+
+    def refuse(texts):
+        raise UserError("input 0: expected a dict with 'question' and 'context' (or a pair), got str")
+
+    qa = SimpleNamespace(task=SimpleNamespace(name="qa"), opts=None, rt=SimpleNamespace(setup={}), predict=refuse)
+    with pytest.raises(UserError, match=r"t.yaml, test 1 \(a\): input 0: expected a dict"):
+        run_tests(str(path), qa, 0)

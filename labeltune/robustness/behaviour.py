@@ -145,7 +145,14 @@ def run_tests(path: str, predictor, seed: int) -> list[dict]:
     for k, t in enumerate(spec["tests"]):
         name = t.get("name", f"test {k + 1}")
         texts = expand({**t, "name": name}, seed)
-        preds = predictor.predict(texts)
+        at = f"{path}, test {k + 1} ({name})"
+        try:
+            preds = predictor.predict(texts)
+        except UserError as e:  # e.g. QA reads a question and a context, not one text: name the test, not "input 0"
+            raise UserError(f"{at}: {e}") from None
+        if t["type"] in ("mft", "dir") and not all(isinstance(p, dict) and "scores" in p for p in preds):
+            raise UserError(f"{at}: {t['type']} tests check a predicted label and its score, which this "
+                            f"{getattr(task, 'name', '')} model does not give; use an inv test")
         failures = []
         if t["type"] == "mft":
             want = names.get(str(t["expect"]), str(t["expect"]))
