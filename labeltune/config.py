@@ -116,6 +116,9 @@ class TrainConfig:
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise UserError(f"{flag(f.name)} {value}: must be a finite number")
+        # Hugging Face's spellings: "none" means off, names in any case
+        backends = [n.strip().lower() for n in str(self.report_to).split(",") if n.strip()]
+        self.report_to = "" if backends == ["none"] else ",".join(backends)
         checks = [
             (self.lr is None or self.lr > 0, f"{flag('lr')} must be positive"),
             (self.batch_size is None or self.batch_size >= 1, f"{flag('batch_size')} must be at least 1"),

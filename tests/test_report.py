@@ -149,3 +149,14 @@ def test_tune_reports_every_fold_and_the_refit_to_one_store(tmp_path, tiny_bert_
     assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)  # 2 folds and the refit
     folds = [r for r in runs if r.info.run_name.startswith("fold-")]
     assert len(folds) == 2 and all("final/test/accuracy" in r.data.metrics for r in folds)
+
+
+def test_report_to_takes_hugging_faces_spellings():
+    """`--report-to none` is Hugging Face's "off"; backend names in any case; anything else is refused."""
+    from labeltune.config import TrainConfig
+    from labeltune.errors import UserError
+
+    assert TrainConfig(report_to="none").report_to == ""
+    assert TrainConfig(report_to="TensorBoard, MLflow").report_to == "tensorboard,mlflow"
+    with pytest.raises(UserError, match=r"--report-to \(report_to=\) takes tensorboard, mlflow"):
+        TrainConfig(report_to="wandb")
