@@ -133,6 +133,12 @@ def check_config(cfg) -> None:
                         "--few-shot-iterations)")
     if cfg.epochs is not None and (cfg.epochs < 1 or cfg.epochs != int(cfg.epochs)):
         raise UserError(f"{flag('epochs')} {cfg.epochs:g}: --few-shot trains whole epochs; give 1, 2, ...")
+    if cfg.few_shot_template:  # SetFit calls template.format(label): any other field is a traceback there
+        try:
+            cfg.few_shot_template.format("label")
+        except (ValueError, KeyError, IndexError) as e:
+            raise UserError(f"{flag('few_shot_template')} {cfg.few_shot_template!r}: not a template with one {{}} "
+                            f"({type(e).__name__}: {e}); write a literal brace as {{{{ or }}}}") from None
 
 
 def _check(train_ex: list[dict], setup: dict) -> None:

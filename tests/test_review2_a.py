@@ -270,3 +270,14 @@ def test_behaviour_tests_a_model_cannot_answer_are_refused_naming_the_test(tmp_p
     qa = SimpleNamespace(task=SimpleNamespace(name="qa"), opts=None, rt=SimpleNamespace(setup={}), predict=refuse)
     with pytest.raises(UserError, match=r"t.yaml, test 1 \(a\): input 0: expected a dict"):
         run_tests(str(path), qa, 0)
+
+
+@pytest.mark.parametrize("template", ["This is {} and {0}", "{x} is {}", "a { b {}"])
+def test_few_shot_template_that_does_not_format_is_refused(template):
+    """Before: SetFit's template.format(label) raised ValueError / KeyError tracebacks on these."""
+    from labeltune.config import TrainConfig
+    from labeltune.fewshot import check_config
+
+    with pytest.raises(UserError, match=r"^--few-shot-template \(few_shot_template=\) .*write a literal brace"):
+        check_config(TrainConfig(few_shot=True, few_shot_template=template))
+    check_config(TrainConfig(few_shot=True, few_shot_template="It is {}!"))
