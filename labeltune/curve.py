@@ -406,6 +406,8 @@ def curve(cfg: TrainConfig, opts, copts: CurveOptions) -> dict:
     strategies = parse_strategies(copts.strategy, copts.baseline)
     if strategies and len(sizes) < 2:
         raise UserError("--strategy needs at least two --sizes: the seed set and one round")
+    if set(strategies) - {"random"} and getattr(task, "active_outputs", None) is None:  # before any run, not after
+        raise UserError(f"--strategy: task {task.name} cannot score uncertainty yet; use --strategy random")
     recipes = parse_recipes(copts.compare, [TrainConfig, task.Options])
     seeds = [cfg.seed + i for i in range(copts.seeds)]
     metric = cfg.metric or task.default_metric(opts)

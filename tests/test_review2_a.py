@@ -281,3 +281,17 @@ def test_few_shot_template_that_does_not_format_is_refused(template):
     with pytest.raises(UserError, match=r"^--few-shot-template \(few_shot_template=\) .*write a literal brace"):
         check_config(TrainConfig(few_shot=True, few_shot_template=template))
     check_config(TrainConfig(few_shot=True, few_shot_template="It is {}!"))
+
+
+def test_curve_strategy_on_a_task_without_uncertainty_fails_before_training(tmp_path, tiny_bert_dir, monkeypatch):
+    """Before: `curve --task qa --strategy entropy` trained the random baseline and the seed set, then failed."""
+    import labeltune.run
+    from labeltune.curve import curve, parse_args
+    from tests.trained import write_data
+
+    data = write_data(str(tmp_path / "qa"), "qa")
+    monkeypatch.setattr(labeltune.run, "train", lambda *a, **k: pytest.fail("trained before refusing"))
+    args = parse_args(["--task", "qa", "--model", tiny_bert_dir, "--train", data, "--test", data, "--sizes", "2,3",
+                       "--seeds", "1", "--output", str(tmp_path / "out"), "--strategy", "entropy"])
+    with pytest.raises(UserError, match="task qa cannot score uncertainty yet; use --strategy random"):
+        curve(*args)
