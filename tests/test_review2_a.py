@@ -295,3 +295,13 @@ def test_curve_strategy_on_a_task_without_uncertainty_fails_before_training(tmp_
                        "--seeds", "1", "--output", str(tmp_path / "out"), "--strategy", "entropy"])
     with pytest.raises(UserError, match="task qa cannot score uncertainty yet; use --strategy random"):
         curve(*args)
+
+
+def test_behaviour_yaml_unknown_top_level_key_is_refused(tmp_path):
+    """Before: a misspelt 'lables:' mapping was ignored in silence."""
+    from labeltune.robustness.behaviour import load_tests
+
+    path = tmp_path / "t.yaml"
+    path.write_text("lables: {pos: positive}\ntests:\n  - {name: a, type: mft, texts: [x], expect: pos}\n")
+    with pytest.raises(UserError, match=r"unknown top-level key\(s\) lables; known: labels, tests"):
+        load_tests(str(path))

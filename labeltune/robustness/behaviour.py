@@ -40,6 +40,10 @@ def load_tests(path: str) -> dict:
         raise UserError(f"--tests {path}: not valid YAML ({' '.join(str(e).split())})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("tests"), list) or not spec["tests"]:
         raise UserError(f"--tests {path}: expected a mapping with a non-empty list 'tests'")
+    unknown = set(spec) - {"tests", "labels"}
+    if unknown:  # e.g. 'lables:': its mapping would be ignored in silence
+        raise UserError(f"--tests {path}: unknown top-level key(s) {', '.join(sorted(map(str, unknown)))}; "
+                        "known: labels, tests")
     labels = spec.get("labels") or {}
     if not isinstance(labels, dict):
         raise UserError(f"--tests {path}: 'labels' must map names to the model's label names")
