@@ -198,11 +198,18 @@ def load_model(task, directory: str, meta: dict, opts):
     from transformers import set_seed
 
     base = meta["adapter"]["base_model"]
-    if not base or not os.path.exists(base):
-        raise UserError(f"--model {directory}: this adapter needs its base model {base!r}, which is not there; "
-                        "load the merged model in the parent directory, or install the base model at that path")
+    missing = (f"--model {directory}: this adapter needs its base model {base!r}, which is not there; load the merged "
+               "model in the parent directory, or install the base model at that path")
+    # a path must exist; anything else is a hub id, which from_pretrained finds in the cache (or on the hub)
+    if not base or ((os.path.isabs(base) or base.startswith(".")) and not os.path.exists(base)):
+        raise UserError(missing)
     # the base model with a new head of the right shape; the adapter file brings the trained head. A warm-started
     # encoder-decoder's new cross-attention is not in the adapter: the training seed rebuilds it identically.
     set_seed(meta["adapter"].get("seed", 42))
-    model = task.build_model(base, dict(meta["setup"]), opts, types.SimpleNamespace(trust_remote_code=False))
+    try:
+        model = task.build_model(base, dict(meta["setup"]), opts, types.SimpleNamespace(trust_remote_code=False))
+    except UserError as e:
+        if os.path.exists(base):
+            raise
+        raise UserError(f"{missing} ({e})") from None
     return PeftModel.from_pretrained(model, directory).merge_and_unload()

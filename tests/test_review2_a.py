@@ -305,3 +305,36 @@ def test_behaviour_yaml_unknown_top_level_key_is_refused(tmp_path):
     path.write_text("lables: {pos: positive}\ntests:\n  - {name: a, type: mft, texts: [x], expect: pos}\n")
     with pytest.raises(UserError, match=r"unknown top-level key\(s\) lables; known: labels, tests"):
         load_tests(str(path))
+
+
+def test_adapter_whose_base_is_a_hub_id_is_loaded_through_from_pretrained(clf, tiny_bert_dir, tmp_path, monkeypatch):
+    """Before: a base recorded as a hub id (`train --model org/name --peft lora --save-adapter`, the model in the
+    Hugging Face cache) was refused because no such path exists, although from_pretrained would find it."""
+    import json
+    import shutil
+
+    import labeltune
+    from labeltune.tasks import get_task
+
+    out = str(tmp_path / "lora")
+    data = os.path.join(os.path.dirname(clf), "tiny-data-classification", "train.csv")
+    labeltune.train(task="classification", model=tiny_bert_dir, train=data, output=out, peft="lora",
+                    save_adapter=True, max_steps=1, batch_size=4, validation_fraction=0.0, precision="fp32",
+                    quiet=True, threads=1)
+    adapter = str(tmp_path / "adapter")
+    shutil.copytree(os.path.join(out, "adapter"), adapter)
+    meta = json.load(open(os.path.join(adapter, "labeltune.json")))
+    meta["adapter"]["base_model"] = "some-org/tiny-base"
+    json.dump(meta, open(os.path.join(adapter, "labeltune.json"), "w"))
+    cls = type(get_task("classification"))
+    build = cls.build_model
+    asked = []
+    monkeypatch.setattr(cls, "build_model", lambda self, base, *a: asked.append(base) or build(
+        self, tiny_bert_dir if base == "some-org/tiny-base" else base, *a))
+    adapted = labeltune.load(adapter).predict(["a moving film"])[0]
+    merged = labeltune.load(out).predict(["a moving film"])[0]
+    assert asked == ["some-org/tiny-base"] and adapted["label"] == merged["label"]
+    meta["adapter"]["base_model"] = str(tmp_path / "gone")
+    json.dump(meta, open(os.path.join(adapter, "labeltune.json"), "w"))
+    with pytest.raises(UserError, match="needs its base model .*gone', which is not there"):
+        labeltune.load(adapter)
