@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -199,8 +200,12 @@ def kmeans_pp(x: np.ndarray, n: int, seed: int) -> list[int]:
 def kmeans_picks(x: np.ndarray, n: int, seed: int) -> list[tuple[int, float]]:
     from sklearn.cluster import KMeans
 
+    from sklearn.exceptions import ConvergenceWarning
+
     x = x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
-    km = KMeans(n_clusters=n, n_init=3, random_state=seed).fit(x)
+    with warnings.catch_warnings():  # duplicate rows leave fewer distinct clusters than n: filled up below
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        km = KMeans(n_clusters=n, n_init=3, random_state=seed).fit(x)
     sizes = np.bincount(km.labels_, minlength=n)
     picks = []
     for c in np.argsort(-sizes, kind="stable"):
@@ -208,6 +213,11 @@ def kmeans_picks(x: np.ndarray, n: int, seed: int) -> list[tuple[int, float]]:
         if len(members):
             d = ((x[members] - km.cluster_centers_[c]) ** 2).sum(1)
             picks.append((int(members[np.argmin(d)]), float(sizes[c])))
+    if len(picks) < n:  # the n rows asked for: the rest by their cluster's size, nearest its centre first
+        taken = {i for i, _ in picks}
+        d = ((x - km.cluster_centers_[km.labels_]) ** 2).sum(1)
+        rest = sorted((i for i in range(len(x)) if i not in taken), key=lambda i: (-sizes[km.labels_[i]], d[i], i))
+        picks += [(i, float(sizes[km.labels_[i]])) for i in rest[: n - len(picks)]]
     return picks
 
 
@@ -216,13 +226,16 @@ def diverse_picks(scores: np.ndarray, x: np.ndarray, n: int, seed: int, candidat
     embeddings `x` weighted by the score, the candidate nearest each centre (highest score first). A cluster
     left empty, or two centres sharing a nearest row, are filled up by the next highest scores."""
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     top = np.argsort(-scores, kind="stable")[: max(n, candidates * n)]
     if len(top) <= n:
         return [(int(i), float(scores[i])) for i in top]
     x = x[top] / np.clip(np.linalg.norm(x[top], axis=1, keepdims=True), 1e-12, None)
     weights = np.clip(scores[top], 1e-6, None)  # sklearn needs positive weights; a sure call weighs ~nothing
-    km = KMeans(n_clusters=n, n_init=3, random_state=seed).fit(x, sample_weight=weights)
+    with warnings.catch_warnings():  # duplicate rows leave fewer distinct clusters than n: filled up below
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        km = KMeans(n_clusters=n, n_init=3, random_state=seed).fit(x, sample_weight=weights)
     chosen = set()
     for c in range(n):
         members = np.flatnonzero(km.labels_ == c)

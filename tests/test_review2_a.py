@@ -338,3 +338,19 @@ def test_adapter_whose_base_is_a_hub_id_is_loaded_through_from_pretrained(clf, t
     json.dump(meta, open(os.path.join(adapter, "labeltune.json"), "w"))
     with pytest.raises(UserError, match="needs its base model .*gone', which is not there"):
         labeltune.load(adapter)
+
+
+def test_kmeans_picks_n_rows_from_a_pool_with_duplicates():
+    """Before: `suggest --strategy kmeans --n 4` on a pool of 5 identical rows + 1 other wrote 2 rows (one per
+    distinct cluster) and printed sklearn's ConvergenceWarning."""
+    import warnings
+
+    import numpy as np
+
+    from labeltune.active import kmeans_picks
+
+    x = np.array([[1.0, 0.0]] * 5 + [[0.0, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning
+        picks = kmeans_picks(x, 4, seed=0)
+    assert len(picks) == 4 and len({i for i, _ in picks}) == 4 and 5 in {i for i, _ in picks}
