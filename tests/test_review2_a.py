@@ -354,3 +354,15 @@ def test_kmeans_picks_n_rows_from_a_pool_with_duplicates():
         warnings.simplefilter("error")  # no ConvergenceWarning
         picks = kmeans_picks(x, 4, seed=0)
     assert len(picks) == 4 and len({i for i, _ in picks}) == 4 and 5 in {i for i, _ in picks}
+
+
+def test_explain_says_when_nothing_was_explained(clf, tmp_path, monkeypatch, capsys):
+    """Before: `explain --target PER` on inputs with no PER entity wrote an empty page and an empty faithfulness
+    table with no word of why (summary "targets": 0)."""
+    from labeltune.explain import cli as explain_cli
+    from labeltune.explain import core
+
+    monkeypatch.setattr(core, "explain_file", lambda *a, **k: {"task": "ner", "inputs": 1, "targets": 0})
+    argv = ["--model", clf, "--input", "x.jsonl", "--output", str(tmp_path / "ex"), "--target", "PER"]
+    assert explain_cli.main(argv) == 0
+    assert "nothing was explained: no input has a PER prediction" in capsys.readouterr().err

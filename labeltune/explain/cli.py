@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from ..cli_help import Parser
 from ..errors import UserError
@@ -37,5 +38,8 @@ def main(argv: list[str]) -> int:
         line["faithfulness"] = summary["faithfulness"]["table"]
         line["most_faithful"] = summary["faithfulness"].get("most_faithful")
     print(json.dumps(line, indent=1))
+    if not summary.get("targets"):  # an empty page and faithfulness table otherwise go unexplained
+        what = f"a {opts.target} prediction" if opts.target else "a prediction to explain (e.g. an entity, an answer)"
+        print(f"note: nothing was explained: no input has {what}; the files list the words only", file=sys.stderr)
     print(f"wrote {os.path.join(ns.output, 'attributions.jsonl')} and explain.html")
     return 0
