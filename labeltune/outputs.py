@@ -108,6 +108,21 @@ def check_output_file(source: str | None, output: str | None, flag: str = "--out
                         "the results: choose another file name")
 
 
+RECORD_TYPES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", "")  # what write_records writes, by the name
+
+
+def check_records_name(path: str | None, flag: str = "--output") -> None:
+    """Before any work: UserError for a prediction file whose name asks for a type write_records does not write
+    (p.parquet, p.xlsx would otherwise hold JSON Lines under that name)."""
+    if not path or path == "-":
+        return
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in RECORD_TYPES:
+        raise UserError(f"{flag} {path}: the file type follows the name, and '{ext}' is not one labeltune writes; "
+                        "name it .csv, .tsv or .jsonl (JSON Lines; also .json, .ndjson or no extension), or - for "
+                        "standard output")
+
+
 def write_records(path: str, records: list[dict]) -> str:
     """Write rows as CSV/TSV (by extension), JSONL otherwise; '-' is standard output. Returns where they went."""
     records = [finite(r) for r in records]  # inf/NaN -> null (empty in CSV): JSON has no such numbers

@@ -21,7 +21,7 @@ from . import adapters, checkpoint, defaults
 from .config import TrainConfig, to_dict
 from .data.readers import write_jsonl
 from .files import atomic_write_text
-from .outputs import parse_keep, readable_rows, check_output_file, source_rows, write_records
+from .outputs import check_output_file, check_records_name, parse_keep, readable_rows, source_rows, write_records
 from .data.split import grouped_stratified_split
 from .errors import UserError
 from .models import quiet_libraries
@@ -458,6 +458,7 @@ class Predictor:
         columns copied into each row unchanged (an id, a date), as a list or 'id,date'."""
         keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
         check_output_file(path, output)
+        check_records_name(output)
         examples = self.task.read(path, self.opts, labelled=False)
         kept = source_rows(path, examples, keep)  # checks the columns before spending time on the model
         preds = self.task.predict(self.rt, examples)
@@ -467,6 +468,7 @@ class Predictor:
     def evaluate(self, path: str, predictions: str | None = None, keep_columns: str | list[str] | None = None) -> dict:
         """Metrics on the labelled file `path`; `predictions`: also write each row's prediction beside its gold."""
         check_output_file(path, predictions, "--predictions")
+        check_records_name(predictions, "--predictions")
         examples = self.task.read(path, self.opts)
         self.task.check(examples, self.rt.setup, self.opts)
         keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
