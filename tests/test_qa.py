@@ -209,6 +209,11 @@ def test_doc_stride_too_large_is_explained(tmp_path):
     ex = TASK.read(write_jsonl(tmp_path / "f.jsonl", flat_rows()), opts())
     with pytest.raises(labeltune.UserError, match=r"--doc-stride \(doc_stride=\) 60 must be smaller"):
         TASK.encode(ex, _tokenizer(), {}, opts(doc_stride=60), 64)
+    # an input with no id (as serve gets them) is named without "(id None)"; the question's limit comes first
+    long = [{**ex[0], "id": None, "question": "who " * 50, "_where": "input 0"}]
+    with pytest.raises(labeltune.UserError, match=r"^input 0: the question takes 50 tokens.*shorten the question "
+                                                  r"to at most 44 tokens, or lower the stride"):
+        TASK.encode(long, _tokenizer(), {}, opts(doc_stride=16), 64)
 
 
 def _tokenizer():

@@ -25,10 +25,14 @@ def tokenize(examples, tokenizer, opts: QAOptions, max_length: int):
     for e, q in zip(examples, q_lens):
         room = max_length - q - special
         if room <= opts.doc_stride:
+            # the question's own limit first: through `serve` the client can only shorten the question
+            limit = max_length - special - opts.doc_stride - 1
+            label = e["_where"] + (f" (id {e['id']})" if e.get("id") is not None else "")
             raise UserError(
-                f"{e['_where']} (id {e['id']}): the question takes {q} tokens, leaving {room} of {flag('max_length')} "
-                f"{max_length} for the context; {flag('doc_stride')} {opts.doc_stride} must be smaller than that: "
-                "lower it, raise the maximum length or shorten the question"
+                f"{label}: the question takes {q} tokens, leaving {room} of {flag('max_length')} {max_length} for the "
+                f"context; {flag('doc_stride')} {opts.doc_stride} must be smaller than that: "
+                + (f"shorten the question to at most {limit} tokens, or " if limit >= 1 else "")
+                + "lower the stride or raise the maximum length (options of the model's run)"
             )
     return tokenizer(questions, [e["context"] for e in examples], truncation="only_second", max_length=max_length,
                      stride=opts.doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True)
