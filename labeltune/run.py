@@ -7,6 +7,7 @@ train: read and check the data -> split -> set up labels -> load the model -> to
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -460,6 +461,10 @@ class Predictor:
         check_output_file(path, output)
         check_records_name(output)
         examples = self.task.read(path, self.opts, labelled=False)
+        with contextlib.suppress(UserError):  # a labelled file: each row also gets its gold answer (else none)
+            labelled = self.task.read(path, self.opts)
+            if len(labelled) == len(examples):
+                examples = labelled
         kept = source_rows(path, examples, keep)  # checks the columns before spending time on the model
         preds = self.task.predict(self.rt, examples)
         write_records(output, readable_rows(self.task, examples, preds, kept))

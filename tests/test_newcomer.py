@@ -192,6 +192,13 @@ def test_prediction_rows_carry_input_kept_columns_and_gold(trained_small, tmp_pa
     captured = capsys.readouterr()
     lines = [json.loads(x) for x in captured.out.splitlines()]
     assert len(lines) == 32 and lines[0]["text"] == "a good film 0" and "wrote 32" in captured.err
+    # a labelled input: each row has its gold label beside the prediction (the input had one); unlabelled: none
+    assert rows[0]["gold_label"] == lines[0]["gold_label"] and lines[0]["gold_label"] in ("pos", "neg")
+    unlabelled = str(tmp_path / "u.csv")
+    with open(unlabelled, "w") as f:
+        f.write("text\na good film\n")
+    assert main(["predict", "--model", out, "--input", unlabelled, "--output", "-"]) == 0
+    assert "gold_label" not in json.loads(capsys.readouterr().out.splitlines()[0])
     assert main(["predict", "--model", out, "--input", data, "--output", dest, "--keep-columns", "nope"]) == 2
     assert "has no column 'nope'" in capsys.readouterr().err
     # the Python API: the same rows
