@@ -69,20 +69,28 @@ def confident_learning(probs: np.ndarray, given: np.ndarray) -> dict:
             "thresholds": thresholds, "joint": joint}
 
 
+def check_task(task, train_ex: list[dict], opts):
+    """The task's `label_quality` hook, after it has seen the data's setup with no examples: a task or data it
+    cannot rank (QA, multi-label) is refused before any model is trained (also by `tune --find-label-issues`,
+    before its cross-validation)."""
+    hook = getattr(task, "label_quality", None)
+    if hook is None:
+        raise UserError(f"--task {task.name}: label issues are found for tasks with a label per example or per "
+                        "token (classification, ner)")
+    hook(SimpleNamespace(setup=task.setup(train_ex, opts), opts=opts), [])
+    return hook
+
+
 def out_of_fold(cfg, opts, task, train_ex: list[dict], k: int, work_dir: str) -> list[list[dict]]:
     """For every training example, its units from `task.label_quality` scored by the model of the fold that
     held it out."""
     from . import run
     from .data.split import kfold
 
-    hook = getattr(task, "label_quality", None)
-    if hook is None:
-        raise UserError(f"--task {task.name}: label issues are found for tasks with a label per example or per "
-                        "token (classification, ner)")
+    hook = check_task(task, train_ex, opts)
     groups, strata = task.split_keys(train_ex)
     folds = kfold(groups, strata, k, cfg.seed)
     setup = task.setup(train_ex, opts)  # from all rows: a fold may lack a rare label
-    hook(SimpleNamespace(setup=setup, opts=opts), [])  # refuses data it cannot rank before any fold is trained
     units: list = [None] * len(train_ex)
     for f, fold in enumerate(folds):
         held = set(fold)

@@ -279,6 +279,10 @@ def tune(cfg: TrainConfig, opts, topts: TuneOptions) -> dict:
     # 1. data and folds
     data_cfg = dataclasses.replace(cfg, validation_fraction=0.0)
     train_ex, _, test_ex = run.prepare_data(data_cfg, task, opts, out)
+    if topts.find_label_issues:  # a task or data it cannot rank: refused now, not after the study and the refit
+        from .label_issues import check_task
+
+        check_task(task, train_ex, opts)
     groups, strata = task.split_keys(train_ex)
     folds = kfold(groups, strata, topts.folds, cfg.seed)
     metric = cfg.metric or task.default_metric(opts)

@@ -133,3 +133,19 @@ def test_multi_label_is_refused_before_any_fold_trains(tmp_path, tiny_bert_dir, 
                 "--precision", "fp32", "--quiet"]) == 2
     captured = capsys.readouterr()
     assert "multi-label data is not supported" in captured.err and "fold 1/" not in captured.out
+
+
+def test_tune_find_label_issues_refuses_qa_before_the_study(tmp_path, tiny_bert_dir, capsys):
+    """tune --find-label-issues on a task without label issues (QA) stops before the cross-validation (it used to
+    run every fold and the refit first)."""
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps({"id": str(i), "question": f"Where did person {i} go ?",
+                                        "context": f"Person {i} went to the market. It was in Town{i}.",
+                                        "answers": {"text": [f"Town{i}"], "answer_start": [39]}}) + "\n"
+                            for i in range(6)))
+    assert cli(["tune", "--task", "qa", "--train", str(data), "--output", str(tmp_path / "t"), "--folds", "2",
+                "--model", tiny_bert_dir, "--epochs", "1", "--precision", "fp32", "--quiet", "--lrs", "1e-4",
+                "--find-label-issues", "--max-length", "64", "--doc-stride", "16"]) == 2
+    captured = capsys.readouterr()
+    assert "--task qa: label issues are found for tasks with a label per example" in captured.err
+    assert "fold" not in captured.out.lower() and "trial" not in captured.out.lower()
