@@ -117,16 +117,19 @@ def _quiet_setfit() -> None:
 
 
 # the training loop's own options: SetFit's trainer has none of them, so a value given would be ignored in silence
-LOOP_ONLY = {"max_steps": 0, "grad_accum": 1, "weight_decay": 0.01, "warmup_ratio": 0.06, "max_grad_norm": 1.0,
-             "max_tokens": 0, "eval_every": 0, "patience": 0, "save_every": 0, "resume": False, "augment": "",
-             "rdrop": 0.0, "adv_eps": 0.0}
+LOOP_ONLY = ("max_steps", "grad_accum", "weight_decay", "warmup_ratio", "max_grad_norm", "max_tokens", "eval_every",
+             "patience", "save_every", "resume", "augment", "rdrop", "adv_eps")
 
 
 def check_config(cfg) -> None:
-    """Refuse settings --few-shot cannot honour, naming the flags."""
+    """Refuse settings --few-shot cannot honour (a value other than TrainConfig's default), naming the flags."""
+    import dataclasses
+
+    from .config import TrainConfig
     from .errors import flag
 
-    given = [flag(k) for k, default in LOOP_ONLY.items() if getattr(cfg, k, default) != default]
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    given = [flag(k) for k in LOOP_ONLY if getattr(cfg, k, defaults[k]) != defaults[k]]
     if given:
         raise UserError(f"--few-shot trains with SetFit's own loop, which has no {', '.join(given)}; leave "
                         f"{'it' if len(given) == 1 else 'them'} out (its settings: --epochs, --batch-size, --lr, "
