@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import opt
+from .config import changed, opt
 from .cli_help import Parser
 from .errors import UserError, check, flag
 from .files import atomic_open
@@ -66,8 +66,9 @@ class SuggestOptions:
             (self.mc_passes >= 2, f"{flag('mc_passes')} must be at least 2"),
             (self.candidates >= 1, f"{flag('candidates')} must be at least 1"),
             # a strategy's own setting under another strategy would be ignored in silence
-            (self.mc_passes == 10 or self.strategy == "bald", f"{flag('mc_passes')} is for --strategy bald"),
-            (self.candidates == 10 or self.strategy == "diverse", f"{flag('candidates')} is for --strategy diverse"),
+            (self.strategy == "bald" or not changed(self, ("mc_passes",)), f"{flag('mc_passes')} is for --strategy bald"),
+            (self.strategy == "diverse" or not changed(self, ("candidates",)),
+             f"{flag('candidates')} is for --strategy diverse"),
         ]
         check(checks)
 

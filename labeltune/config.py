@@ -30,6 +30,13 @@ def opt(default: Any, help: str):
     return field(default=default, metadata={"help": help})
 
 
+def changed(options, names) -> list[str]:
+    """The fields among `names` whose value differs from the dataclass's own default: the settings a user gave.
+    (For checks that refuse a setting of a part that does not run, which would otherwise be ignored in silence.)"""
+    defaults = {f.name: f.default for f in dataclasses.fields(options)}
+    return [n for n in names if getattr(options, n) != defaults[n]]
+
+
 @dataclass
 class TrainConfig:
     """Everything shared by all tasks: data files, model, optimisation, evaluation, checkpoints."""
@@ -158,10 +165,11 @@ class TrainConfig:
             (0 <= self.lora_dropout < 1, f"{flag('lora_dropout')} must be in [0, 1)"),
             (not self.save_adapter or self.peft != "none", f"{flag('save_adapter')} needs {flag('peft')} lora or ia3"),
             # a LoRA setting without --peft lora would be ignored in silence (IA3 has no rank, alpha or dropout)
-            (self.peft == "lora" or (self.lora_r, self.lora_alpha, self.lora_dropout) == (8, 16.0, 0.1),
+            (self.peft == "lora" or not changed(self, ("lora_r", "lora_alpha", "lora_dropout")),
              f"{flag('lora_r')}, {flag('lora_alpha')} and {flag('lora_dropout')} are LoRA's; they need {flag('peft')} lora"),
             (not self.target_modules or self.peft != "none", f"{flag('target_modules')} needs {flag('peft')} lora or ia3"),
-            (self.few_shot or self.few_shot_iterations == 20, f"{flag('few_shot_iterations')} needs {flag('few_shot')}"),
+            (self.few_shot or not changed(self, ("few_shot_iterations",)),
+             f"{flag('few_shot_iterations')} needs {flag('few_shot')}"),
             (not (self.few_shot and self.peft != "none"), f"{flag('few_shot')} trains the whole encoder; drop {flag('peft')}"),
             (self.few_shot_iterations >= 1, f"{flag('few_shot_iterations')} must be at least 1"),
             (not self.few_shot_template or (self.few_shot and self.few_shot_template.count("{}") == 1),

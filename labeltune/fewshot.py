@@ -123,13 +123,10 @@ LOOP_ONLY = ("max_steps", "grad_accum", "weight_decay", "warmup_ratio", "max_gra
 
 def check_config(cfg) -> None:
     """Refuse settings --few-shot cannot honour (a value other than TrainConfig's default), naming the flags."""
-    import dataclasses
-
-    from .config import TrainConfig
+    from .config import changed
     from .errors import flag
 
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    given = [flag(k) for k in LOOP_ONLY if getattr(cfg, k, defaults[k]) != defaults[k]]
+    given = [flag(k) for k in changed(cfg, LOOP_ONLY)]
     if given:
         raise UserError(f"--few-shot trains with SetFit's own loop, which has no {', '.join(given)}; leave "
                         f"{'it' if len(given) == 1 else 'them'} out (its settings: --epochs, --batch-size, --lr, "

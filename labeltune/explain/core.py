@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..config import opt
+from ..config import changed, opt
 from ..errors import UserError, flag
 from .attribution import METHODS, attribute, random_scores
 from .faithfulness import aopc, summarize
@@ -42,9 +42,9 @@ class ExplainOptions:
         if self.max_examples < 0:
             raise UserError(f"{flag('max_examples')} must be >= 0")
         # settings of a part that does not run would be ignored in silence
-        if self.n_steps != "auto" and "ig" not in self.methods:
+        if changed(self, ("n_steps",)) and "ig" not in self.methods:
             raise UserError(f"{flag('n_steps')} is for integrated gradients; add --method ig (or all)")
-        if self.seed != 0 and not self.faithfulness:
+        if changed(self, ("seed",)) and not self.faithfulness:
             raise UserError(f"{flag('seed')} seeds the random baseline of --faithfulness; add --faithfulness")
 
     @property

@@ -14,7 +14,7 @@ import os
 import random
 from dataclasses import dataclass
 
-from ..config import opt
+from ..config import changed, opt
 from ..errors import UserError, flag
 from .perturb import PERTURBATIONS, Editor, example_rng, parse_names, random_plan
 
@@ -50,8 +50,7 @@ class RobustnessOptions:
         if self.max_examples < 0:
             raise UserError(f"{flag('max_examples')} must be 0 (all) or a number of examples")
         if not self.attack:  # the attack's settings without --attack would be ignored in silence
-            given = [flag(k) for k, default in (("budget", 0.1), ("attack_edits", "char,word"), ("neighbours", 8))
-                     if getattr(self, k) != default]
+            given = [flag(k) for k in changed(self, ("budget", "attack_edits", "neighbours"))]
             if given:
                 raise UserError(f"{', '.join(given)}: {'an attack setting' if len(given) == 1 else 'attack settings'};"
                                 " add --attack")
