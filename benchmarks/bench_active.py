@@ -17,6 +17,11 @@ reported as null (above its largest size). Each (arm, seed) is one `labeltune cu
 (seeds --seed .. --seed + --seeds - 1), --processes of them at a time, each into --output/<arm>/seed-<S>; a job
 whose folder holds a finished curve run by the same command is not run again (delete the folder to redo it).
 
+--warm-start: the strategies fine-tune each round further from the previous round's model (`curve --warm-start`),
+as arms `<strategy>-warm`, beside `random-warm` (random picks at the strategies' sizes, warm-started alike, so the
+gain of the picks is told apart from the gain of the longer training). The target stays random's accuracy at its
+largest budget retrained from the pretrained weights: the plain baseline, reused from the same --output.
+
     python benchmarks/bench_active.py --strategy diverse,entropy --seeds 3 --rows 8000 --output runs/bench_active
 
 Metric only (accuracy and label counts, no timings), so it may run on a busy machine.
@@ -122,6 +127,8 @@ def main() -> None:
     p.add_argument("--epochs", type=float, help="per round (default: labeltune's auto rule for each round's size)")
     p.add_argument("--batch-size", type=int, help="(default: auto)")
     p.add_argument("--lr", type=float, help="(default: auto)")
+    p.add_argument("--warm-start", action="store_true", help="strategy arms (and random-warm) fine-tune each round "
+                                                              "from the previous round's model")
     p.add_argument("--model", default="all-MiniLM-L6-v2")
     p.add_argument("--threads", type=int, default=1, help="per process")
     p.add_argument("--processes", type=int, default=2, help="curve processes at a time")
@@ -142,18 +149,21 @@ def main() -> None:
                         ("--candidates", a.candidates)):
         if value is not None:
             common += [name, str(value)]
+    if a.warm_start:  # arm name -> the curve strategy it runs
+        strategies = [f"{s}-warm" for s in ["random"] + strategies]
     jobs = {}  # seed by seed (an early paired result), the strategies' longer rounds first
     for seed in seeds:
         for arm in strategies + ["random"]:
             extra = (["--sizes", a.random_sizes, "--strategy", "random"] if arm == "random"
-                     else ["--sizes", a.sizes, "--strategy", arm, "--no-baseline"])
+                     else ["--sizes", a.sizes, "--strategy", arm.removesuffix("-warm"), "--no-baseline"]
+                     + (["--warm-start"] if arm.endswith("-warm") else []))
             jobs[(arm, seed)] = common + ["--seed", str(seed)] + extra
     run_jobs(jobs, a.processes, a.output)
 
     runs = []
     for arm, seed in jobs:
         with open(os.path.join(a.output, arm, f"seed-{seed}", "curve.json")) as f:
-            runs += [r for r in json.load(f)["runs"]]
+            runs += [{**r, "curve": arm} for r in json.load(f)["runs"]]
     arms = ["random"] + strategies
     rows = summarize(runs, arms, sorted(set(sizes) | set(random_sizes)))
     target = next(r["mean"] for r in rows if r["curve"] == "random" and r["labels"] == top)

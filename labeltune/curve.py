@@ -13,7 +13,8 @@ How it runs, top to bottom:
 3. with --strategy: a simulated active-learning loop instead of fixed subsamples (`_active_runs`): the first
    size is a stratified seed set, each later size one round in which the strategy (labeltune/active.py)
    picks the rows to add from the rest of --train using the previous round's model, which is then
-   retrained from the pretrained weights on all labels so far; random picks are the baseline;
+   retrained from the pretrained weights on all labels so far (--warm-start: fine-tuned further from the
+   previous round's model instead, as a labelling team's model would be); random picks are the baseline;
 4. curve.csv (per curve and size: mean +- sd over seeds and each seed's score), curve.json (that plus every
    run's headline metrics) and curve.png (one line per curve, error bars one sd).
 
@@ -63,6 +64,8 @@ class CurveOptions:
     candidates: int = opt(10, "for --strategy diverse: cluster the round's size x this many closest calls")
     baseline: bool = opt(True, "with --strategy: also run random picks, the baseline (--no-baseline: only the "
                                "strategies given, e.g. to run them in another process)")
+    warm_start: bool = opt(False, "with --strategy: each round fine-tunes the previous round's model on all labels so "
+                                  "far (random picks too), instead of retraining from the pretrained weights")
 
     def __post_init__(self):
         if self.seeds < 1:
@@ -75,6 +78,9 @@ class CurveOptions:
         names = parse_strategies(self.strategy, self.baseline)
         if not self.baseline and not names:
             raise UserError(f"{flag('baseline')}: --no-baseline is for --strategy runs")
+        if self.warm_start and not names:
+            raise UserError(f"{flag('warm_start')}: --warm-start is for --strategy runs (the rounds of a simulated "
+                            "active-learning loop); add --strategy, or remove --warm-start")
 
 
 def parse_sizes(text) -> list:
@@ -280,11 +286,12 @@ def _fixed_runs(cfg, opts, setup, train_ex, strata, test_ex, sizes, per_class, s
 
 def _active_runs(cfg, opts, setup, train_ex, strata, test_ex, sizes, per_class, seed, line_dir, metric, strategy,
                  copts) -> list[dict]:
-    """One simulated active-learning loop: seed set, then rounds of picks by `strategy`, retrained from scratch."""
+    """One simulated active-learning loop: seed set, then rounds of picks by `strategy`, each round retrained from
+    the pretrained weights, or with copts.warm_start fine-tuned further from the previous round's model."""
     from . import active, run
 
     labelled = stratified_subsample(strata, sizes[0], seed, per_class) if sizes[0] != "all" else list(range(len(strata)))
-    out = []
+    out, previous = [], None
     for r, size in enumerate(sizes):
         budget = _budget(size, strata, per_class)
         if r > 0:
@@ -293,19 +300,22 @@ def _active_runs(cfg, opts, setup, train_ex, strata, test_ex, sizes, per_class, 
             if strategy == "random":
                 picks = random.Random(seed * 1000 + r).sample(pool, n)
             else:
-                previous = os.path.join(line_dir, str(sizes[r - 1]), f"seed-{seed}", "model")
                 predictor = run.load(previous, batch_size=cfg.eval_batch_size)
                 ranked = active.rank(predictor.rt, predictor.task, [train_ex[i] for i in pool], n, strategy,
                                      seed=seed * 1000 + r, mc_passes=copts.mc_passes,
                                      candidates=copts.candidates)
                 picks = [pool[i] for i, _ in ranked]
                 del predictor
-                shutil.rmtree(previous)  # created by _train_one for this pick; its records were copied up
             labelled = sorted(labelled + picks)
         run_dir = os.path.join(line_dir, str(size), f"seed-{seed}")
-        keep = strategy != "random" and r + 1 < len(sizes)
-        print(f"[curve] {os.path.basename(line_dir)} round {r} seed {seed}: {len(labelled)} labels ...", flush=True)
-        rec = _train_one(cfg, opts, setup, train_ex, labelled, test_ex, run_dir, seed, metric, keep_model=keep)
+        keep = (strategy != "random" or copts.warm_start) and r + 1 < len(sizes)
+        round_cfg = dataclasses.replace(cfg, model=previous) if copts.warm_start and previous else cfg
+        warm = " (from the previous round's model)" if round_cfg is not cfg else ""
+        print(f"[curve] {os.path.basename(line_dir)} round {r} seed {seed}: {len(labelled)} labels{warm} ...", flush=True)
+        rec = _train_one(round_cfg, opts, setup, train_ex, labelled, test_ex, run_dir, seed, metric, keep_model=keep)
+        if previous:  # made by _train_one for this round's picks (and start); its records were copied up
+            shutil.rmtree(previous)
+        previous = os.path.join(run_dir, "model") if keep else None
         out.append({"size": size, "seed": seed, "round": r, **rec})
         print(f"[curve]   {metric}={rec['score']:.4f}", flush=True)
     return out

@@ -178,3 +178,32 @@ def test_curve_needs_a_test_set(tmp_path, capsys):
     train = keyword_csv(tmp_path / "train.csv", 5)
     assert cli_main(["curve", "--train", train, "--output", str(tmp_path / "o")]) == 2
     assert "--test is required" in capsys.readouterr().err
+
+
+def test_curve_warm_start_fine_tunes_each_round_from_the_last(tmp_path, tiny_bert_dir, monkeypatch):
+    """--warm-start: round r starts from round r-1's saved model (random picks too); the round models go after use."""
+    from labeltune import run
+
+    train = keyword_csv(tmp_path / "train.csv", 20, seed=0)
+    started, real_train = [], run.train
+
+    def spy(cfg, *args, **kwargs):  # which weights each round starts from, and that they are still there
+        started.append((cfg.model, os.path.exists(os.path.join(cfg.model, "model.safetensors"))))
+        return real_train(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(run, "train", spy)
+    out = tmp_path / "warm"
+    report = labeltune.learning_curve(train=train, test_fraction=0.25, model=tiny_bert_dir, sizes="2,4,6",
+                                      per_class=True, seeds=1, strategy="entropy", warm_start=True, epochs=2, lr=1e-3,
+                                      batch_size=4, quiet=True, threads=1, output=str(out))
+    models = [m for m, _ in started]
+    assert all(ok for _, ok in started)
+    assert models.count(tiny_bert_dir) == 2  # each line's seed set starts from the pretrained model
+    for line in ("random", "entropy"):
+        assert [m for m in models if f"{os.sep}{line}{os.sep}" in m] == [
+            str(out / "runs" / line / size / "seed-42" / "model") for size in ("2", "4")]
+    assert [r["n_labels"] for r in report["runs"] if r["curve"] == "entropy"] == [4, 8, 12]
+    assert not [p for p, _, files in os.walk(out) if "model.safetensors" in files]  # round models were removed
+    with pytest.raises(labeltune.UserError, match="--warm-start is for --strategy runs"):
+        labeltune.learning_curve(train=train, test_fraction=0.25, model=tiny_bert_dir, sizes="2,4", warm_start=True,
+                                 output=str(tmp_path / "x"))
