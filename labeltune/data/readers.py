@@ -124,7 +124,8 @@ def read_table(path: str, problems: list[str] | None = None) -> Table:
         return _read_datasets_dir(path)
     ext = os.path.splitext(path)[1].lower()
     if ext not in TABLE_FORMATS:
-        raise UserError(f"{path}: unknown file type '{ext}'; use one of {', '.join(TABLE_FORMATS)} or a datasets dir")
+        raise UserError(f"{path}: unknown file type '{ext}'; use one of {', '.join(TABLE_FORMATS)} or a datasets dir"
+                        f"{_rename_hint(path)}")
     text = read_text(path)
     if ext in (".csv", ".tsv"):
         return _read_delimited(path, text, "\t" if ext == ".tsv" else ",")
@@ -133,6 +134,22 @@ def read_table(path: str, problems: list[str] | None = None) -> Table:
     if ext == ".json" and text.lstrip().startswith("{") and "\n" in text.strip():
         _refuse_one_object(path, text)
     return _read_jsonl(path, text, problems)
+
+
+def _rename_hint(path: str) -> str:
+    """'; it is tab-separated: rename it to .tsv' for a table saved as .txt (Excel's "Text (Tab delimited)")."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            first = f.readline()
+    except OSError:
+        return ""
+    last = first.split()[-1] if first.split() else ""
+    if first.startswith("-DOCSTART-") or last == "O" or last[:2] in ("B-", "I-"):  # CoNLL: hints.py's --task hint
+        return ""
+    for sep, name, ext in (("\t", "tab", ".tsv"), (",", "comma", ".csv"), (";", "semicolon", ".csv")):
+        if sep in first:
+            return f"; its first line is {name}-separated: rename it to {ext}"
+    return ""
 
 
 def _read_delimited(path: str, text: str, delimiter: str) -> Table:
@@ -147,6 +164,11 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
         header = next(reader)
     except csv.Error as e:
         raise UserError(f"{where(path, 1)}: malformed header: {e}") from None
+    other = _other_delimiter(header, delimiter)
+    if other:  # a ';'-separated "CSV" (Excel in many locales) or a tab-separated file named .csv: read it as it is
+        delimiter = other
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+        header = next(reader)
     header = [h.strip() for h in header]
     if len(set(header)) != len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
@@ -166,7 +188,7 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
         if len(values) != len(header):
             raise UserError(
                 f"{where(path, start)}: {len(values)} fields but the header has {len(header)}; "
-                f"quote fields that contain '{delimiter}'"
+                f"quote fields that contain {_SEPARATOR_NAMES.get(delimiter, repr(delimiter))}"
             )
         table.rows.append(dict(zip(header, values)))
         table.lines.append(start)
@@ -174,6 +196,18 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
     if not table.rows:
         raise UserError(f"{path} has a header but no rows")
     return table
+
+
+_SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "a tab", "|": "'|'"}
+
+
+def _other_delimiter(header: list[str], delimiter: str) -> str | None:
+    """The separator a one-column header holds when it is not the file type's: exactly one of ',', ';', tab, '|'
+    (csv.Sniffer also guesses from the data rows, and picks ',' from a comma inside a text)."""
+    if len(header) != 1:
+        return None
+    found = [d for d in _SEPARATOR_NAMES if d != delimiter and d in header[0]]
+    return found[0] if len(found) == 1 else None
 
 
 def _read_jsonl(path: str, text: str, problems: list[str] | None = None) -> Table:

@@ -1,0 +1,44 @@
+"""Review 3: the core path of a new user (train / predict / evaluate / tune / debug-data / export) on files and
+flags as users have them. Each test names what the user saw before the fix."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import pytest
+
+from labeltune.errors import UserError
+
+ROWS = [("a gripping, funny film", "positive"), ("a dull, boring mess", "negative"),
+        ("wonderful acting; a great story", "positive"), ("terrible acting", "negative")]
+
+
+def _write(path, text, encoding="utf-8"):
+    with open(path, "w", encoding=encoding, newline="") as f:
+        f.write(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_semicolon_or_tab_separated_csv_reads(tmp_path, sep):
+    """Excel's ';'-separated "CSV" (many locales) and a TSV named .csv, with a ',' inside a text: was "line 2: 2
+    fields but the header has 1; quote fields that contain ','" (the reader's own hint never showed)."""
+    from labeltune.data.readers import read_table
+
+    path = tmp_path / "rows.csv"
+    with open(path, "w", newline="", encoding="utf-8-sig") as f:  # Excel also writes a BOM and CRLF
+        csv.writer(f, delimiter=sep, lineterminator="\r\n").writerows([("text", "label"), *ROWS])
+    table = read_table(str(path))
+    assert table.columns == ["text", "label"]
+    assert [(r["text"], r["label"]) for r in table.rows] == ROWS
+
+
+def test_a_table_saved_as_txt_is_named_with_the_rename(tmp_path):
+    """A tab-separated .txt (Excel's "Text (Tab delimited)"): the error says to rename it .tsv."""
+    from labeltune.data.readers import read_table
+
+    path = _write(tmp_path / "rows.txt", "text\tlabel\n" + "".join(f"{t}\t{lab}\n" for t, lab in ROWS))
+    with pytest.raises(UserError, match=r"rows\.txt: unknown file type '\.txt'.*tab-separated: rename it to \.tsv"):
+        read_table(path)
