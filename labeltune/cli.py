@@ -201,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"labeltune {command}: interrupted; a `train` run continues with --resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `labeltune evaluate ... | head -3`: the reader has gone, so has the rest of the output
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # else Python's exit flush raises again
+        return 141  # 128 + SIGPIPE, as a shell tool ends
     except OSError as e:
         if getattr(e, "filename", None) is None:  # not about a path the user gave: a bug, keep the traceback
             raise

@@ -42,3 +42,27 @@ def test_a_table_saved_as_txt_is_named_with_the_rename(tmp_path):
     path = _write(tmp_path / "rows.txt", "text\tlabel\n" + "".join(f"{t}\t{lab}\n" for t, lab in ROWS))
     with pytest.raises(UserError, match=r"rows\.txt: unknown file type '\.txt'.*tab-separated: rename it to \.tsv"):
         read_table(path)
+
+
+@pytest.fixture(scope="module")
+def clf_run(tmp_path_factory, tiny_bert_dir):
+    from trained import tiny_run
+
+    return tiny_run(tmp_path_factory.getbasetemp(), tiny_bert_dir, "classification")
+
+
+def test_cli_output_into_a_closed_pipe_is_no_traceback(clf_run, tmp_path):
+    """`labeltune evaluate ... | head -3`: when the reader left first, a BrokenPipeError traceback; now exit 141
+    (128 + SIGPIPE, like a shell tool) and nothing on stderr."""
+    import subprocess
+    import sys
+
+    from trained import write_data
+
+    data = write_data(str(tmp_path), "classification")
+    p = subprocess.Popen([sys.executable, "-m", "labeltune", "evaluate", "--model", clf_run, "--data", data],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    p.stdout.close()  # the reader is gone before the metrics are printed
+    err = p.stderr.read().decode()
+    assert p.wait() == 141, err
+    assert "Traceback" not in err, err
