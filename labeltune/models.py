@@ -55,6 +55,9 @@ def resolve_model(name: str) -> str:
         held = f"it holds {', '.join(listing[:8])}{' ...' if len(listing) > 8 else ''}" if listing else "it is empty"
         raise UserError(f"{flag('model')} {name}: no config.json there ({held}); give a directory written by "
                         "save_pretrained (or `labeltune train`), a .gguf file, or a hub id")
+    if os.path.isfile(name):  # else transformers reads it as a config file ("plain.csv is not a valid JSON file")
+        raise UserError(f"{flag('model')} {name} is a file, not a model; give a directory written by save_pretrained "
+                        "(or `labeltune train`), a .gguf file, or a hub id")
     if os.path.exists(name):
         return name
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or name.endswith(".gguf")

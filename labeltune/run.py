@@ -384,11 +384,29 @@ def save(out: str, task, model, tokenizer, setup, opts, max_length: int, state_d
     atomic_write_text(os.path.join(out, META_FILE), json.dumps(meta, indent=1))  # never half a labeltune.json
 
 
+def _not_a_run(directory: str) -> str:
+    """Why `directory` is not a trained model, and what to give instead (for read_meta's error)."""
+    if not os.path.exists(directory):
+        return ": the path does not exist; give the directory `labeltune train --output` wrote"
+    if not os.path.isdir(directory):
+        return ": it is a file; give the directory `labeltune train --output` wrote"
+    if os.path.isdir(os.path.join(directory, "checkpoint")):
+        return ": it holds an unfinished run; finish it with `labeltune train ... --resume` (the same flags)"
+    if os.path.isfile(os.path.join(directory, "config.json")):
+        return (": it is a transformers model that labeltune has not fine-tuned; fine-tune it first, "
+                f"`labeltune train --model {directory} --train FILE --output DIR`, then give DIR")
+    runs = sorted(d for d in os.listdir(directory) if os.path.isfile(os.path.join(directory, d, META_FILE)))
+    if runs:
+        shown = ", ".join(os.path.join(directory, d) for d in runs[:5]) + (" ..." if len(runs) > 5 else "")
+        return f": the trained models are in its folders {shown}; give one of them"
+    return "; is it a directory written by `labeltune train`?"
+
+
 def read_meta(directory: str) -> dict:
     """The labeltune.json of a trained model directory; a UserError when it is missing or damaged."""
     meta_path = os.path.join(directory, META_FILE)
     if not os.path.isfile(meta_path):
-        raise UserError(f"--model {directory}: no {META_FILE} there; is it a directory written by `labeltune train`?")
+        raise UserError(f"--model {directory}: no {META_FILE} there{_not_a_run(directory)}")
     try:
         with open(meta_path, encoding="utf-8") as f:
             meta = json.load(f)

@@ -66,3 +66,24 @@ def test_cli_output_into_a_closed_pipe_is_no_traceback(clf_run, tmp_path):
     err = p.stderr.read().decode()
     assert p.wait() == 141, err
     assert "Traceback" not in err, err
+
+
+def test_a_model_path_that_is_not_a_trained_model_says_what_it_is(clf_run, tmp_path, tiny_bert_dir):
+    """predict/evaluate --model on a wrong path said "no labeltune.json there; is it a directory written by
+    `labeltune train`?" for all of: a missing path, a file, a plain transformers model, the runs/ folder above the
+    run; and train --model data.csv said "could not load a tokenizer (... 'data.csv' is not a valid JSON file)"."""
+    import shutil
+
+    import labeltune
+
+    data = _write(tmp_path / "data.csv", "text,label\na,b\n")
+    parent = tmp_path / "runs"
+    shutil.copytree(clf_run, parent / "sentiment")
+    for path, words in ((str(tmp_path / "nowhere"), "the path does not exist"), (data, "it is a file"),
+                        (tiny_bert_dir, "a transformers model that labeltune has not fine-tuned"),
+                        (str(parent), f"folders {parent / 'sentiment'}; give one of them")):
+        with pytest.raises(UserError, match="^--model .*no labeltune.json there") as e:
+            labeltune.load(path)
+        assert words in str(e.value), str(e.value)
+    with pytest.raises(UserError, match=r"^--model \(model=\) .*data\.csv is a file, not a model"):
+        labeltune.train(task="classification", model=data, train=data, output=str(tmp_path / "out"))
