@@ -87,3 +87,22 @@ def test_a_model_path_that_is_not_a_trained_model_says_what_it_is(clf_run, tmp_p
         assert words in str(e.value), str(e.value)
     with pytest.raises(UserError, match=r"^--model \(model=\) .*data\.csv is a file, not a model"):
         labeltune.train(task="classification", model=data, train=data, output=str(tmp_path / "out"))
+
+
+@pytest.mark.parametrize("header, column, words", [
+    ("sentence,label", "text", "did you mean --text-column sentence?"),  # GLUE/SST-2's name
+    ("text,labels", "label", "did you mean --label-column labels?"),
+    ("review,sentiment", "label", "did you mean --label-column sentiment?"),  # IMDB-style CSVs
+    ("txet,label", "text", "did you mean --text-column txet?"),  # a typo in the file
+    ("a gripping film,positive", "label", "the first line looks like data, not a header: add a first line naming the "
+                                          "columns, one 'label'"),  # no header line
+])
+def test_a_missing_column_names_the_likely_fix(tmp_path, header, column, words):
+    """The error listed the file's columns only; now it names the flag and value that fit, or says that the file
+    has no header line."""
+    from labeltune.data.readers import read_table
+
+    path = _write(tmp_path / "rows.csv", f"{header}\na dull film,negative\na fine film,positive\n")
+    with pytest.raises(UserError, match=f"no column '{column}'") as e:
+        read_table(path).require(column, f"{column}_column")
+    assert str(e.value).endswith(words), str(e.value)

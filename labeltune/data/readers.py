@@ -40,7 +40,7 @@ class Table:
             # locales) or a tab-separated file named .csv
             other = [d for d in (";", "\t", "|", ",") if len(self.columns) == 1 and d in self.columns[0]]
             hint = (f"; the header is one column holding {other[0]!r}: save the file comma-separated as .csv or "
-                    "tab-separated as .tsv" if other else "")
+                    "tab-separated as .tsv" if other else self._column_hint(column, flag))
             raise UserError(
                 f"{self.path}: no column '{column}' (set by {flag_name(flag)}); the file has columns: "
                 f"{', '.join(self.columns) or 'none (no rows)'}{hint}"
@@ -50,8 +50,32 @@ class Table:
                 raise UserError(f"{self.where(i)}: no key '{column}' (set by {flag_name(flag)}) in this row, which has "
                                 f"{', '.join(map(str, row)) or 'no keys'}; add it or remove the row")
 
+    def _column_hint(self, column: str, flag: str) -> str:
+        """'did you mean --text-column sentence?' for a column named as data sets often name it; 'the first line
+        looks like data' for a file without a header (a header cell that is also a value of its column)."""
+        import difflib
+
+        close = [c for c in self.columns if c.strip().lower() in COLUMN_ALIASES.get(column, ())]
+        close = close or difflib.get_close_matches(column, self.columns, n=1, cutoff=0.75)
+        if close:
+            return f"; did you mean {flag_name(flag).split()[0]} {close[0]}?"
+        if any(any(row.get(c) == c for row in self.rows) for c in self.columns):
+            return f"; the first line looks like data, not a header: add a first line naming the columns, one '{column}'"
+        return ""
+
     def __len__(self) -> int:
         return len(self.rows)
+
+
+# what a column is often called in data sets (lowercase), for Table.require's "did you mean"
+COLUMN_ALIASES = {
+    "text": ("sentence", "sentences", "review", "reviews", "content", "body", "document", "tweet", "comment",
+             "utterance", "texts", "text_a", "sentence1", "premise"),
+    "label": ("labels", "sentiment", "class", "category", "target", "y", "gold", "label_text", "intent", "tag"),
+    "text_pair": ("sentence2", "text_b", "hypothesis"),
+    "tokens": ("words", "token"), "tags": ("ner_tags", "labels", "ner", "tag"),
+    "source": ("src", "input"), "target": ("tgt", "output", "reference"),
+}
 
 
 _BAD_BYTES_LISTED = contextvars.ContextVar("bad_bytes_listed", default=False)
