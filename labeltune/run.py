@@ -66,8 +66,9 @@ def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
         for idx, frac, name, flag in ((val_idx, fractions[0], "validation", "--validation-fraction"),
                                       (test_idx, fractions[1], "test", "--test-fraction")):
             if frac and not idx:  # else training would silently run without that evaluation
-                raise UserError(f"--train {cfg.train}: {flag} {frac:g} of its {n_groups} groups of rows (identical "
-                                f"inputs stay together) gives an empty {name} split; raise {flag} to at least "
+                unit = getattr(task, "group_description", "identical input")  # NER: documents (-DOCSTART-)
+                raise UserError(f"--train {cfg.train}: {flag} {frac:g} of its {n_groups} groups of rows (by {unit}: "
+                                f"a group is never split) gives an empty {name} split; raise {flag} to at least "
                                 f"{math.ceil(50 / n_groups) / 100:g}, give --{name} FILE, or set {flag} 0 to do without")
         if not train_idx:
             raise UserError(f"--train {cfg.train}: after holding out validation and test rows none is left to train "

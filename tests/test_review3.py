@@ -106,3 +106,70 @@ def test_a_missing_column_names_the_likely_fix(tmp_path, header, column, words):
     with pytest.raises(UserError, match=f"no column '{column}'") as e:
         read_table(path).require(column, f"{column}_column")
     assert str(e.value).endswith(words), str(e.value)
+
+
+def _fast(**kw):
+    return dict(epochs=1, batch_size=4, precision="fp32", seed=0, quiet=True, threads=1, **kw)
+
+
+def test_a_datasets_dir_keeps_class_names_and_ner_reads_it(tmp_path, tiny_bert_dir):
+    """A directory from `ds.save_to_disk` (the Hugging Face user's own data): ClassLabel ids trained a model whose
+    labels were "0"/"1" (the names lost); NER refused the directory ("is a directory, expected a file")."""
+    import datasets
+
+    import labeltune
+
+    from trained import CLASSIFICATION, NER
+
+    clf = datasets.Dataset.from_list(
+        [{"text": t, "label": int(lab == "positive")} for t, lab in CLASSIFICATION],
+        features=datasets.Features({"text": datasets.Value("string"),
+                                    "label": datasets.ClassLabel(names=["negative", "positive"])}))
+    clf.save_to_disk(str(tmp_path / "clf"))
+    labeltune.train(task="classification", model=tiny_bert_dir, train=str(tmp_path / "clf"), validation_fraction=0,
+                    output=str(tmp_path / "clf-run"), **_fast())
+    assert labeltune.load(str(tmp_path / "clf-run")).rt.setup["labels"] == ["negative", "positive"]
+
+    names = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    ner = datasets.Dataset.from_list(  # conll2003's shape: ner_tags, a list of ClassLabel
+        [{"tokens": t, "ner_tags": [names.index(g) for g in tags]} for t, tags in NER],
+        features=datasets.Features({"tokens": datasets.List(datasets.Value("string")),
+                                    "ner_tags": datasets.List(datasets.ClassLabel(names=names))}))
+    ner.save_to_disk(str(tmp_path / "ner"))
+    labeltune.train(task="ner", model=tiny_bert_dir, train=str(tmp_path / "ner"), validation_fraction=0,
+                    output=str(tmp_path / "ner-run"), **_fast())
+    assert set(labeltune.load(str(tmp_path / "ner-run")).rt.setup["labels"]) == set(names)
+
+
+def test_ner_jsonl_in_the_datasets_shape_reads(tmp_path):
+    """{"tokens": [...], "ner_tags": [...]} (datasets' column name) said "no 'tags' field"; integer tags name
+    where their names are."""
+    from labeltune.tasks import get_task
+
+    from trained import NER
+
+    task = get_task("ner")
+    path = tmp_path / "ner.jsonl"
+    path.write_text("".join(json.dumps({"id": str(i), "tokens": t, "pos_tags": [0] * len(t), "ner_tags": g}) + "\n"
+                            for i, (t, g) in enumerate(NER)), encoding="utf-8")
+    examples = task.read(str(path), task.Options())
+    assert [e["tags"] for e in examples] == [g for _, g in NER]
+    path.write_text(json.dumps({"tokens": ["Anna"], "ner_tags": [1]}) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"line 1: tag 0 is the integer 1; give --tag-names .*features\['ner_tags'\]"):
+        task.read(str(path), task.Options())
+
+
+def test_a_split_too_small_for_the_documents_says_documents(tmp_path, tiny_bert_dir):
+    """CoNLL-2003 style: two -DOCSTART- documents and --validation-fraction 0.1 said "2 groups of rows (identical
+    inputs stay together)": the groups are documents."""
+    import labeltune
+
+    from trained import NER
+
+    lines = []
+    for d in range(2):
+        lines.append("-DOCSTART- -X- -X- O\n\n")
+        lines += ["".join(f"{t} NNP B-NP {g}\n" for t, g in zip(*s)) + "\n" for s in NER]
+    path = _write(tmp_path / "train.conll", "".join(lines))
+    with pytest.raises(UserError, match=r"2 groups of rows \(by document: a group is never split\)"):
+        labeltune.train(task="ner", model=tiny_bert_dir, train=path, output=str(tmp_path / "out"), **_fast())

@@ -294,4 +294,28 @@ def _read_datasets_dir(path: str) -> Table:
         raise UserError(f"{path}: not a directory saved by datasets.save_to_disk ({e})") from None
     if isinstance(ds, datasets.DatasetDict):
         raise UserError(f"{path} holds splits {list(ds)}; pass one of them, e.g. {os.path.join(path, list(ds)[0])}")
-    return Table(path, list(ds.column_names), ds.to_list(), [None] * len(ds))
+    rows = ds.to_list()
+    for column, feature in ds.features.items():  # class ids -> their names, so a model never says "0"/"LABEL_0"
+        names = _class_names(feature)
+        if names is not None:
+            for row in rows:
+                row[column] = _named(row[column], names)
+    return Table(path, list(ds.column_names), rows, [None] * len(ds))
+
+
+def _class_names(feature) -> list[str] | None:
+    """The names of a ClassLabel feature, or of a list of them (NER's ner_tags), else None."""
+    import datasets
+
+    inner = getattr(feature, "feature", None)  # List / Sequence of ClassLabel
+    for f in (feature, inner):
+        if isinstance(f, datasets.ClassLabel):
+            return list(f.names)
+    return None
+
+
+def _named(value, names: list[str]):
+    """A class id (or a list of them) as its name; -1, datasets' "no label" (GLUE's test splits), as None."""
+    if isinstance(value, list):
+        return [_named(v, names) for v in value]
+    return names[value] if isinstance(value, int) and 0 <= value < len(names) else None

@@ -399,7 +399,7 @@ def _one_label(value, loc: str, names: list[str] | None) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     label = str(value).strip()
-    if names is not None:
+    if names is not None and label not in names:  # (a datasets dir's ClassLabel ids arrive as names already)
         if not label.lstrip("-").isdigit() or not 0 <= int(label) < len(names):
             raise UserError(f"{loc}: label {label!r} is not an index into --label-names ({len(names)} names)")
         label = names[int(label)]

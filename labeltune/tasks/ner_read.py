@@ -6,6 +6,8 @@ Split out of tasks/ner.py (NERTask.read calls `read_conll` / `read_jsonl`).
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -22,7 +24,7 @@ JSON_EXTENSIONS = (".jsonl", ".json", ".ndjson")
 def _is_jsonl(path: str, opts: NEROptions) -> bool:
     if opts.data_format != "auto":
         return opts.data_format == "jsonl"
-    return str(path).lower().endswith(JSON_EXTENSIONS)
+    return str(path).lower().endswith(JSON_EXTENSIONS) or os.path.isdir(path)  # a datasets.save_to_disk dir: rows
 
 
 def _finish_tags(path: str, rows: list[dict], opts: NEROptions, problems: list[str] | None = None) -> None:
@@ -119,6 +121,8 @@ def read_jsonl(path: str, opts: NEROptions, labelled: bool = True, problems: lis
     """Rows with a tokens list (and tags), or raw text (and character spans).
     `problems` (row_problems): a bad row is appended there and skipped instead of raised."""
     table = read_table(path, problems)
+    if opts.tags_column == "tags" and "tags" not in table.columns and "ner_tags" in table.columns:
+        opts = dataclasses.replace(opts, tags_column="ner_tags")  # Hugging Face datasets' name (conll2003, wnut_17)
     names = [n.strip() for n in opts.tag_names.split(",")] if opts.tag_names else None
     examples = []
     for i, row in enumerate(table.rows):
@@ -177,7 +181,9 @@ def _tags(value, n: int, loc: str, column: str, names: list[str] | None) -> list
     for k, t in enumerate(value):
         if isinstance(t, int) and not isinstance(t, bool):
             if names is None or not 0 <= t < len(names):
-                raise UserError(f"{loc}: tag {k} is the integer {t}; give {flag('tag_names')} to name integer tags")
+                raise UserError(f"{loc}: tag {k} is the integer {t}; give {flag('tag_names')} to name integer tags "
+                                "(the names of a Hugging Face dataset: ds.features['ner_tags'].feature.names; a "
+                                "directory written by ds.save_to_disk keeps them)")
             t = names[t]
         if not isinstance(t, str):
             raise UserError(f"{loc}: tag {k} is {t!r}, expected a string")
