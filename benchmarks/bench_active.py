@@ -127,6 +127,7 @@ def main() -> None:
     p.add_argument("--epochs", type=float, help="per round (default: labeltune's auto rule for each round's size)")
     p.add_argument("--batch-size", type=int, help="(default: auto)")
     p.add_argument("--lr", type=float, help="(default: auto)")
+    p.add_argument("--max-steps", type=int, help="optimizer steps per round, at every size (default: auto)")
     p.add_argument("--warm-start", action="store_true", help="strategy arms (and random-warm) fine-tune each round "
                                                               "from the previous round's model")
     p.add_argument("--model", default="all-MiniLM-L6-v2")
@@ -146,7 +147,7 @@ def main() -> None:
     common = ["--train", pool, "--test", test, "--model", a.model, "--seeds", "1", "--threads", str(a.threads),
               "--quiet"]
     for name, value in (("--epochs", a.epochs), ("--batch-size", a.batch_size), ("--lr", a.lr),
-                        ("--candidates", a.candidates)):
+                        ("--max-steps", a.max_steps), ("--candidates", a.candidates)):
         if value is not None:
             common += [name, str(value)]
     if a.warm_start:  # arm name -> the curve strategy it runs

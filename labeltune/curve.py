@@ -79,8 +79,8 @@ class CurveOptions:
         if not self.baseline and not names:
             raise UserError(f"{flag('baseline')}: --no-baseline is for --strategy runs")
         if self.warm_start and not names:
-            raise UserError(f"{flag('warm_start')}: --warm-start is for --strategy runs (the rounds of a simulated "
-                            "active-learning loop); add --strategy, or remove --warm-start")
+            raise UserError(f"{flag('warm_start')}: only with --strategy (it changes how the rounds of a simulated "
+                            "active-learning loop train); add --strategy, or remove it")
 
 
 def parse_sizes(text) -> list:
