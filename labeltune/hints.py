@@ -63,3 +63,13 @@ def with_task_hint(error: UserError, path: str | None, task: str) -> UserError:
     if guess is None or guess == task:
         return error
     return UserError(f"{error}; the file looks like {guess} data: did you mean --task {guess}?")
+
+
+def with_model_hint(error: UserError, path: str | None, task: str) -> UserError:
+    """`error` (a file refused by a trained model's task, in predict / evaluate), with "the file looks like X data,
+    but --model is a Y model" when the file looks like another task's data."""
+    guess = guess_task(path)
+    if guess is None or guess == task:
+        return error
+    return UserError(f"{error}; the file looks like {guess} data, but --model is a {task} model: give a {guess} "
+                     f"model, or {task} data")

@@ -479,7 +479,7 @@ class Predictor:
         keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
         check_output_file(path, output)
         check_records_name(output)
-        examples = self.task.read(path, self.opts, labelled=False)
+        examples = self._read(path, labelled=False)
         with contextlib.suppress(UserError):  # a labelled file: each row also gets its gold answer (else none)
             labelled = self.task.read(path, self.opts)
             if len(labelled) == len(examples):
@@ -489,11 +489,19 @@ class Predictor:
         write_records(output, readable_rows(self.task, examples, preds, kept))
         return len(preds)
 
+    def _read(self, path: str, labelled: bool = True) -> list[dict]:
+        try:
+            return self.task.read(path, self.opts, labelled=labelled)
+        except UserError as e:  # a file of another task's shape (a CSV given to an NER model): say so
+            from .hints import with_model_hint
+
+            raise with_model_hint(e, path, self.task.name) from None
+
     def evaluate(self, path: str, predictions: str | None = None, keep_columns: str | list[str] | None = None) -> dict:
         """Metrics on the labelled file `path`; `predictions`: also write each row's prediction beside its gold."""
         check_output_file(path, predictions, "--predictions")
         check_records_name(predictions, "--predictions")
-        examples = self.task.read(path, self.opts)
+        examples = self._read(path)
         self.task.check(examples, self.rt.setup, self.opts)
         keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
         kept = source_rows(path, examples, keep) if predictions else None

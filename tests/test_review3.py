@@ -173,3 +173,24 @@ def test_a_split_too_small_for_the_documents_says_documents(tmp_path, tiny_bert_
     path = _write(tmp_path / "train.conll", "".join(lines))
     with pytest.raises(UserError, match=r"2 groups of rows \(by document: a group is never split\)"):
         labeltune.train(task="ner", model=tiny_bert_dir, train=path, output=str(tmp_path / "out"), **_fast())
+
+
+def test_a_file_for_another_task_given_to_a_trained_model_says_so(clf_run, tmp_path, tmp_path_factory, tiny_bert_dir):
+    """evaluate/predict with an NER model on a classification CSV said "line 1: 1 column(s), no tag column ... is
+    this file tagged?"; a CoNLL file given to a classifier "unknown file type '.conll'". Now each also says what
+    the file looks like and what the model is (train already said "did you mean --task")."""
+    import labeltune
+
+    from trained import tiny_run, write_data
+
+    ner = labeltune.load(tiny_run(tmp_path_factory.getbasetemp(), tiny_bert_dir, "ner"))
+    csv_file = write_data(str(tmp_path / "clf"), "classification")
+    hint = "the file looks like classification data, but --model is a ner model"
+    with pytest.raises(UserError, match=f"^{csv_file}, line .*; {hint}"):
+        ner.evaluate(csv_file)
+    with pytest.raises(UserError, match=f"^{csv_file}, line .*; {hint}"):
+        ner.predict_file(csv_file, str(tmp_path / "p.jsonl"))
+    conll = _write(tmp_path / "train.conll", "John B-PER\nlives O\n\nAnna B-PER\n")
+    with pytest.raises(UserError, match="unknown file type '.conll'.*looks like ner data, but --model is a "
+                                        "classification model"):
+        labeltune.load(clf_run).evaluate(conll)
