@@ -79,13 +79,18 @@ def resolve(cfg, n_items: int, model, world: int = 1):
             batch_size = cfg.batch_size or BATCH_SIZES[0]
         if cfg.batch_size is None:
             chosen["batch_size"] = batch_size
-        if cfg.epochs is None:
-            chosen["epochs"] = BASE_EPOCHS if cfg.max_steps else epochs
-        steps = math.ceil(n_items / (batch_size * per_step)) * math.ceil(epochs)
-        why.append(f"{n_items} training features -> about {steps} optimizer steps (the rule wants >= {MIN_STEPS}, "
-                   f"epochs <= {MAX_EPOCHS:g})")
-    elif cfg.epochs is None:
-        chosen["epochs"] = BASE_EPOCHS
+        if cfg.epochs is None and cfg.max_steps:  # --max-steps sets the length: the epochs need a value, not a say
+            cfg = dataclasses.replace(cfg, epochs=float(BASE_EPOCHS))
+        elif cfg.epochs is None:
+            chosen["epochs"] = epochs
+        if cfg.max_steps:
+            why.append(f"{n_items} training features; --max-steps {cfg.max_steps} sets the length")
+        else:
+            steps = math.ceil(n_items / (batch_size * per_step)) * math.ceil(epochs)
+            why.append(f"{n_items} training features -> about {steps} optimizer steps (the rule wants >= {MIN_STEPS}, "
+                       f"epochs <= {MAX_EPOCHS:g})")
+    elif cfg.epochs is None:  # only with --max-steps, which sets the length
+        cfg = dataclasses.replace(cfg, epochs=float(BASE_EPOCHS))
     if cfg.lr is None:
         n_params = sum(p.numel() for p in model.parameters())
         causal = type(model).__name__.endswith("ForCausalLM")

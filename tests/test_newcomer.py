@@ -65,6 +65,18 @@ def test_explicit_flags_win(small_csv, tiny_bert_dir, tmp_path):
     assert "auto_settings" not in m and m["steps"] == 11
 
 
+def test_max_steps_sets_the_length_and_the_auto_line_says_so(small_csv, tiny_bert_dir, tmp_path, capsys):
+    """With --max-steps the epochs do not count: the auto line must not announce an epoch count."""
+    out = str(tmp_path / "steps")
+    assert main(["train", "--model", tiny_bert_dir, "--train", small_csv, "--output", out, "--quiet",
+                 "--precision", "fp32", "--max-steps", "7"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("auto settings"))
+    assert "batch size 8" in line and "--max-steps 7 sets the length" in line and "epochs" not in line
+    with open(os.path.join(out, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["steps"] == 7 and "epochs" not in metrics["auto_settings"]
+
+
 # --- 2. QA: unanswerable questions switch SQuAD v2 handling on ----------------------------------------------
 def _squad(path, n=8, impossible=(1, 5)):
     ctx = "In the beginning God created the heavens and the earth. The earth was formless and empty."
