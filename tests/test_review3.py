@@ -194,3 +194,15 @@ def test_a_file_for_another_task_given_to_a_trained_model_says_so(clf_run, tmp_p
     with pytest.raises(UserError, match="unknown file type '.conll'.*looks like ner data, but --model is a "
                                         "classification model"):
         labeltune.load(clf_run).evaluate(conll)
+
+
+def test_an_unanswerable_validation_question_names_the_flag_that_takes_it():
+    """SQuAD v2 data whose unanswerable questions share one context: the split put them all into validation and
+    the error said only "add unanswerable training questions or remove it" (the training file had them)."""
+    from labeltune.tasks import get_task
+
+    task = get_task("qa")
+    ex = {"_where": "dev.json, line 3", "id": "u0", "question": "q", "context": "c", "answers": [],
+          "is_impossible": True}
+    with pytest.raises(UserError, match=r"line 3 \(id u0\).*give --validation FILE, or pass --version-2-with-negative"):
+        task.check([ex], {"version_2_with_negative": False}, task.Options())
