@@ -236,9 +236,15 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     else:
         train_ex, val_ex, test_ex = prepare_data(cfg, task, opts, out if main else None)
     setup = setup or task.setup(train_ex, opts)
-    for split in (val_ex, test_ex):
+    for split, given in ((val_ex, cfg.validation), (test_ex, cfg.test)):
         if split:
-            task.check(split, setup, opts)
+            try:
+                task.check(split, setup, opts)
+            except UserError as e:
+                if given or examples is not None:
+                    raise
+                raise UserError(f"{e} (that row was held out from --train {cfg.train} by the split, which never "
+                                "splits a group of rows: give --validation / --test FILE, or another --seed)") from None
     recipe = checkpoint.recipe({**to_dict(cfg, opts), "precision": precision}, train_ex, val_ex,
                                accelerator.num_processes)  # the precision used: auto may differ by machine
     if cfg.resume:

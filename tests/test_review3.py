@@ -196,13 +196,27 @@ def test_a_file_for_another_task_given_to_a_trained_model_says_so(clf_run, tmp_p
         labeltune.load(clf_run).evaluate(conll)
 
 
-def test_an_unanswerable_validation_question_names_the_flag_that_takes_it():
+def test_an_unanswerable_question_held_out_of_train_says_so(tmp_path, tiny_bert_dir):
     """SQuAD v2 data whose unanswerable questions share one context: the split put them all into validation and
-    the error said only "add unanswerable training questions or remove it" (the training file had them)."""
+    the error said only "the training data has none ...; add unanswerable training questions or remove it" (the
+    training file had them). Now it names --version-2-with-negative and, in train, the split that held it out."""
+    import labeltune
+
+    qas = [{"id": f"q{i}", "question": "Whose son was Noah?", "answers": [{"text": "Lamech", "answer_start": 20}]}
+           for i in range(3)]
+    paragraphs = [{"context": f"Noah{i} was the son of Lamech.".replace(f"Noah{i}", "Noah" + " " * i),
+                   "qas": [dict(q, id=f"{i}-{q['id']}", answers=[{"text": "Lamech", "answer_start": 20 + i}])
+                           for q in qas]} for i in range(3)]
+    paragraphs[0]["qas"].append({"id": "u", "question": "Who built the tower?", "answers": [], "is_impossible": True})
+    path = _write(tmp_path / "train.json", json.dumps({"version": "v2.0", "data": [{"paragraphs": paragraphs}]}))
+    from labeltune.data.split import grouped_stratified_split
     from labeltune.tasks import get_task
 
     task = get_task("qa")
-    ex = {"_where": "dev.json, line 3", "id": "u0", "question": "q", "context": "c", "answers": [],
-          "is_impossible": True}
-    with pytest.raises(UserError, match=r"line 3 \(id u0\).*give --validation FILE, or pass --version-2-with-negative"):
-        task.check([ex], {"version_2_with_negative": False}, task.Options())
+    examples = task.read(path, task.Options())
+    seed = next(s for s in range(20)  # a seed whose validation part is the paragraph with the unanswerable question
+                if "u" in [examples[i]["id"] for i in grouped_stratified_split(*task.split_keys(examples), [0.34, 0], s)[0]])
+    with pytest.raises(UserError, match=r"\(id u\): an unanswerable question.*--version-2-with-negative.*held out "
+                                        r"from --train .*train\.json by the split"):
+        labeltune.train(task="qa", model=tiny_bert_dir, train=path, validation_fraction=0.34, max_length=64,
+                        doc_stride=16, output=str(tmp_path / "out"), **{**_fast(), "seed": seed})

@@ -149,9 +149,7 @@ class QATask:
                 if e.get("is_impossible"):
                     raise UserError(f"{e['_where']} (id {e['id']}): an unanswerable question, but the training data has "
                                     "none, so the model never learns to answer nothing; add unanswerable training "
-                                    "questions or remove it (a split carved from --train keeps a context's questions "
-                                    "together and may have put all unanswerable ones here: give --validation FILE, "
-                                    f"or pass {flag('version_2_with_negative')} to answer nothing all the same)")
+                                    f"questions (or train with {flag('version_2_with_negative')}), or remove it")
 
     # --- model ----------------------------------------------------------------------------------
     def build_model(self, model_path: str, setup: dict, opts, cfg):
