@@ -220,3 +220,29 @@ def test_an_unanswerable_question_held_out_of_train_says_so(tmp_path, tiny_bert_
                                         r"from --train .*train\.json by the split"):
         labeltune.train(task="qa", model=tiny_bert_dir, train=path, validation_fraction=0.34, max_length=64,
                         doc_stride=16, output=str(tmp_path / "out"), **{**_fast(), "seed": seed})
+
+
+def test_translation_reads_the_datasets_shape_and_language_columns(tmp_path):
+    """{"translation": {"es": ..., "en": ...}} (Hugging Face datasets' translation sets, e.g. opus_books) said "no
+    column 'source'; the file has columns: id, translation"; so did a CSV with columns es,en given --source-lang es
+    --target-lang en. Now both read; without the languages the error says which flags to give."""
+    from labeltune.tasks import get_task
+
+    from trained import TRANSLATION
+
+    task = get_task("translation")
+    hf = tmp_path / "pairs.jsonl"
+    hf.write_text("".join(json.dumps({"id": str(i), "translation": {"es": s, "en": t}}) + "\n"
+                          for i, (s, t) in enumerate(TRANSLATION)) + "\n", encoding="utf-8")
+    langs = task.Options(source_lang="es", target_lang="en")
+    assert [(e["source"], e["target"]) for e in task.read(str(hf), langs)] == TRANSLATION
+    assert [e["source"] for e in task.read(str(hf), task.Options(source_lang="es"), labelled=False)] == \
+        [s for s, _ in TRANSLATION]
+    with pytest.raises(UserError, match=r"pairs\.jsonl: rows hold translation pairs .*es/en.*give --source-lang"):
+        task.read(str(hf), task.Options())
+    with pytest.raises(UserError, match=r"pairs\.jsonl, line 1: no 'fr' in 'translation' \(it has es, en\)"):
+        task.read(str(hf), task.Options(source_lang="fr", target_lang="en"))
+    by_lang = tmp_path / "pairs.csv"
+    with open(by_lang, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("es", "en"), *TRANSLATION])
+    assert [(e["source"], e["target"]) for e in task.read(str(by_lang), langs)] == TRANSLATION

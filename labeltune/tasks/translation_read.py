@@ -6,8 +6,10 @@ Split out of tasks/translation.py (TranslationTask.read and as_examples call the
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..data.readers import read_table, read_text
-from ..errors import UserError, where
+from ..errors import UserError, flag, where
 
 
 def _text(value, loc: str, column: str) -> str:
@@ -20,6 +22,12 @@ def _text(value, loc: str, column: str) -> str:
 
 def _read_table(path: str, opts, labelled: bool) -> list[dict]:
     table = read_table(path)
+    if opts.source_column not in table.columns and "translation" in table.columns:
+        return _read_translation_dicts(table, opts, labelled)
+    if opts.source_column == "source" and "source" not in table.columns and opts.source_lang in table.columns:
+        opts = dataclasses.replace(opts, source_column=opts.source_lang)  # columns named by language: es,en
+        if opts.target_column == "target" and "target" not in table.columns and opts.target_lang in table.columns:
+            opts = dataclasses.replace(opts, target_column=opts.target_lang)
     table.require(opts.source_column, "--source-column")
     if labelled:
         table.require(opts.target_column, "--target-column")
@@ -29,6 +37,33 @@ def _read_table(path: str, opts, labelled: bool) -> list[dict]:
         ex = {"source": _text(row.get(opts.source_column), loc, f"source (column '{opts.source_column}')"), "_where": loc}
         if labelled:
             ex["target"] = _text(row.get(opts.target_column), loc, f"target (column '{opts.target_column}')")
+        out.append(ex)
+    return out
+
+
+def _read_translation_dicts(table, opts, labelled: bool) -> list[dict]:
+    """Rows shaped as Hugging Face datasets' translation sets: {"translation": {"es": "...", "en": "..."}};
+    --source-lang / --target-lang say which key is which."""
+    first = next((r["translation"] for r in table.rows if isinstance(r.get("translation"), dict)), {})
+    keys = "/".join(map(str, first)) or "language"
+    if not opts.source_lang or (labelled and not opts.target_lang):
+        raise UserError(f"{table.path}: rows hold translation pairs {{\"translation\": {{{keys} ...}}}}; give "
+                        f"{flag('source_lang')} and {flag('target_lang')} to say which language is translated into "
+                        "which (or columns named by --source-column / --target-column)")
+    out = []
+    for i, row in enumerate(table.rows):
+        loc = table.where(i)
+        pair = row.get("translation")
+        if not isinstance(pair, dict):
+            raise UserError(f"{loc}: 'translation' is {type(pair).__name__}, expected an object of language: text")
+        langs = (opts.source_lang, opts.target_lang) if labelled else (opts.source_lang,)
+        for lang in langs:
+            if lang not in pair:
+                raise UserError(f"{loc}: no '{lang}' in 'translation' (it has {', '.join(map(str, pair)) or 'nothing'}); "
+                                f"check {flag('source_lang')} / {flag('target_lang')}")
+        ex = {"source": _text(pair[opts.source_lang], loc, f"source (translation.{opts.source_lang})"), "_where": loc}
+        if labelled:
+            ex["target"] = _text(pair[opts.target_lang], loc, f"target (translation.{opts.target_lang})")
         out.append(ex)
     return out
 
