@@ -147,7 +147,7 @@ def _sample_inputs(opts: ExportOptions, predictor) -> list[dict]:
         if path is None:
             raise UserError("--data is required: the training data files of this run are not found; give a file "
                             "of inputs to measure the agreement with PyTorch on")
-    examples = predictor.task.read(path, predictor.opts, labelled=False)
+    examples = predictor.read(path, labelled=False)  # (a file of another task's shape is named as such)
     return examples[: opts.agreement_examples]
 
 

@@ -485,7 +485,7 @@ class Predictor:
         keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
         check_output_file(path, output)
         check_records_name(output)
-        examples = self._read(path, labelled=False)
+        examples = self.read(path, labelled=False)
         with contextlib.suppress(UserError):  # a labelled file: each row also gets its gold answer (else none)
             labelled = self.task.read(path, self.opts)
             if len(labelled) == len(examples):
@@ -495,7 +495,8 @@ class Predictor:
         write_records(output, readable_rows(self.task, examples, preds, kept))
         return len(preds)
 
-    def _read(self, path: str, labelled: bool = True) -> list[dict]:
+    def read(self, path: str, labelled: bool = True) -> list[dict]:
+        """The task's reader on `path`, with the model's options; a file of another task's shape is named as such."""
         try:
             return self.task.read(path, self.opts, labelled=labelled)
         except UserError as e:  # a file of another task's shape (a CSV given to an NER model): say so
@@ -507,7 +508,7 @@ class Predictor:
         """Metrics on the labelled file `path`; `predictions`: also write each row's prediction beside its gold."""
         check_output_file(path, predictions, "--predictions")
         check_records_name(predictions, "--predictions")
-        examples = self._read(path)
+        examples = self.read(path)
         self.task.check(examples, self.rt.setup, self.opts)
         keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
         kept = source_rows(path, examples, keep) if predictions else None

@@ -183,13 +183,18 @@ def test_a_file_for_another_task_given_to_a_trained_model_says_so(clf_run, tmp_p
 
     from trained import tiny_run, write_data
 
-    ner = labeltune.load(tiny_run(tmp_path_factory.getbasetemp(), tiny_bert_dir, "ner"))
+    ner_dir = tiny_run(tmp_path_factory.getbasetemp(), tiny_bert_dir, "ner")
+    ner = labeltune.load(ner_dir)
     csv_file = write_data(str(tmp_path / "clf"), "classification")
     hint = "the file looks like classification data, but --model is a ner model"
     with pytest.raises(UserError, match=f"^{csv_file}, line .*; {hint}"):
         ner.evaluate(csv_file)
     with pytest.raises(UserError, match=f"^{csv_file}, line .*; {hint}"):
         ner.predict_file(csv_file, str(tmp_path / "p.jsonl"))
+    from labeltune.export import ExportOptions, _sample_inputs
+
+    with pytest.raises(UserError, match=f"^{csv_file}, line .*; {hint}"):  # export --data
+        _sample_inputs(ExportOptions(model=ner_dir, data=csv_file), ner)
     conll = _write(tmp_path / "train.conll", "John B-PER\nlives O\n\nAnna B-PER\n")
     with pytest.raises(UserError, match="unknown file type '.conll'.*looks like ner data, but --model is a "
                                         "classification model"):
