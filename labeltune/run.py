@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import shutil
 import time
@@ -48,6 +47,18 @@ def model_max_length(tokenizer, model, requested: int) -> int:
     return requested or limit
 
 
+def _smallest_fraction(groups: list, strata: list, fractions: list[float], part: int, seed: int) -> float | None:
+    """The smallest fraction (in hundredths, up to 0.5) for split `part` that gives it rows and leaves training rows,
+    tried with the split itself: strata change what a fraction gives (each keeps a group for training)."""
+    for hundredths in range(1, 51):
+        trial = list(fractions)
+        trial[part] = max(trial[part], hundredths / 100)
+        parts = grouped_stratified_split(groups, strata, trial, seed)
+        if parts[part] and parts[-1]:
+            return trial[part]
+    return None
+
+
 def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
     """Read train/validation/test; carve seeded, grouped, stratified splits where files are missing."""
     try:
@@ -63,13 +74,16 @@ def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
         groups, strata = task.split_keys(train)
         val_idx, test_idx, train_idx = grouped_stratified_split(groups, strata, fractions, cfg.seed)
         n_groups = len(set(groups))
-        for idx, frac, name, flag in ((val_idx, fractions[0], "validation", "--validation-fraction"),
-                                      (test_idx, fractions[1], "test", "--test-fraction")):
+        for part, (idx, frac, name, flag) in enumerate(((val_idx, fractions[0], "validation", "--validation-fraction"),
+                                                        (test_idx, fractions[1], "test", "--test-fraction"))):
             if frac and not idx:  # else training would silently run without that evaluation
                 unit = getattr(task, "group_description", "identical input")  # NER: documents (-DOCSTART-)
+                enough = _smallest_fraction(groups, strata, fractions, part, cfg.seed)
+                fix = (f"raise {flag} to at least {enough:g}" if enough else f"no {flag} up to 0.5 holds any out, as "
+                       f"every class keeps a group for training ({n_groups} groups, {len(set(strata))} classes): add rows")
                 raise UserError(f"--train {cfg.train}: {flag} {frac:g} of its {n_groups} groups of rows (by {unit}: "
-                                f"a group is never split) gives an empty {name} split; raise {flag} to at least "
-                                f"{math.ceil(50 / n_groups) / 100:g}, give --{name} FILE, or set {flag} 0 to do without")
+                                f"a group is never split) gives an empty {name} split; {fix}, give --{name} FILE, or "
+                                f"set {flag} 0 to do without")
         if not train_idx:
             raise UserError(f"--train {cfg.train}: after holding out validation and test rows none is left to train "
                             "on; lower --validation-fraction / --test-fraction or add rows")

@@ -251,3 +251,28 @@ def test_translation_reads_the_datasets_shape_and_language_columns(tmp_path):
     with open(by_lang, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([("es", "en"), *TRANSLATION])
     assert [(e["source"], e["target"]) for e in task.read(str(by_lang), langs)] == TRANSLATION
+
+
+def test_an_empty_split_suggests_a_fraction_that_works(tmp_path, tiny_bert_dir):
+    """Two distinct rows (one per class), each repeated: --validation-fraction 0.5 said "raise
+    --validation-fraction to at least 0.25" (no fraction can: every class keeps a group for training). Now it says
+    so; where a fraction does work, the one suggested is tried with the split itself."""
+    import labeltune
+
+    rows = "".join(f"{t},{lab}\n" for t, lab in [("a cat sat", "same"), ("a dog ran", "different")] * 6)
+    path = _write(tmp_path / "pairs.csv", "text,label\n" + rows)
+    with pytest.raises(UserError, match=r"no --validation-fraction up to 0\.5 holds any out, as every class keeps a "
+                                        r"group for training \(2 groups, 2 classes\): add rows"):
+        labeltune.train(task="classification", model=tiny_bert_dir, train=path, validation_fraction=0.5,
+                        output=str(tmp_path / "out"), **_fast())
+    rows = "".join(f"film {i},{'good' if i % 2 else 'bad'}\n" for i in range(6))
+    path = _write(tmp_path / "six.csv", "text,label\n" + rows)
+    with pytest.raises(UserError, match=r"raise --validation-fraction to at least (\S+),") as e:
+        labeltune.train(task="classification", model=tiny_bert_dir, train=path, validation_fraction=0.05,
+                        output=str(tmp_path / "out"), **_fast())
+    from labeltune.data.split import grouped_stratified_split
+
+    enough = float(str(e.value).split("at least ")[1].split(",")[0])
+    groups, strata = [f"film {i}" for i in range(6)], ["good" if i % 2 else "bad" for i in range(6)]
+    assert grouped_stratified_split(groups, strata, [enough, 0.0], 0)[0]  # the fraction suggested does hold rows
+    assert not grouped_stratified_split(groups, strata, [enough - 0.01, 0.0], 0)[0]  # and is the smallest that does
