@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 
 import pytest
 
@@ -276,3 +277,32 @@ def test_an_empty_split_suggests_a_fraction_that_works(tmp_path, tiny_bert_dir):
     groups, strata = [f"film {i}" for i in range(6)], ["good" if i % 2 else "bad" for i in range(6)]
     assert grouped_stratified_split(groups, strata, [enough, 0.0], 0)[0]  # the fraction suggested does hold rows
     assert not grouped_stratified_split(groups, strata, [enough - 0.01, 0.0], 0)[0]  # and is the smallest that does
+
+
+def test_python_inputs_of_the_wrong_shape_are_refused(clf_run, tmp_path, tiny_bert_dir):
+    """labeltune.load(...).predict: a pair model given a string (or a dict without the pair column: KeyError) and a
+    one-text model given a (text, pair) tuple predicted on an input the model was never trained on, or crashed; a
+    None or a number inside an input was a tokenizer ValueError; {"text": ""} was predicted ("" alone was refused)."""
+    import labeltune
+
+    rows = [(f"the cat sat {i}", "a cat was sitting", "same") for i in range(4)] + \
+           [(f"a dog ran {i}", "the sky is blue", "different") for i in range(4)]
+    with open(tmp_path / "pairs.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("s1", "s2", "label"), *rows])
+    labeltune.train(task="classification", model=tiny_bert_dir, train=str(tmp_path / "pairs.csv"), text_column="s1",
+                    text_pair_column="s2", validation_fraction=0, output=str(tmp_path / "pair"), **_fast())
+    pair = labeltune.load(str(tmp_path / "pair"))
+    assert len(pair.predict([("a", "b"), {"s1": "a", "s2": "b"}])) == 2
+    for bad, words in (("a cat", "got a string; this model classifies sentence pairs ('s1', 's2')"),
+                       ({"s1": "a cat"}, "got a dict with 's1'; this model classifies sentence pairs"),
+                       (("a", None), "empty text in column 'text_pair'"),
+                       (("a", "b", "c"), "got a sequence of 3")):
+        with pytest.raises(UserError, match=f"^input 0: {re.escape(words)}"):
+            pair.predict([bad])
+    one = labeltune.load(clf_run)
+    assert len(one.predict(["a fine film", {"text": "a fine film", "id": 3}])) == 2
+    for bad, words in ((("a", "b"), "got a sequence of 2; this model classifies one text per input"),
+                       ({"text": ""}, "empty text in column 'text'"), ({"text": 5}, "column 'text' holds int 5"),
+                       (5, "got int")):
+        with pytest.raises(UserError, match=f"^input 0: {re.escape(words)}"):
+            one.predict([bad])

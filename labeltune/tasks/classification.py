@@ -84,19 +84,28 @@ class ClassificationTask:
         return out
 
     def as_examples(self, inputs, opts) -> list[dict]:
-        out = []
+        # a pair model needs both texts and a one-text model one: the other shape would be predicted all the same,
+        # on an input the model was never trained on (a pair model given a string, a one-text model a tuple)
+        pair, out = opts.text_pair_column, []
+        shape = (f"a (text, text_pair) pair or a dict with '{opts.text_column}' and '{pair}'" if pair else
+                 f"a string or a dict with '{opts.text_column}'")
         for i, x in enumerate(inputs):
-            if isinstance(x, str):
-                out.append({"text": _text(x, f"input {i}", "text"), "_where": f"input {i}"})
-            elif isinstance(x, (tuple, list)) and len(x) == 2:
-                out.append({"text": x[0], "text_pair": x[1], "_where": f"input {i}"})
-            elif isinstance(x, dict) and opts.text_column in x:
-                ex = {"text": x[opts.text_column], "_where": f"input {i}"}
-                if opts.text_pair_column:
-                    ex["text_pair"] = x[opts.text_pair_column]
-                out.append(ex)
+            loc = f"input {i}"
+            if isinstance(x, dict) and opts.text_column in x and (not pair or pair in x):
+                texts = [(x[opts.text_column], opts.text_column)] + ([(x[pair], pair)] if pair else [])
+            elif isinstance(x, str) and not pair:
+                texts = [(x, "text")]
+            elif isinstance(x, (tuple, list)) and len(x) == 2 and pair:
+                texts = [(x[0], "text"), (x[1], "text_pair")]
             else:
-                raise UserError(f"input {i}: expected a string, a (text, text_pair) pair, or a dict with '{opts.text_column}'")
+                what = "a string" if isinstance(x, str) else f"a sequence of {len(x)}" if isinstance(x, (tuple, list)) else \
+                    f"a dict with {', '.join(map(repr, x)) or 'no keys'}" if isinstance(x, dict) else type(x).__name__
+                trained = f"sentence pairs ('{opts.text_column}', '{pair}')" if pair else "one text per input"
+                raise UserError(f"{loc}: got {what}; this model classifies {trained}: give {shape}")
+            ex = {"text": _text(texts[0][0], loc, texts[0][1]), "_where": loc}
+            if pair:
+                ex["text_pair"] = _text(texts[1][0], loc, texts[1][1])
+            out.append(ex)
         return out
 
     def api_schema(self, opts):
