@@ -263,6 +263,7 @@ def _run(command: str, rest: list[str]) -> int:
             raise UserError(f"--output {ns.output} and --predictions {ns.predictions} are one file: the metrics would "
                             "replace the predictions; give each its own name")
         check_output_file(ns.data, ns.output)
+        run.check_model_file(ns.model, ns.output, instead="eval_metrics.json")  # (runs/x/metrics.json: the run's own)
     predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, backend=ns.backend, **overrides)
     if command == "evaluate":
         metrics = predictor.evaluate(ns.data, predictions=ns.predictions, keep_columns=ns.keep_columns)

@@ -423,6 +423,24 @@ def _not_a_run(directory: str) -> str:
     return "; is it a directory written by `labeltune train`?"
 
 
+def check_model_file(model_dir: str, output: str | None, flag: str = "--output", instead: str = "predictions.jsonl") -> None:
+    """Before any work: UserError when `output` is a file of the trained model in `model_dir` (its config.json,
+    weights, metrics.json, ...): predict --output runs/x/config.json replaced the model's config with predictions."""
+    if not output or output == "-" or not os.path.isdir(model_dir):
+        return
+    folder = os.path.dirname(os.path.abspath(output))
+    if not (os.path.isdir(folder) and os.path.samefile(folder, model_dir)):
+        return
+    meta_files = []
+    with contextlib.suppress(OSError, ValueError):
+        with open(os.path.join(model_dir, META_FILE), encoding="utf-8") as f:
+            meta_files = json.load(f).get("files", [])
+    if os.path.basename(output) in (*OWN_FILES, *HF_FILES, *meta_files):
+        raise UserError(f"{flag} {output} is a file of the model in {model_dir} (written by `labeltune train`); "
+                        "writing there would damage the model or its record: choose another name, e.g. "
+                        f"{os.path.join(model_dir, instead)}")
+
+
 def read_meta(directory: str) -> dict:
     """The labeltune.json of a trained model directory; a UserError when it is missing or damaged."""
     meta_path = os.path.join(directory, META_FILE)
@@ -452,6 +470,7 @@ class Predictor:
         limit_onednn_cache()
         quiet_libraries()
         meta = read_meta(directory)
+        self.directory = directory
         self.task = get_task(meta["task"])
         known = {k: v for k, v in meta["options"].items()}
         known.update({k: v for k, v in option_overrides.items() if v is not None})
@@ -498,6 +517,7 @@ class Predictor:
         columns copied into each row unchanged (an id, a date), as a list or 'id,date'."""
         keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
         check_output_file(path, output)
+        check_model_file(self.directory, output)
         check_records_name(output)
         examples = self.read(path, labelled=False)
         with contextlib.suppress(UserError):  # a labelled file: each row also gets its gold answer (else none)
@@ -521,6 +541,7 @@ class Predictor:
     def evaluate(self, path: str, predictions: str | None = None, keep_columns: str | list[str] | None = None) -> dict:
         """Metrics on the labelled file `path`; `predictions`: also write each row's prediction beside its gold."""
         check_output_file(path, predictions, "--predictions")
+        check_model_file(self.directory, predictions, "--predictions")
         check_records_name(predictions, "--predictions")
         examples = self.read(path)
         self.task.check(examples, self.rt.setup, self.opts)

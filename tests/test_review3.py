@@ -306,3 +306,25 @@ def test_python_inputs_of_the_wrong_shape_are_refused(clf_run, tmp_path, tiny_be
                        (5, "got int")):
         with pytest.raises(UserError, match=f"^input 0: {re.escape(words)}"):
             one.predict([bad])
+
+
+def test_an_output_named_like_a_file_of_the_model_is_refused(clf_run, tmp_path):
+    """predict --output runs/x/config.json replaced the model's config with predictions (the model no longer
+    loaded); evaluate --output runs/x/metrics.json replaced the run's training record. Now refused before any work,
+    and the files are unchanged; another name in the model's folder is fine."""
+    import shutil
+
+    from labeltune.cli import main
+
+    from trained import write_data
+
+    model = str(tmp_path / "run")
+    shutil.copytree(clf_run, model)
+    data = write_data(str(tmp_path / "data"), "classification")
+    before = {n: open(os.path.join(model, n), "rb").read() for n in ("config.json", "metrics.json")}
+    for argv in (["predict", "--model", model, "--input", data, "--output", os.path.join(model, "config.json")],
+                 ["evaluate", "--model", model, "--data", data, "--output", os.path.join(model, "metrics.json")],
+                 ["evaluate", "--model", model, "--data", data, "--predictions", os.path.join(model, "config.json")]):
+        assert main(argv) == 2
+    assert {n: open(os.path.join(model, n), "rb").read() for n in before} == before
+    assert main(["predict", "--model", model, "--input", data, "--output", os.path.join(model, "preds.csv")]) == 0
