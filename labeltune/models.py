@@ -55,6 +55,9 @@ def resolve_model(name: str) -> str:
         held = f"it holds {', '.join(listing[:8])}{' ...' if len(listing) > 8 else ''}" if listing else "it is empty"
         raise UserError(f"{flag('model')} {name}: no config.json there ({held}); give a directory written by "
                         "save_pretrained (or `labeltune train`), a .gguf file, or a hub id")
+    if _is_onnx_export(name):
+        raise UserError(f"{flag('model')} {name}: an ONNX export (labeltune export) holds no PyTorch weights to "
+                        "train; give the directory it was exported from (\"exported_from\" in its labeltune.json)")
     if os.path.isfile(name):  # else transformers reads it as a config file ("plain.csv is not a valid JSON file")
         raise UserError(f"{flag('model')} {name} is a file, not a model; give a directory written by save_pretrained "
                         "(or `labeltune train`), a .gguf file, or a hub id")
@@ -64,6 +67,17 @@ def resolve_model(name: str) -> str:
     if looks_local:
         raise UserError(f"--model {name}: no such file or directory")
     return name
+
+
+def _is_onnx_export(path: str) -> bool:
+    """A directory written by `labeltune export` (its labeltune.json says "onnx"): no PyTorch weights in it."""
+    import json
+
+    try:
+        with open(os.path.join(path, "labeltune.json"), encoding="utf-8") as f:
+            return bool(json.load(f).get("onnx"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def quiet_libraries() -> None:

@@ -88,6 +88,12 @@ def test_a_model_path_that_is_not_a_trained_model_says_what_it_is(clf_run, tmp_p
         assert words in str(e.value), str(e.value)
     with pytest.raises(UserError, match=r"^--model \(model=\) .*data\.csv is a file, not a model"):
         labeltune.train(task="classification", model=data, train=data, output=str(tmp_path / "out"))
+    export = tmp_path / "export"  # train --model <a labeltune export>: "could not load the model (no file named
+    export.mkdir()                # model.safetensors ...)"
+    (export / "config.json").write_text("{}", encoding="utf-8")
+    (export / "labeltune.json").write_text(json.dumps({"onnx": "model.onnx"}), encoding="utf-8")
+    with pytest.raises(UserError, match=r"export: an ONNX export \(labeltune export\) holds no PyTorch weights"):
+        labeltune.train(task="classification", model=str(export), train=data, output=str(tmp_path / "out"))
 
 
 @pytest.mark.parametrize("header, column, words", [
