@@ -334,3 +334,15 @@ def test_an_output_named_like_a_file_of_the_model_is_refused(clf_run, tmp_path):
         assert main(argv) == 2
     assert {n: open(os.path.join(model, n), "rb").read() for n in before} == before
     assert main(["predict", "--model", model, "--input", data, "--output", os.path.join(model, "preds.csv")]) == 0
+
+
+def test_label_names_given_for_labels_that_are_names_says_to_drop_it(tmp_path):
+    """--label-names on a file whose labels are already names said "label 'positive' is not an index into
+    --label-names (2 names)"; now it says that --label-names is for integer labels."""
+    from labeltune.tasks import get_task
+
+    task = get_task("classification")
+    path = _write(tmp_path / "rows.csv", "text,label\na fine film,positive\na dull film,negative\n")
+    with pytest.raises(UserError, match=r"line 2: label 'positive' is a name, not one of --label-names \(neg, pos\), "
+                                        r"which names integer labels 0, 1, \.\.\.; drop --label-names"):
+        task.read(path, task.Options(label_names="neg,pos"))

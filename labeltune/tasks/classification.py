@@ -409,7 +409,10 @@ def _one_label(value, loc: str, names: list[str] | None) -> str:
         value = int(value)
     label = str(value).strip()
     if names is not None and label not in names:  # (a datasets dir's ClassLabel ids arrive as names already)
-        if not label.lstrip("-").isdigit() or not 0 <= int(label) < len(names):
+        if not label.lstrip("-").isdigit():
+            raise UserError(f"{loc}: label {label!r} is a name, not one of --label-names ({', '.join(names)}), "
+                            "which names integer labels 0, 1, ...; drop --label-names, or fix the label")
+        if not 0 <= int(label) < len(names):
             raise UserError(f"{loc}: label {label!r} is not an index into --label-names ({len(names)} names)")
         label = names[int(label)]
     return label
