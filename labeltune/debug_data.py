@@ -68,6 +68,8 @@ def _checked(cfg, task, opts, train, validation, problems) -> dict:
                          f"({sum(e.get('_repaired', 0) for e in train)} answer_start value(s) moved)"})
     if setup is None:  # the counts below need the label set
         return {"task": cfg.task, "train_examples": len(train)}
+    if not validation:
+        _check_default_split(cfg, task, train, problems)
     tokenizer = load_tokenizer(resolve_model(cfg.model), cfg.trust_remote_code)
     out = _base_report(cfg, task, opts, train, validation, tokenizer, setup, hf_logging)
     share = out["token_length"]["share_truncated"]
@@ -75,6 +77,24 @@ def _checked(cfg, task, opts, train, validation, problems) -> dict:
         problems.append({"severity": "warning", "problem": f"{share:.1%} of training inputs are longer than "
                          f"{out['token_length']['max_length']} tokens and will be truncated (--max-length)"})
     return out
+
+
+def _check_default_split(cfg, task, train, problems) -> None:
+    """Without --validation, train carves --validation-fraction (0.1) of the groups: say when that holds out
+    nothing, which train refuses (a few CoNLL documents, a few distinct texts per class)."""
+    from .data.split import grouped_stratified_split
+    from .run import smallest_fraction
+
+    frac = cfg.validation_fraction
+    groups, strata = task.split_keys(train)
+    if not frac or grouped_stratified_split(groups, strata, [frac, 0.0], cfg.seed)[0]:
+        return
+    enough = smallest_fraction(groups, strata, [frac, 0.0], 0, cfg.seed)
+    unit = getattr(task, "group_description", "identical input")
+    fix = f"--validation-fraction {enough:g}" if enough else "more rows"
+    problems.append({"severity": "warning", "problem": f"train: --validation-fraction {frac:g} (train's default) "
+                     f"holds out none of its {len(set(groups))} groups of rows (by {unit}), so `labeltune train` "
+                     f"refuses it as it is: give --validation FILE, {fix}, or --validation-fraction 0"})
 
 
 def _read(task, path, opts, problems: list, split: str):

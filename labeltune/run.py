@@ -47,7 +47,7 @@ def model_max_length(tokenizer, model, requested: int) -> int:
     return requested or limit
 
 
-def _smallest_fraction(groups: list, strata: list, fractions: list[float], part: int, seed: int) -> float | None:
+def smallest_fraction(groups: list, strata: list, fractions: list[float], part: int, seed: int) -> float | None:
     """The smallest fraction (in hundredths, up to 0.5) for split `part` that gives it rows and leaves training rows,
     tried with the split itself: strata change what a fraction gives (each keeps a group for training)."""
     for hundredths in range(1, 51):
@@ -78,7 +78,7 @@ def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
                                                         (test_idx, fractions[1], "test", "--test-fraction"))):
             if frac and not idx:  # else training would silently run without that evaluation
                 unit = getattr(task, "group_description", "identical input")  # NER: documents (-DOCSTART-)
-                enough = _smallest_fraction(groups, strata, fractions, part, cfg.seed)
+                enough = smallest_fraction(groups, strata, fractions, part, cfg.seed)
                 fix = (f"raise {flag} to at least {enough:g}" if enough else f"no {flag} up to 0.5 holds any out, as "
                        f"every class keeps a group for training ({n_groups} groups, {len(set(strata))} classes): add rows")
                 raise UserError(f"--train {cfg.train}: {flag} {frac:g} of its {n_groups} groups of rows (by {unit}: "

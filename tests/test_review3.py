@@ -346,3 +346,21 @@ def test_label_names_given_for_labels_that_are_names_says_to_drop_it(tmp_path):
     with pytest.raises(UserError, match=r"line 2: label 'positive' is a name, not one of --label-names \(neg, pos\), "
                                         r"which names integer labels 0, 1, \.\.\.; drop --label-names"):
         task.read(path, task.Options(label_names="neg,pos"))
+
+
+def test_debug_data_warns_when_train_s_default_split_would_be_empty(tmp_path, tiny_bert_dir, capsys):
+    """debug-data said "problems: 0 (none found)" for a CoNLL file of two -DOCSTART- documents, which `train`
+    then refused (--validation-fraction 0.1 of 2 documents is none). Now a warning with the fraction that works."""
+    from labeltune.cli import main
+
+    from trained import NER
+
+    lines = []
+    for d in range(2):
+        lines.append("-DOCSTART- -X- -X- O\n\n")
+        lines += ["".join(f"{t} NNP B-NP {g}\n" for t, g in zip(*s)) + "\n" for s in NER]
+    path = _write(tmp_path / "train.conll", "".join(lines))
+    assert main(["debug-data", "--task", "ner", "--train", path, "--model", tiny_bert_dir, "--json"]) == 0
+    problems = [p["problem"] for p in json.loads(capsys.readouterr().out)["problems"]]
+    assert any("--validation-fraction 0.1 (train's default) holds out none of its 2 groups of rows (by document)"
+               in p and "--validation-fraction 0.25" in p for p in problems), problems
