@@ -364,3 +364,27 @@ def test_debug_data_warns_when_train_s_default_split_would_be_empty(tmp_path, ti
     problems = [p["problem"] for p in json.loads(capsys.readouterr().out)["problems"]]
     assert any("--validation-fraction 0.1 (train's default) holds out none of its 2 groups of rows (by document)"
                in p and "--validation-fraction 0.25" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("content", [
+    "text,label,,\r\na fine film,positive,,\r\na dull film,negative,,\r\n",  # unnamed empty columns (Excel)
+    "sep=;\ntext;label\na fine film;positive\na dull film;negative\n",  # Excel's separator line
+    "text,label\na fine film,positive\n,\na dull film,negative\n",  # a cleared row, saved as ","
+])
+def test_excel_csv_quirks_read(tmp_path, content):
+    """Excel's CSV quirks: unnamed trailing columns said "duplicate column names ['']"; a "sep=;" line was read as
+    the header ("no column 'text'; the file has columns: sep="); a cleared row "," said "empty text"."""
+    from labeltune.data.readers import read_table
+
+    table = read_table(_write(tmp_path / "rows.csv", content))
+    assert table.columns == ["text", "label"]
+    assert [r["text"] for r in table.rows] == ["a fine film", "a dull film"]
+    assert table.where(1).endswith("line 4" if "sep=" in content or ",\n" in content else "line 3")
+
+
+def test_an_unnamed_column_that_holds_data_is_refused(tmp_path):
+    from labeltune.data.readers import read_table
+
+    with pytest.raises(UserError, match=r"rows\.csv, line 3: column 2 has no name in the header \(line 1\) but holds "
+                                        r"'x'; name it, or delete the column"):
+        read_table(_write(tmp_path / "rows.csv", "text,,label\na,,positive\nb,x,negative\n"))

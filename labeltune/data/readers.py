@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 from ..errors import UserError, where
@@ -183,21 +184,26 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
         csv.field_size_limit(FIELD_LIMIT)
     # io.StringIO(newline=""), not str.splitlines(): the latter also breaks lines at U+0085 and U+2028,
     # which occur inside real review texts
+    sep_line = re.fullmatch(r"sep=(.)", text.split("\n", 1)[0].rstrip("\r"))
+    if sep_line:  # Excel's "sep=;" first line names the separator
+        delimiter = sep_line.group(1)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
-        header = next(reader)
+        header = next(reader) if not sep_line else (next(reader), next(reader, []))[1]
     except csv.Error as e:
-        raise UserError(f"{where(path, 1)}: malformed header: {e}") from None
-    other = _other_delimiter(header, delimiter)
+        raise UserError(f"{where(path, reader.line_num)}: malformed header: {e}") from None
+    other = None if sep_line else _other_delimiter(header, delimiter)
     if other:  # a ';'-separated "CSV" (Excel in many locales) or a tab-separated file named .csv: read it as it is
         delimiter = other
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         header = next(reader)
     header = [h.strip() for h in header]
-    if len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        raise UserError(f"{where(path, 1)}: duplicate column names {dup}")
-    table = Table(path, header)
+    header_line = reader.line_num
+    named = [h for h in header if h]  # Excel adds unnamed columns right of the data (cells once formatted)
+    if len(set(named)) != len(named):
+        dup = sorted({h for h in named if named.count(h) > 1})
+        raise UserError(f"{where(path, header_line)}: duplicate column names {dup}")
+    table = Table(path, named)
     start = reader.line_num + 1
     while True:
         try:
@@ -206,7 +212,8 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
             break
         except csv.Error as e:
             raise UserError(f"{where(path, start)}: malformed row: {e}; check the quoting") from None
-        if not values:  # a blank line: csv yields [], nothing to keep
+        if not values or (len(values) > 1 and not any(v.strip() for v in values)):  # a blank line; Excel's ",,"
+            # of a cleared row (a one-column file's blank text stays a row: predict must not lose its place)
             start = reader.line_num + 1
             continue
         if len(values) != len(header):
@@ -214,7 +221,11 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
                 f"{where(path, start)}: {len(values)} fields but the header has {len(header)}; "
                 f"quote fields that contain {_SEPARATOR_NAMES.get(delimiter, repr(delimiter))}"
             )
-        table.rows.append(dict(zip(header, values)))
+        lost = next((k for k, (h, v) in enumerate(zip(header, values)) if not h and v.strip()), None)
+        if lost is not None:  # an unnamed column is dropped only while it holds nothing
+            raise UserError(f"{where(path, start)}: column {lost + 1} has no name in the header (line {header_line}) "
+                            f"but holds {values[lost].strip()!r:.40}; name it, or delete the column")
+        table.rows.append({h: v for h, v in zip(header, values) if h})
         table.lines.append(start)
         start = reader.line_num + 1
     if not table.rows:
