@@ -388,3 +388,19 @@ def test_an_unnamed_column_that_holds_data_is_refused(tmp_path):
     with pytest.raises(UserError, match=r"rows\.csv, line 3: column 2 has no name in the header \(line 1\) but holds "
                                         r"'x'; name it, or delete the column"):
         read_table(_write(tmp_path / "rows.csv", "text,,label\na,,positive\nb,x,negative\n"))
+
+
+def test_conll_comment_lines_are_not_tokens(tmp_path):
+    """MultiCoNER / CoNLL-U files start each sentence with "# id ..." or "# text = ..."; that said "line 2: 4
+    column(s) but the first line has 2". A "#" token (a hashtag, tagged) is still a token."""
+    from labeltune.tasks import get_task
+
+    task = get_task("ner")
+    path = _write(tmp_path / "train.conll", "# id 1\tdomain=en\nJohn _ _ B-PER\nlives _ _ O\n\n"
+                                            "# text = Anna met #Peter\nAnna _ _ B-PER\nmet _ _ O\n#Peter _ _ B-PER\n"
+                                            "# _ _ O\n")
+    examples = task.read(path, task.Options())
+    assert [(e["tokens"], e["tags"]) for e in examples] == [
+        (["John", "lives"], ["B-PER", "O"]), (["Anna", "met", "#Peter", "#"], ["B-PER", "O", "B-PER", "O"])]
+    assert [e["_where"] for e in examples] == [f"{path}, line 2", f"{path}, line 6"]
+    assert [e["tokens"] for e in task.read(path, task.Options(), labelled=False)] == [e["tokens"] for e in examples]

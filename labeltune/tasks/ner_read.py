@@ -91,6 +91,8 @@ def read_conll(path: str, opts: NEROptions, labelled: bool = True, problems: lis
             flush()
             doc += 1
             continue
+        if not tokens and _comment(line, fields, n_columns, opts, labelled):
+            continue
         if n_columns is None:
             n_columns = len(fields)
             tok_i, tag_i = opts.conll_token_index % max(n_columns, 1), opts.conll_tag_index % max(n_columns, 1)
@@ -115,6 +117,17 @@ def read_conll(path: str, opts: NEROptions, labelled: bool = True, problems: lis
         raise UserError(f"{path}: no sentences found (CoNLL: one token per line, a blank line between sentences)")
     _finish_tags(path, examples, opts, problems)
     return examples
+
+
+def _comment(line: str, fields: list[str], n_columns: int | None, opts: NEROptions, labelled: bool) -> bool:
+    """A sentence's "# id ..." / "# text = ..." line (CoNLL-U, MultiCoNER), not a "#" token: where tags are read,
+    one whose tag column holds no tag ("# O" stays a token); else one that does not have the token lines' columns."""
+    if not line.startswith("#"):
+        return False
+    if labelled and len(fields) > 1 and -len(fields) <= opts.conll_tag_index < len(fields):
+        tag = fields[opts.conll_tag_index]
+        return not (tag == "O" or (len(tag) > 2 and tag[0] in "BIESLU" and tag[1] == "-"))
+    return line.startswith("# ") and (n_columns is None or len(fields) != n_columns)
 
 
 def read_jsonl(path: str, opts: NEROptions, labelled: bool = True, problems: list[str] | None = None) -> list[dict]:
