@@ -404,3 +404,15 @@ def test_conll_comment_lines_are_not_tokens(tmp_path):
         (["John", "lives"], ["B-PER", "O"]), (["Anna", "met", "#Peter", "#"], ["B-PER", "O", "B-PER", "O"])]
     assert [e["_where"] for e in examples] == [f"{path}, line 2", f"{path}, line 6"]
     assert [e["tokens"] for e in task.read(path, task.Options(), labelled=False)] == [e["tokens"] for e in examples]
+
+
+def test_bilou_tags_read_as_bioes(tmp_path):
+    """BILOU tags (U-PER, L-LOC, as spaCy's offsets_to_biluo_tags writes them) said "tag 'U-PER' is neither O nor
+    a B-/I-/E-/S- prefix"; they are BIOES under other letters."""
+    from labeltune.tasks import get_task
+
+    task = get_task("ner")
+    path = _write(tmp_path / "train.conll", "John U-PER\nflew O\nto O\nNew B-LOC\nYork L-LOC\n\n")
+    for scheme in ("auto", "bilou"):
+        [ex] = task.read(path, task.Options(scheme=scheme))
+        assert ex["tags"] == ["B-PER", "O", "O", "B-LOC", "I-LOC"] and ex["_scheme"] == "BIOES"

@@ -49,12 +49,14 @@ class NEROptions:
     spans_column: str = opt("entities", "JSONL: raw text's entity spans, [{start, end, label}] or [start, end, label]")
     doc_column: str = opt("doc", "JSONL: field naming a row's document; a document never straddles a split")
     tag_names: str = opt("", "comma-separated names of integer tags 0,1,..., e.g. 'O,B-PER,I-PER'")
-    scheme: str = opt("auto", "auto | iob1 | iob2 | bioes: the data's tag scheme (IOB2 is used inside)")
+    scheme: str = opt("auto", "auto | iob1 | iob2 | bioes (= bilou): the data's tag scheme (IOB2 is used inside)")
     strict_tags: bool = opt(False, "refuse invalid tag sequences instead of repairing them as conlleval does")
     label_all_subwords: bool = opt(False, "train on every sub-word of a word, not only the first one")
     stride: int = opt(64, "long inputs: sub-words shared by consecutive windows (capped at half a window)")
 
     def __post_init__(self):
+        if self.scheme.lower() == "bilou":  # BILOU (spaCy) is BIOES with L-/U- for E-/S- (ner_tags.parse_tag)
+            self.scheme = "bioes"
         if self.scheme.lower() not in SCHEMES:
             raise UserError(f"{flag('scheme')} {self.scheme}: choose one of {', '.join(SCHEMES)}")
         if self.data_format not in ("auto", "conll", "jsonl"):

@@ -11,13 +11,14 @@ from ..errors import UserError, flag
 
 # --- tag schemes --------------------------------------------------------------------------------
 def parse_tag(tag: str, loc: str) -> tuple[str, str | None]:
-    """('O', None) or (prefix, type) for B-/I-/E-/S- tags; anything else is an error."""
+    """('O', None) or (prefix, type) for B-/I-/E-/S- tags (BILOU's L-/U-, as spaCy writes them, are BIOES's
+    E-/S-); anything else is an error."""
     if tag == "O":
         return "O", None
-    if len(tag) > 2 and tag[0] in "BIES" and tag[1] == "-":
-        return tag[0], tag[2:]
+    if len(tag) > 2 and tag[0] in "BIESLU" and tag[1] == "-":
+        return {"L": "E", "U": "S"}.get(tag[0], tag[0]), tag[2:]
     raise UserError(
-        f"{loc}: tag '{tag}' is neither O nor a B-/I-/E-/S- prefix and a type (e.g. B-PER); "
+        f"{loc}: tag '{tag}' is neither O nor a B-/I-/E-/S- (or L-/U-) prefix and a type (e.g. B-PER); "
         f"check {flag('conll_tag_index')} / {flag('tags_column')}, or {flag('tag_names')} for integer tags"
     )
 
