@@ -196,8 +196,8 @@ CASES = [
     ("yaml-missing", {}, ["train", "{d}/none.yaml"], ["none.yaml does not exist"]),
     ("yaml-latin1", {"c.yaml": b"text_column: caf\xe9\n"}, ["train", "{d}/c.yaml"], ["c.yaml", "not valid UTF-8"]),
     ("yaml-unknown-task", {"c.yaml": "task: parsing\n"}, ["train", "{d}/c.yaml"], ["--task parsing", "unknown task"]),
-    ("yaml-bad-value", {"c.yaml": "task: ner\nscheme: bilou\n", "a.conll": NER}, ["train", "{d}/c.yaml"],
-     ["--scheme (scheme=) bilou"]),
+    ("yaml-bad-value", {"c.yaml": "task: ner\nscheme: bioul\n", "a.conll": NER}, ["train", "{d}/c.yaml"],
+     ["--scheme (scheme=) bioul"]),
     # --- models --------------------------------------------------------------------------------------------
     ("model-empty-dir", {"m/.keep": ""}, ["train", "--model", "{d}/m", "--train", "{d}/a.csv", "--output", "{d}/o"],
      ["{d}/m", "no config.json", "--model"]),

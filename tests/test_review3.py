@@ -416,3 +416,15 @@ def test_bilou_tags_read_as_bioes(tmp_path):
     for scheme in ("auto", "bilou"):
         [ex] = task.read(path, task.Options(scheme=scheme))
         assert ex["tags"] == ["B-PER", "O", "O", "B-LOC", "I-LOC"] and ex["_scheme"] == "BIOES"
+
+
+def test_json_named_csv_and_csv_named_jsonl_say_to_rename(tmp_path):
+    """JSON Lines saved as .csv said "line 2: 2 fields but the header has 3"; a CSV saved as .jsonl said only "line
+    1: not valid JSON"."""
+    from labeltune.data.readers import read_table
+
+    rows = "".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in ROWS)
+    with pytest.raises(UserError, match=r"rows\.csv holds JSON, not CSV; rename it to \.jsonl"):
+        read_table(_write(tmp_path / "rows.csv", rows))
+    with pytest.raises(UserError, match=r"rows\.jsonl, line 1: not valid JSON .*comma-separated: rename it to \.csv"):
+        read_table(_write(tmp_path / "rows.jsonl", "text,label\na fine film,positive\n"))

@@ -153,6 +153,7 @@ def read_table(path: str, problems: list[str] | None = None) -> Table:
                         f"{_rename_hint(path)}")
     text = read_text(path)
     if ext in (".csv", ".tsv"):
+        _refuse_json_named_table(path, text, ext)
         return _read_delimited(path, text, "\t" if ext == ".tsv" else ",")
     if ext == ".json" and text.lstrip().startswith("["):
         return _read_json_list(path, text, problems)
@@ -254,8 +255,25 @@ def _read_jsonl(path: str, text: str, problems: list[str] | None = None) -> Tabl
         try:
             objects.append((json.loads(line), n, where(path, n)))
         except json.JSONDecodeError as e:
-            raise_or_record(problems, f"{where(path, n)}: not valid JSON ({e.msg} at column {e.colno})")
+            hint = ""
+            if not objects and not line.lstrip().startswith(("{", "[")):  # the first row is no JSON at all
+                sep = next((name for d, name in (("\t", "tab"), (",", "comma"), (";", "semicolon")) if d in line), None)
+                hint = (f"; the file looks {sep}-separated: rename it to {'.tsv' if sep == 'tab' else '.csv'}"
+                        if sep else "")
+            raise_or_record(problems, f"{where(path, n)}: not valid JSON ({e.msg} at column {e.colno}){hint}")
     return _objects_table(path, objects, problems)
+
+
+def _refuse_json_named_table(path: str, text: str, ext: str) -> None:
+    """A JSON Lines (or JSON list) file named .csv/.tsv: say so, rather than "2 fields but the header has 3"."""
+    first = text.lstrip().split("\n", 1)[0].strip()
+    if not first.startswith(("{", "[")):
+        return
+    try:
+        json.loads(first if first.startswith("{") else text)
+    except json.JSONDecodeError:
+        return
+    raise UserError(f"{path} holds JSON, not {ext[1:].upper()}; rename it to .jsonl (one object per line) or .json")
 
 
 def _refuse_one_object(path: str, text: str) -> None:
