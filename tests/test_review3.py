@@ -43,6 +43,9 @@ def test_a_table_saved_as_txt_is_named_with_the_rename(tmp_path):
     path = _write(tmp_path / "rows.txt", "text\tlabel\n" + "".join(f"{t}\t{lab}\n" for t, lab in ROWS))
     with pytest.raises(UserError, match=r"rows\.txt: unknown file type '\.txt'.*tab-separated: rename it to \.tsv"):
         read_table(path)
+    prose = _write(tmp_path / "notes.txt", "I loved it, really\n")  # a comma in a sentence: no "rename it to .csv"
+    with pytest.raises(UserError, match=r"unknown file type '\.txt'; use one of .* or a datasets dir$"):
+        read_table(prose)
 
 
 @pytest.fixture(scope="module")

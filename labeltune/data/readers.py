@@ -172,10 +172,18 @@ def _rename_hint(path: str) -> str:
     last = first.split()[-1] if first.split() else ""
     if first.startswith("-DOCSTART-") or last == "O" or last[:2] in ("B-", "I-"):  # CoNLL: hints.py's --task hint
         return ""
+    found = _separated_header(first)
+    return f"; its first line is {found[0]}-separated: rename it to {found[1]}" if found else ""
+
+
+def _separated_header(line: str) -> tuple[str, str] | None:
+    """("tab", ".tsv") or ("comma", ".csv") ... when `line` reads as a header of column names (a comma in a
+    sentence of prose is no separator), else None."""
     for sep, name, ext in (("\t", "tab", ".tsv"), (",", "comma", ".csv"), (";", "semicolon", ".csv")):
-        if sep in first:
-            return f"; its first line is {name}-separated: rename it to {ext}"
-    return ""
+        fields = [f.strip().strip('"') for f in line.split(sep)]
+        if len(fields) > 1 and (sep == "\t" or all(f and " " not in f and len(f) <= 40 for f in fields)):
+            return name, ext
+    return None
 
 
 def _read_delimited(path: str, text: str, delimiter: str) -> Table:
@@ -255,11 +263,8 @@ def _read_jsonl(path: str, text: str, problems: list[str] | None = None) -> Tabl
         try:
             objects.append((json.loads(line), n, where(path, n)))
         except json.JSONDecodeError as e:
-            hint = ""
-            if not objects and not line.lstrip().startswith(("{", "[")):  # the first row is no JSON at all
-                sep = next((name for d, name in (("\t", "tab"), (",", "comma"), (";", "semicolon")) if d in line), None)
-                hint = (f"; the file looks {sep}-separated: rename it to {'.tsv' if sep == 'tab' else '.csv'}"
-                        if sep else "")
+            found = None if objects or line.lstrip().startswith(("{", "[")) else _separated_header(line)
+            hint = f"; the file looks {found[0]}-separated: rename it to {found[1]}" if found else ""
             raise_or_record(problems, f"{where(path, n)}: not valid JSON ({e.msg} at column {e.colno}){hint}")
     return _objects_table(path, objects, problems)
 
