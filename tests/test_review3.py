@@ -431,3 +431,26 @@ def test_json_named_csv_and_csv_named_jsonl_say_to_rename(tmp_path):
         read_table(_write(tmp_path / "rows.csv", rows))
     with pytest.raises(UserError, match=r"rows\.jsonl, line 1: not valid JSON .*comma-separated: rename it to \.csv"):
         read_table(_write(tmp_path / "rows.jsonl", "text,label\na fine film,positive\n"))
+
+
+def test_ner_predict_on_a_text_per_line_file(tmp_path):
+    """NER predict --input sentences.txt (a text per line) was read as CoNLL: one "sentence" made of the first word
+    of each line, the other words dropped without a word. Now refused with the fix, and --data-format text reads
+    each line as a text (a blank line is an error: row N of the output is line N)."""
+    from labeltune.tasks import get_task
+
+    task = get_task("ner")
+    path = _write(tmp_path / "sentences.txt", "John lives in Paris\nAnna met Peter today\n")
+    with pytest.raises(UserError, match=r"sentences\.txt: read as CoNLL this is one sentence whose tokens are the "
+                                        r"first word of each of its 2 lines; if each line is a text, pass --data-format"):
+        task.read(path, task.Options(), labelled=False)
+    examples = task.read(path, task.Options(data_format="text"), labelled=False)
+    assert [(e["text"], e["_where"]) for e in examples] == [("John lives in Paris", f"{path}, line 1"),
+                                                           ("Anna met Peter today", f"{path}, line 2")]
+    with pytest.raises(UserError, match=r"sentences\.txt, line 2: 3 column\(s\) but the first line has 4 \(if each "
+                                        r"line is a text, pass --data-format"):
+        task.read(_write(tmp_path / "sentences.txt", "John lives in Paris\nAnna met Peter\n"), task.Options(), False)
+    with pytest.raises(UserError, match=r"line 2: empty line; with --data-format \(data_format=\) text"):
+        task.read(_write(tmp_path / "gap.txt", "John lives\n\nAnna\n"), task.Options(data_format="text"), False)
+    with pytest.raises(UserError, match=r"--data-format \(data_format=\) text: .* holds texts without entities"):
+        task.read(path, task.Options(data_format="text"))

@@ -31,7 +31,7 @@ from ..errors import UserError, flag
 from ..inference import run_batches
 from ..models import from_pretrained, prefix_space_for_words
 # the helpers are importable from here, as before the split (tests, robustness, explain, outputs use them)
-from .ner_read import JSON_EXTENSIONS, _is_jsonl, _tokens, read_conll, read_jsonl  # noqa: F401
+from .ner_read import JSON_EXTENSIONS, _is_jsonl, _tokens, read_conll, read_jsonl, read_text_lines  # noqa: F401
 from .ner_tags import detect_scheme, entity_metrics, entity_spans, parse_tag, repair_iob2, to_iob2  # noqa: F401
 from .ner_windows import FAR, IGNORE, encode_windows, ensure_words  # noqa: F401
 
@@ -40,7 +40,8 @@ SCHEMES = ("auto", "iob1", "iob2", "bioes")
 
 @dataclass
 class NEROptions:
-    data_format: str = opt("auto", "auto | conll | jsonl (auto: .jsonl/.json/.ndjson are JSON lines, else CoNLL)")
+    data_format: str = opt("auto", "auto | conll | jsonl | text (auto: .jsonl/.json/.ndjson are JSON lines, else "
+                                   "CoNLL; text: one raw text per line, prediction inputs only)")
     conll_token_index: int = opt(0, "CoNLL: column of the token (0 = first)")
     conll_tag_index: int = opt(-1, "CoNLL: column of the tag (-1 = last)")
     tokens_column: str = opt("tokens", "JSONL: field holding the list of tokens (pre-tokenized input)")
@@ -59,8 +60,8 @@ class NEROptions:
             self.scheme = "bioes"
         if self.scheme.lower() not in SCHEMES:
             raise UserError(f"{flag('scheme')} {self.scheme}: choose one of {', '.join(SCHEMES)}")
-        if self.data_format not in ("auto", "conll", "jsonl"):
-            raise UserError(f"{flag('data_format')} {self.data_format}: choose auto, conll or jsonl")
+        if self.data_format not in ("auto", "conll", "jsonl", "text"):
+            raise UserError(f"{flag('data_format')} {self.data_format}: choose auto, conll, jsonl or text")
         if self.stride < 0:
             raise UserError(f"{flag('stride')} must be >= 0")
 
@@ -77,6 +78,8 @@ class NERTask:
         return "entity_f1"
 
     def read(self, path: str, opts: NEROptions, labelled: bool = True) -> list[dict]:
+        if opts.data_format == "text":
+            return read_text_lines(path, labelled)
         return read_jsonl(path, opts, labelled) if _is_jsonl(path, opts) else read_conll(path, opts, labelled)
 
     def row_problems(self, path: str, opts: NEROptions) -> list[str]:

@@ -103,7 +103,8 @@ def read_conll(path: str, opts: NEROptions, labelled: bool = True, problems: lis
                 raise UserError(f"{where(path, n)}: {n_columns} column(s), no tag column at --conll-tag-index "
                                 f"{opts.conll_tag_index} apart from the token column; is this file tagged?")
         if len(fields) != n_columns:
-            missing = " (the tag column is missing?)" if len(fields) < n_columns else ""
+            missing = " (the tag column is missing?)" if len(fields) < n_columns and labelled else ""
+            missing = missing or ("" if labelled else f" (if each line is a text, pass {flag('data_format')} text)")
             raise_or_record(problems, f"{where(path, n)}: {len(fields)} column(s) but the first line has {n_columns}"
                             f"{missing}; every token line needs the same columns")
             continue
@@ -115,6 +116,12 @@ def read_conll(path: str, opts: NEROptions, labelled: bool = True, problems: lis
     flush()
     if not examples and not problems:  # (row_problems: every line was bad, and each one is listed)
         raise UserError(f"{path}: no sentences found (CoNLL: one token per line, a blank line between sentences)")
+    if not labelled and opts.data_format == "auto" and len(examples) == 1 and n_columns > 1 and len(examples[0]["tokens"]) > 1:
+        # one "sentence" of several lines of several words: a text per line, read as CoNLL, would keep only
+        # each line's first word
+        raise UserError(f"{path}: read as CoNLL this is one sentence whose tokens are the first word of each of its "
+                        f"{len(examples[0]['tokens'])} lines; if each line is a text, pass {flag('data_format')} text "
+                        "(or give JSON Lines {\"text\": ...}); if it is one CoNLL sentence, pass --data-format conll")
     _finish_tags(path, examples, opts, problems)
     return examples
 
@@ -128,6 +135,23 @@ def _comment(line: str, fields: list[str], n_columns: int | None, opts: NEROptio
         tag = fields[opts.conll_tag_index]
         return not (tag == "O" or (len(tag) > 2 and tag[0] in "BIESLU" and tag[1] == "-"))
     return line.startswith("# ") and (n_columns is None or len(fields) != n_columns)
+
+
+def read_text_lines(path: str, labelled: bool) -> list[dict]:
+    """--data-format text: one raw text per line (prediction inputs); a blank line is an error, never skipped, so
+    output row N is input line N."""
+    if labelled:
+        raise UserError(f"{flag('data_format')} text: {path} holds texts without entities; train and evaluate read "
+                        "CoNLL or JSON Lines (tokens and tags, or text and entity spans)")
+    lines = read_text(path).split("\n")  # only \n ends a line (see readers._read_delimited)
+    if lines[-1] == "":
+        lines.pop()  # the file's final newline
+    out = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise UserError(f"{where(path, n)}: empty line; with {flag('data_format')} text every line is a text")
+        out.append({"text": line.rstrip("\r"), "_where": where(path, n)})
+    return out
 
 
 def read_jsonl(path: str, opts: NEROptions, labelled: bool = True, problems: list[str] | None = None) -> list[dict]:
