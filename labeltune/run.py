@@ -181,8 +181,8 @@ def _check_output(cfg: TrainConfig) -> str:
         # nothing to continue from: a fresh run would replace the finished model the user kept
         raise UserError(f"--resume: {out} holds a finished model and no checkpoint to continue from (only a killed "
                         "run, or one trained with --keep-checkpoint, leaves one); pass --overwrite to train it again")
-    if cfg.overwrite and not cfg.resume and os.path.isdir(out):
-        _check_inputs_survive(cfg, own_paths(out))
+    if cfg.overwrite and not (cfg.resume and has_ckpt) and os.path.isdir(out):  # --resume --overwrite: resume
+        _check_inputs_survive(cfg, own_paths(out))  # where a checkpoint is, else start afresh (no stale files)
         remove_own_files(out)
     return out
 

@@ -454,3 +454,23 @@ def test_ner_predict_on_a_text_per_line_file(tmp_path):
         task.read(_write(tmp_path / "gap.txt", "John lives\n\nAnna\n"), task.Options(data_format="text"), False)
     with pytest.raises(UserError, match=r"--data-format \(data_format=\) text: .* holds texts without entities"):
         task.read(path, task.Options(data_format="text"))
+
+
+def test_resume_overwrite_without_a_checkpoint_starts_afresh(tmp_path, tiny_bert_dir):
+    """--resume --overwrite on a finished run (no checkpoint) trained again over the old folder without removing
+    its files: the old run's split.json, splits/ and predictions_test.jsonl stayed beside the new model, which had
+    no test split. Now it starts afresh as --overwrite does (files labeltune did not write stay)."""
+    import labeltune
+
+    from trained import write_data
+
+    data = write_data(str(tmp_path / "data"), "classification")
+    out = tmp_path / "run"
+    labeltune.train(task="classification", model=tiny_bert_dir, train=data, test_fraction=0.25, validation_fraction=0,
+                    output=str(out), **_fast())
+    assert (out / "predictions_test.jsonl").exists() and (out / "split.json").exists()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    labeltune.train(task="classification", model=tiny_bert_dir, train=data, validation=data, output=str(out),
+                    resume=True, overwrite=True, **_fast())
+    assert not (out / "predictions_test.jsonl").exists() and not (out / "split.json").exists()
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine" and (out / "labeltune.json").exists()
