@@ -474,3 +474,18 @@ def test_resume_overwrite_without_a_checkpoint_starts_afresh(tmp_path, tiny_bert
                     resume=True, overwrite=True, **_fast())
     assert not (out / "predictions_test.jsonl").exists() and not (out / "split.json").exists()
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine" and (out / "labeltune.json").exists()
+
+
+def test_qa_one_answer_as_one_object_reads(tmp_path):
+    """{"answers": {"text": "Lamech", "answer_start": 20}} (one answer, not in lists) said "answers 'text' and
+    'answer_start' must be lists of the same length"; a mismatch in lists is still refused."""
+    from labeltune.tasks import get_task
+
+    task = get_task("qa")
+    context = "Noah was the son of Lamech."
+    rows = [{"id": "a", "question": "Whose son?", "context": context, "answers": {"text": "Lamech", "answer_start": 20}}]
+    [ex] = task.read(_write(tmp_path / "qa.jsonl", "".join(json.dumps(r) + "\n" for r in rows)), task.Options())
+    assert ex["answers"] == [{"text": "Lamech", "answer_start": 20}]
+    rows[0]["answers"] = {"text": ["Lamech"], "answer_start": [20, 3]}
+    with pytest.raises(UserError, match="must be lists of the same length"):
+        task.read(_write(tmp_path / "qa.jsonl", "".join(json.dumps(r) + "\n" for r in rows)), task.Options())

@@ -141,6 +141,8 @@ def _answers(raw: dict, label: str) -> list[tuple[str, int]]:
         if not {"text", "answer_start"} <= set(value):
             raise UserError(f"{label}: 'answers' needs the keys 'text' and 'answer_start', has {sorted(value)}")
         texts, starts = value["text"], value["answer_start"]
+        if isinstance(texts, str) and not isinstance(starts, list):  # one answer as one object (SQuAD's, unlisted)
+            texts, starts = [texts], [starts]
         if not isinstance(texts, list) or not isinstance(starts, list) or len(texts) != len(starts):
             raise UserError(f"{label}: answers 'text' and 'answer_start' must be lists of the same length")
         pairs = list(zip(texts, starts))
