@@ -489,3 +489,14 @@ def test_qa_one_answer_as_one_object_reads(tmp_path):
     rows[0]["answers"] = {"text": ["Lamech"], "answer_start": [20, 3]}
     with pytest.raises(UserError, match="must be lists of the same length"):
         task.read(_write(tmp_path / "qa.jsonl", "".join(json.dumps(r) + "\n" for r in rows)), task.Options())
+
+
+def test_a_windows_1252_file_names_the_conversion(tmp_path):
+    """Excel's "CSV" on Windows is Windows-1252: "byte 0x93 is not valid UTF-8; re-save the file as UTF-8" did not say
+    how; now it names the encoding and the iconv command."""
+    from labeltune.data.readers import read_table
+
+    path = tmp_path / "rows.csv"
+    path.write_bytes("text,label\n\u201cgreat\u201d caf\u00e9,positive\n".encode("cp1252"))
+    with pytest.raises(UserError, match=r"line 2: byte 0x93 is not valid UTF-8; .*Windows-1252.*iconv -f WINDOWS-1252"):
+        read_table(str(path))

@@ -111,11 +111,21 @@ def read_text(path: str) -> str:
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise UserError(
-            f"{where(path, line)}: byte {raw[e.start]:#x} is not valid UTF-8; re-save the file as UTF-8"
+            f"{where(path, line)}: byte {raw[e.start]:#x} is not valid UTF-8; re-save the file as UTF-8{legacy_hint(raw)}"
         ) from None
     if not text.strip():
         raise UserError(f"{path} is empty")
     return text
+
+
+def legacy_hint(raw: bytes) -> str:
+    """How to convert a file that is not UTF-8 but reads as Windows-1252 (Excel's "CSV" on Windows; Latin-1's
+    superset): the one legacy encoding common enough to name."""
+    try:
+        raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return ""
+    return " (it reads as Windows-1252, Excel's CSV on Windows: `iconv -f WINDOWS-1252 -t UTF-8 in.csv > out.csv`)"
 
 
 def raise_or_record(problems: list[str] | None, message: str) -> None:
