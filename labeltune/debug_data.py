@@ -142,6 +142,11 @@ def bad_bytes(path) -> list[str]:
                 out.append(f"{path}, line {n}: byte {line[e.start]:#x} is not valid UTF-8; re-save the file as UTF-8")
                 if len(out) >= 50:
                     break
+    if out:  # the conversion, said once
+        from .data.readers import legacy_hint
+
+        with open(path, "rb") as f:
+            out[0] += legacy_hint(f.read())
     return out
 
 
