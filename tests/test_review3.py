@@ -22,15 +22,16 @@ def _write(path, text, encoding="utf-8"):
     return str(path)
 
 
-@pytest.mark.parametrize("sep", [";", "\t"])
-def test_semicolon_or_tab_separated_csv_reads(tmp_path, sep):
+@pytest.mark.parametrize("sep, quoting", [(";", csv.QUOTE_MINIMAL), ("\t", csv.QUOTE_MINIMAL), (";", csv.QUOTE_ALL)])
+def test_semicolon_or_tab_separated_csv_reads(tmp_path, sep, quoting):
     """Excel's ';'-separated "CSV" (many locales) and a TSV named .csv, with a ',' inside a text: was "line 2: 2
-    fields but the header has 1; quote fields that contain ','" (the reader's own hint never showed)."""
+    fields but the header has 1; quote fields that contain ','" (the reader's own hint never showed); with every
+    field quoted (LibreOffice's "quote all text cells"), "line 1: malformed header: ',' expected after '\"'"."""
     from labeltune.data.readers import read_table
 
     path = tmp_path / "rows.csv"
     with open(path, "w", newline="", encoding="utf-8-sig") as f:  # Excel also writes a BOM and CRLF
-        csv.writer(f, delimiter=sep, lineterminator="\r\n").writerows([("text", "label"), *ROWS])
+        csv.writer(f, delimiter=sep, lineterminator="\r\n", quoting=quoting).writerows([("text", "label"), *ROWS])
     table = read_table(str(path))
     assert table.columns == ["text", "label"]
     assert [(r["text"], r["label"]) for r in table.rows] == ROWS

@@ -203,19 +203,16 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
         csv.field_size_limit(FIELD_LIMIT)
     # io.StringIO(newline=""), not str.splitlines(): the latter also breaks lines at U+0085 and U+2028,
     # which occur inside real review texts
-    sep_line = re.fullmatch(r"sep=(.)", text.split("\n", 1)[0].rstrip("\r"))
-    if sep_line:  # Excel's "sep=;" first line names the separator
-        delimiter = sep_line.group(1)
+    first = text.split("\n", 1)[0].rstrip("\r")
+    sep_line = re.fullmatch(r"sep=(.)", first)
+    # Excel's "sep=;" first line names the separator; else a ';'-separated "CSV" (Excel in many locales) or a
+    # tab-separated file named .csv is read as it is
+    delimiter = sep_line.group(1) if sep_line else _header_delimiter(first, delimiter)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader) if not sep_line else (next(reader), next(reader, []))[1]
     except csv.Error as e:
         raise UserError(f"{where(path, reader.line_num)}: malformed header: {e}") from None
-    other = None if sep_line else _other_delimiter(header, delimiter)
-    if other:  # a ';'-separated "CSV" (Excel in many locales) or a tab-separated file named .csv: read it as it is
-        delimiter = other
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-        header = next(reader)
     header = [h.strip() for h in header]
     header_line = reader.line_num
     named = [h for h in header if h]  # Excel adds unnamed columns right of the data (cells once formatted)
@@ -255,13 +252,20 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
 _SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "a tab", "|": "'|'"}
 
 
-def _other_delimiter(header: list[str], delimiter: str) -> str | None:
-    """The separator a one-column header holds when it is not the file type's: exactly one of ',', ';', tab, '|'
-    (csv.Sniffer also guesses from the data rows, and picks ',' from a comma inside a text)."""
-    if len(header) != 1:
-        return None
-    found = [d for d in _SEPARATOR_NAMES if d != delimiter and d in header[0]]
-    return found[0] if len(found) == 1 else None
+def _header_delimiter(first: str, delimiter: str) -> str:
+    """The file type's separator, unless the header line reads as one column with it (or not at all: '"text";
+    "label"') and as several with exactly one other of ',', ';', tab, '|' (csv.Sniffer guesses from the data rows
+    too, and picks ',' from a comma inside a text)."""
+    def columns(d: str) -> int:
+        try:
+            return len(next(csv.reader([first], delimiter=d, strict=True)))
+        except (csv.Error, StopIteration):
+            return 0
+
+    if columns(delimiter) > 1:
+        return delimiter
+    others = [d for d in _SEPARATOR_NAMES if d != delimiter and columns(d) > 1]
+    return others[0] if len(others) == 1 else delimiter
 
 
 def _read_jsonl(path: str, text: str, problems: list[str] | None = None) -> Table:
