@@ -161,7 +161,8 @@ def parse_model_command(command: str, argv: list[str]):
         parser.add_argument("--predictions", help="also write each row's input, prediction and gold answer to this "
                             "file: .csv, .tsv or .jsonl by its name, '-' for standard output")
     else:
-        parser.add_argument("--input", required=True, help="file of inputs to predict (labels not needed)")
+        parser.add_argument("--input", required=True, help="file of inputs to predict (labels not needed); '-': JSON "
+                            "Lines from standard input")
         parser.add_argument("--output", required=True, help="where the predictions go, one row per input with the input "
                             "beside its prediction: .csv, .tsv or .jsonl by its name, '-' for standard output; "
                             "folders are created")

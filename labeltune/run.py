@@ -514,7 +514,20 @@ class Predictor:
         """Predict every row of `path`; write rows of input + kept columns + prediction (+ gold where given).
 
         `output`: .csv / .tsv / .jsonl by its extension, '-' for standard output. `keep_columns`: input
-        columns copied into each row unchanged (an id, a date), as a list or 'id,date'."""
+        columns copied into each row unchanged (an id, a date), as a list or 'id,date'. `path` '-': JSON Lines
+        from standard input (`jq ... | labeltune predict --input - --output -`)."""
+        if path == "-":
+            import sys
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as folder:  # the readers take files; errors name standard input
+                copy = os.path.join(folder, "stdin.jsonl")
+                with open(copy, "w", encoding="utf-8") as f:
+                    f.write(sys.stdin.read())
+                try:
+                    return self.predict_file(copy, output, keep_columns)
+                except UserError as e:
+                    raise UserError(str(e).replace(copy, "standard input (JSON Lines)")) from None
         keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
         check_output_file(path, output)
         check_model_file(self.directory, output)

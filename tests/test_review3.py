@@ -501,3 +501,19 @@ def test_a_windows_1252_file_names_the_conversion(tmp_path):
     path.write_bytes("text,label\n\u201cgreat\u201d caf\u00e9,positive\n".encode("cp1252"))
     with pytest.raises(UserError, match=r"line 2: byte 0x93 is not valid UTF-8; .*Windows-1252.*iconv -f WINDOWS-1252"):
         read_table(str(path))
+
+
+def test_predict_reads_json_lines_from_standard_input(clf_run, monkeypatch, capsys):
+    """--output - writes standard output, but --input - said "-: unknown file type ''"; now it reads JSON Lines from
+    standard input, and an error names standard input and the line."""
+    import io
+
+    from labeltune.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"text": "a fine film", "id": 7}\n{"text": "a dull film", "id": 8}\n'))
+    assert main(["predict", "--model", clf_run, "--input", "-", "--output", "-", "--keep-columns", "id"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["id"], r["text"]) for r in rows] == [(7, "a fine film"), (8, "a dull film")] and "label" in rows[0]
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"text": "a fine film"}\n{"txt": "oops"}\n'))
+    assert main(["predict", "--model", clf_run, "--input", "-", "--output", "-"]) == 2
+    assert "standard input (JSON Lines), line 2: no key 'text'" in capsys.readouterr().err
