@@ -18,12 +18,13 @@ import torch
 import yaml
 
 from . import adapters, checkpoint, defaults
-from .config import TrainConfig, to_dict
+from .config import TrainConfig, changed, to_dict
 from .data.readers import write_jsonl
 from .files import atomic_write_text
 from .outputs import check_output_file, check_records_name, parse_keep, readable_rows, source_rows, write_records
 from .data.split import grouped_stratified_split
 from .errors import UserError
+from .errors import flag as flag_name
 from .models import quiet_libraries
 from .models import (choose_precision, limit_onednn_cache, load_tokenizer, reset_attention, resolve_model,
                      set_attention)
@@ -61,6 +62,11 @@ def smallest_fraction(groups: list, strata: list, fractions: list[float], part: 
 
 def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
     """Read train/validation/test; carve seeded, grouped, stratified splits where files are missing."""
+    for name in ("validation", "test"):  # a fraction is carved only where no file is given: else it does nothing
+        if getattr(cfg, name) and getattr(cfg, f"{name}_fraction") and changed(cfg, [f"{name}_fraction"]):
+            raise UserError(f"--{name} {getattr(cfg, name)} and {flag_name(name + '_fraction')} "
+                            f"{getattr(cfg, name + '_fraction'):g}: the fraction is carved from --train only when no "
+                            f"--{name} file is given; drop one of them")
     try:
         train = task.read(cfg.train, opts)
     except UserError as e:  # a file of another task's shape: say which --task it looks like

@@ -517,3 +517,19 @@ def test_predict_reads_json_lines_from_standard_input(clf_run, monkeypatch, caps
     monkeypatch.setattr("sys.stdin", io.StringIO('{"text": "a fine film"}\n{"txt": "oops"}\n'))
     assert main(["predict", "--model", clf_run, "--input", "-", "--output", "-"]) == 2
     assert "standard input (JSON Lines), line 2: no key 'text'" in capsys.readouterr().err
+
+
+def test_a_split_fraction_beside_its_file_is_refused(tmp_path, tiny_bert_dir):
+    """--validation FILE --validation-fraction 0.2 (or --test FILE --test-fraction 0.2) ignored the fraction in
+    silence: the held-out rows the user asked for were trained on."""
+    import labeltune
+
+    from trained import write_data
+
+    data = write_data(str(tmp_path / "data"), "classification")
+    for name in ("validation", "test"):
+        with pytest.raises(UserError, match=f"^--{name} .*train.csv and --{name}-fraction .* 0.2: the fraction is "
+                                            f"carved from --train only when no --{name} file is given"):
+            labeltune.train(task="classification", model=tiny_bert_dir, train=data, output=str(tmp_path / "out"),
+                            **{name: data, f"{name}_fraction": 0.2}, **_fast())
+        assert not (tmp_path / "out").exists()
