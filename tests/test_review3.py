@@ -533,3 +533,18 @@ def test_a_split_fraction_beside_its_file_is_refused(tmp_path, tiny_bert_dir):
             labeltune.train(task="classification", model=tiny_bert_dir, train=data, output=str(tmp_path / "out"),
                             **{name: data, f"{name}_fraction": 0.2}, **_fast())
         assert not (tmp_path / "out").exists()
+
+
+def test_ner_spans_under_another_name_suggest_the_flag(tmp_path):
+    """A Doccano export ({"text": ..., "label": [[0, 4, "PER"]]}) said "no 'entities' field (set by --spans-column)"
+    without the row's fields; now it names them and the flag value, and --spans-column label reads it."""
+    from labeltune.tasks import get_task
+
+    task = get_task("ner")
+    path = _write(tmp_path / "doccano.jsonl", json.dumps({"id": 1, "text": "John lives in Paris",
+                                                          "label": [[0, 4, "PER"], [14, 19, "LOC"]]}) + "\n")
+    with pytest.raises(UserError, match=r"line 1: no 'entities' field .*the row has id, text, label; did you mean "
+                                        r"--spans-column label\?"):
+        task.read(path, task.Options())
+    [ex] = task.read(path, task.Options(spans_column="label"))
+    assert ex["spans"] == [(0, 4, "PER"), (14, 19, "LOC")]

@@ -191,8 +191,10 @@ def _jsonl_example(row: dict, loc: str, path: str, opts: NEROptions, labelled: b
         ex["text"] = text
         if labelled:
             if opts.spans_column not in row:
+                lists = [k for k, v in row.items() if isinstance(v, list)]  # Doccano exports spans as "label"
+                hint = f"; did you mean {flag('spans_column').split()[0]} {lists[0]}?" if len(lists) == 1 else ""
                 raise UserError(f"{loc}: no '{opts.spans_column}' field (set by {flag('spans_column')}) with the "
-                                "entity spans of the text ([] when it has none)")
+                                f"entity spans of the text ([] when it has none); the row has {', '.join(row)}{hint}")
             ex["spans"] = _spans(row[opts.spans_column], text, loc)
     else:
         raise UserError(f"{loc}: neither '{opts.tokens_column}' ({flag('tokens_column')}) nor '{opts.text_column}' "
