@@ -262,6 +262,9 @@ def test_translation_reads_the_datasets_shape_and_language_columns(tmp_path):
     with open(by_lang, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([("es", "en"), *TRANSLATION])
     assert [(e["source"], e["target"]) for e in task.read(str(by_lang), langs)] == TRANSLATION
+    with pytest.raises(UserError, match=r"pairs\.csv: no column 'source' .*; its columns es, en look like languages: "
+                                        r"give --source-lang es --target-lang en"):
+        task.read(str(by_lang), task.Options())
 
 
 def test_an_empty_split_suggests_a_fraction_that_works(tmp_path, tiny_bert_dir):

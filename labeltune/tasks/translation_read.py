@@ -28,6 +28,11 @@ def _read_table(path: str, opts, labelled: bool) -> list[dict]:
         opts = dataclasses.replace(opts, source_column=opts.source_lang)  # columns named by language: es,en
         if opts.target_column == "target" and "target" not in table.columns and opts.target_lang in table.columns:
             opts = dataclasses.replace(opts, target_column=opts.target_lang)
+    langs = [c for c in table.columns if 2 <= len(c) <= 3 and c.isalpha() and c.islower()]  # columns named en, es
+    if opts.source_column not in table.columns and not opts.source_lang and len(langs) == 2:
+        raise UserError(f"{path}: no column '{opts.source_column}' (set by {flag('source_column')}); its columns "
+                        f"{langs[0]}, {langs[1]} look like languages: give --source-lang {langs[0]} --target-lang "
+                        f"{langs[1]} (or the reverse), or --source-column / --target-column")
     table.require(opts.source_column, "--source-column")
     if labelled:
         table.require(opts.target_column, "--target-column")
