@@ -256,6 +256,7 @@ def _run(command: str, rest: list[str]) -> int:
         return getattr(importlib.import_module(module, __package__), function)(rest)
     ns, overrides = parse_model_command(command, rest)
     if command == "evaluate" and ns.output:  # before the model runs, not after
+        from .guards import check_model_file
         from .outputs import check_output_file
 
         if ns.output == "-" and ns.predictions == "-":
@@ -264,7 +265,7 @@ def _run(command: str, rest: list[str]) -> int:
             raise UserError(f"--output {ns.output} and --predictions {ns.predictions} are one file: the metrics would "
                             "replace the predictions; give each its own name")
         check_output_file(ns.data, ns.output)
-        run.check_model_file(ns.model, ns.output, instead="eval_metrics.json")  # (runs/x/metrics.json: the run's own)
+        check_model_file(ns.model, ns.output, instead="eval_metrics.json")  # (runs/x/metrics.json: the run's own)
     predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, backend=ns.backend, **overrides)
     if command == "evaluate":
         metrics = predictor.evaluate(ns.data, predictions=ns.predictions, keep_columns=ns.keep_columns)

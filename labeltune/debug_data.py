@@ -83,7 +83,7 @@ def _check_default_split(cfg, task, train, problems) -> None:
     """Without --validation, train carves --validation-fraction (0.1) of the groups: say when that holds out
     nothing, which train refuses (a few CoNLL documents, a few distinct texts per class)."""
     from .data.split import grouped_stratified_split
-    from .run import smallest_fraction
+    from .guards import smallest_fraction
 
     frac = cfg.validation_fraction
     groups, strata = task.split_keys(train)

@@ -25,6 +25,7 @@ from .outputs import check_output_file, check_records_name, parse_keep, readable
 from .data.split import grouped_stratified_split
 from .errors import UserError
 from .errors import flag as flag_name
+from .guards import check_model_file, not_a_run, smallest_fraction
 from .models import quiet_libraries
 from .models import (choose_precision, limit_onednn_cache, load_tokenizer, reset_attention, resolve_model,
                      set_attention)
@@ -46,18 +47,6 @@ def model_max_length(tokenizer, model, requested: int) -> int:
                             f"use --max-length {positions} or less")
     limit = min(x for x in limits if x and x > 0)
     return requested or limit
-
-
-def smallest_fraction(groups: list, strata: list, fractions: list[float], part: int, seed: int) -> float | None:
-    """The smallest fraction (in hundredths, up to 0.5) for split `part` that gives it rows and leaves training rows,
-    tried with the split itself: strata change what a fraction gives (each keeps a group for training)."""
-    for hundredths in range(1, 51):
-        trial = list(fractions)
-        trial[part] = max(trial[part], hundredths / 100)
-        parts = grouped_stratified_split(groups, strata, trial, seed)
-        if parts[part] and parts[-1]:
-            return trial[part]
-    return None
 
 
 def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
@@ -411,47 +400,11 @@ def save(out: str, task, model, tokenizer, setup, opts, max_length: int, state_d
     atomic_write_text(os.path.join(out, META_FILE), json.dumps(meta, indent=1))  # never half a labeltune.json
 
 
-def _not_a_run(directory: str) -> str:
-    """Why `directory` is not a trained model, and what to give instead (for read_meta's error)."""
-    if not os.path.exists(directory):
-        return ": the path does not exist; give the directory `labeltune train --output` wrote"
-    if not os.path.isdir(directory):
-        return ": it is a file; give the directory `labeltune train --output` wrote"
-    if os.path.isdir(os.path.join(directory, "checkpoint")):
-        return ": it holds an unfinished run; finish it with `labeltune train ... --resume` (the same flags)"
-    if os.path.isfile(os.path.join(directory, "config.json")):
-        return (": it is a transformers model that labeltune has not fine-tuned; fine-tune it first, "
-                f"`labeltune train --model {directory} --train FILE --output DIR`, then give DIR")
-    runs = sorted(d for d in os.listdir(directory) if os.path.isfile(os.path.join(directory, d, META_FILE)))
-    if runs:
-        shown = ", ".join(os.path.join(directory, d) for d in runs[:5]) + (" ..." if len(runs) > 5 else "")
-        return f": the trained models are in its folders {shown}; give one of them"
-    return "; is it a directory written by `labeltune train`?"
-
-
-def check_model_file(model_dir: str, output: str | None, flag: str = "--output", instead: str = "predictions.jsonl") -> None:
-    """Before any work: UserError when `output` is a file of the trained model in `model_dir` (its config.json,
-    weights, metrics.json, ...): predict --output runs/x/config.json replaced the model's config with predictions."""
-    if not output or output == "-" or not os.path.isdir(model_dir):
-        return
-    folder = os.path.dirname(os.path.abspath(output))
-    if not (os.path.isdir(folder) and os.path.samefile(folder, model_dir)):
-        return
-    meta_files = []
-    with contextlib.suppress(OSError, ValueError):
-        with open(os.path.join(model_dir, META_FILE), encoding="utf-8") as f:
-            meta_files = json.load(f).get("files", [])
-    if os.path.basename(output) in (*OWN_FILES, *HF_FILES, *meta_files):
-        raise UserError(f"{flag} {output} is a file of the model in {model_dir} (written by `labeltune train`); "
-                        "writing there would damage the model or its record: choose another name, e.g. "
-                        f"{os.path.join(model_dir, instead)}")
-
-
 def read_meta(directory: str) -> dict:
     """The labeltune.json of a trained model directory; a UserError when it is missing or damaged."""
     meta_path = os.path.join(directory, META_FILE)
     if not os.path.isfile(meta_path):
-        raise UserError(f"--model {directory}: no {META_FILE} there{_not_a_run(directory)}")
+        raise UserError(f"--model {directory}: no {META_FILE} there{not_a_run(directory)}")
     try:
         with open(meta_path, encoding="utf-8") as f:
             meta = json.load(f)
