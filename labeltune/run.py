@@ -432,6 +432,14 @@ class Predictor:
         self.directory = directory
         self.task = get_task(meta["task"])
         known = {k: v for k, v in meta["options"].items()}
+        fields = [f.name for f in dataclasses.fields(self.task.Options)]
+        for name in option_overrides:  # (was a TypeError from the dataclass)
+            if name not in fields:
+                import difflib
+
+                close = difflib.get_close_matches(name, fields + ["precision", "batch_size", "backend"], n=1)
+                raise UserError(f"labeltune.load(): unknown option '{name}' for a {self.task.name} model"
+                                + (f"; did you mean '{close[0]}'?" if close else f"; its options: {', '.join(fields)}"))
         known.update({k: v for k, v in option_overrides.items() if v is not None})
         self.opts = self.task.Options(**known)
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -551,3 +551,14 @@ def test_ner_spans_under_another_name_suggest_the_flag(tmp_path):
         task.read(path, task.Options())
     [ex] = task.read(path, task.Options(spans_column="label"))
     assert ex["spans"] == [(0, 4, "PER"), (14, 19, "LOC")]
+
+
+def test_load_with_an_unknown_option_names_it(clf_run):
+    """labeltune.load(dir, text_colum="review") was a TypeError from the options dataclass; now a UserError with
+    the nearest option (train already did this)."""
+    import labeltune
+
+    with pytest.raises(UserError, match=r"^labeltune.load\(\): unknown option 'text_colum' for a classification "
+                                        r"model; did you mean 'text_column'\?"):
+        labeltune.load(clf_run, text_colum="review")
+    assert labeltune.load(clf_run, text_column="review").opts.text_column == "review"
