@@ -50,7 +50,7 @@ def guess_task(path: str | None) -> str | None:
         return "qa"
     if {"tokens", "tags"} <= keys or {"tokens", "ner_tags"} <= keys or ("text" in keys and "spans" in keys):
         return "ner"
-    if {"source", "target"} <= keys:
+    if {"source", "target"} <= keys or "translation" in keys:  # (the latter: Hugging Face datasets' shape)
         return "translation"
     if "text" in keys and ("label" in keys or "labels" in keys):
         return "classification"

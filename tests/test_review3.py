@@ -562,3 +562,13 @@ def test_load_with_an_unknown_option_names_it(clf_run):
                                         r"model; did you mean 'text_column'\?"):
         labeltune.load(clf_run, text_colum="review")
     assert labeltune.load(clf_run, text_column="review").opts.text_column == "review"
+
+
+def test_datasets_translation_rows_under_the_default_task_suggest_translation(tmp_path, tiny_bert_dir):
+    """{"translation": {...}} rows given without --task said "no column 'text'; the file has columns: id,
+    translation"; now it adds "did you mean --task translation?" as it does for source/target columns."""
+    import labeltune
+
+    path = _write(tmp_path / "pairs.jsonl", json.dumps({"id": "0", "translation": {"es": "hola", "en": "hi"}}) + "\n")
+    with pytest.raises(UserError, match=r"no column 'text'.*did you mean --task translation\?"):
+        labeltune.train(model=tiny_bert_dir, train=path, output=str(tmp_path / "out"), **_fast())
