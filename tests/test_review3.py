@@ -105,6 +105,7 @@ def test_a_model_path_that_is_not_a_trained_model_says_what_it_is(clf_run, tmp_p
     ("text,labels", "label", "did you mean --label-column labels?"),
     ("review,sentiment", "label", "did you mean --label-column sentiment?"),  # IMDB-style CSVs
     ("txet,label", "text", "did you mean --text-column txet?"),  # a typo in the file
+    ("TEXT,LABEL", "text", "did you mean --text-column TEXT?"),
     ("a gripping film,positive", "label", "the first line looks like data, not a header: add a first line naming the "
                                           "columns, one 'label'"),  # no header line
 ])

@@ -56,7 +56,8 @@ class Table:
         looks like data' for a file without a header (a header cell that is also a value of its column)."""
         import difflib
 
-        close = [c for c in self.columns if c.strip().lower() in COLUMN_ALIASES.get(column, ())]
+        close = [c for c in self.columns if c.strip().lower() == column.lower()]  # Text, LABEL
+        close = close or [c for c in self.columns if c.strip().lower() in COLUMN_ALIASES.get(column, ())]
         close = close or difflib.get_close_matches(column, self.columns, n=1, cutoff=0.75)
         if close:
             return f"; did you mean {flag_name(flag).split()[0]} {close[0]}?"
