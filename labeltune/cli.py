@@ -174,6 +174,12 @@ def parse_model_command(command: str, argv: list[str]):
     if task is not None:  # the task's options, to override what was saved (e.g. another --text-column)
         _add_dataclass_flags(parser, task.Options, skip=no_effect, defaults=meta.get("options"),
                              title=f"{TASK_TITLES.get(task.name, task.name)} (defaults: what this model was trained with)")
+    if task is None and parser.parse_known_args(argv)[1]:
+        # flags only a trained model's task adds (--text-column): when --model is no trained model, say why
+        # rather than "unrecognized arguments"
+        from .run import read_meta
+
+        read_meta(parser.parse_known_args(argv)[0].model)
     ns = parser.parse_args(argv)
     overrides = _flags_given(ns, task.Options) if task is not None else {}
     return ns, overrides

@@ -573,3 +573,14 @@ def test_datasets_translation_rows_under_the_default_task_suggest_translation(tm
     path = _write(tmp_path / "pairs.jsonl", json.dumps({"id": "0", "translation": {"es": "hola", "en": "hi"}}) + "\n")
     with pytest.raises(UserError, match=r"no column 'text'.*did you mean --task translation\?"):
         labeltune.train(model=tiny_bert_dir, train=path, output=str(tmp_path / "out"), **_fast())
+
+
+def test_a_task_flag_with_a_wrong_model_path_names_the_path(tmp_path, capsys):
+    """predict --model <a path with no trained model> --data-format text said "unrecognized arguments:
+    --data-format text" (the task's flags come from the model); now the model path's own error comes first."""
+    from labeltune.cli import main
+
+    missing = str(tmp_path / "no-run")
+    assert main(["predict", "--model", missing, "--input", "x.txt", "--output", "-", "--data-format", "text"]) == 2
+    err = capsys.readouterr().err
+    assert f"--model {missing}: no labeltune.json there: the path does not exist" in err, err
