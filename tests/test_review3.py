@@ -584,3 +584,15 @@ def test_a_task_flag_with_a_wrong_model_path_names_the_path(tmp_path, capsys):
     assert main(["predict", "--model", missing, "--input", "x.txt", "--output", "-", "--data-format", "text"]) == 2
     err = capsys.readouterr().err
     assert f"--model {missing}: no labeltune.json there: the path does not exist" in err, err
+
+
+def test_a_tsv_whose_quotes_are_text_reads(tmp_path):
+    """GLUE-style TSV (SST-2, CoLA): quotes are part of the text, not quoting; '"quoted" words<TAB>1' said "malformed
+    row: '\\t' expected after '\\"'". Now read as GLUE's readers do (no quoting) when quoted reading fails; a TSV
+    that quotes its fields still reads with the quotes removed."""
+    from labeltune.data.readers import read_table
+
+    glue = _write(tmp_path / "train.tsv", 'sentence\tlabel\n"quoted" start\t1\nit \'s a " great " film\t1\nbad\t0\n')
+    assert [r["sentence"] for r in read_table(glue).rows] == ['"quoted" start', 'it \'s a " great " film', "bad"]
+    quoted = _write(tmp_path / "q.tsv", 'text\tlabel\n"a\ttab inside"\t1\n')
+    assert read_table(quoted).rows == [{"text": "a\ttab inside", "label": "1"}]

@@ -202,14 +202,27 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
     # to be truncated by the tokenizer like any long text, so the limit is the largest one the platform allows
     if csv.field_size_limit() < FIELD_LIMIT:
         csv.field_size_limit(FIELD_LIMIT)
-    # io.StringIO(newline=""), not str.splitlines(): the latter also breaks lines at U+0085 and U+2028,
-    # which occur inside real review texts
     first = text.split("\n", 1)[0].rstrip("\r")
     sep_line = re.fullmatch(r"sep=(.)", first)
     # Excel's "sep=;" first line names the separator; else a ';'-separated "CSV" (Excel in many locales) or a
     # tab-separated file named .csv is read as it is
     delimiter = sep_line.group(1) if sep_line else _header_delimiter(first, delimiter)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        return _parse_delimited(path, text, delimiter, bool(sep_line), csv.QUOTE_MINIMAL)
+    except UserError as e:
+        if delimiter != "\t":
+            raise
+        first_error = e
+    try:  # a TSV whose quotes are text, not quoting ('"quoted" words\t1', GLUE's files): read as GLUE's readers do
+        return _parse_delimited(path, text, delimiter, bool(sep_line), csv.QUOTE_NONE)
+    except UserError:
+        raise first_error from None
+
+
+def _parse_delimited(path: str, text: str, delimiter: str, sep_line: bool, quoting: int) -> Table:
+    # io.StringIO(newline=""), not str.splitlines(): the latter also breaks lines at U+0085 and U+2028,
+    # which occur inside real review texts
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True, quoting=quoting)
     try:
         header = next(reader) if not sep_line else (next(reader), next(reader, []))[1]
     except csv.Error as e:
