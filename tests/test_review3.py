@@ -596,3 +596,16 @@ def test_a_tsv_whose_quotes_are_text_reads(tmp_path):
     assert [r["sentence"] for r in read_table(glue).rows] == ['"quoted" start', 'it \'s a " great " film', "bad"]
     quoted = _write(tmp_path / "q.tsv", 'text\tlabel\n"a\ttab inside"\t1\n')
     assert read_table(quoted).rows == [{"text": "a\ttab inside", "label": "1"}]
+
+
+def test_an_empty_label_in_multi_label_looking_data_names_multi_label(tmp_path):
+    """'comedy|drama' rows and a row with no genre, without --multi-label: "line 4: empty label; every training and
+    evaluation row needs one" (the multi-label hint was printed only after reading); now the error carries it."""
+    from labeltune.tasks import get_task
+
+    task = get_task("classification")
+    path = _write(tmp_path / "genres.csv", "text,labels\nfunny and sad,comedy|drama\njust funny,comedy\nnothing,\n")
+    with pytest.raises(UserError, match=r"line 4: empty label; .*pass --multi-label --label-delimiter '\|'"):
+        task.read(path, task.Options(label_column="labels"))
+    examples = task.read(path, task.Options(label_column="labels", multi_label=True, label_delimiter="|"))
+    assert [e["labels"] for e in examples] == [["comedy", "drama"], ["comedy"], []]

@@ -62,7 +62,12 @@ class ClassificationTask:
             if opts.text_pair_column:
                 ex["text_pair"] = _text(row[opts.text_pair_column], loc, opts.text_pair_column)
             if labelled:
-                ex["labels"] = _labels(row[opts.label_column], loc, opts, names)
+                try:
+                    ex["labels"] = _labels(row[opts.label_column], loc, opts, names)
+                except UserError as e:  # an empty label in what looks like multi-label data: a row with no label
+                    hint = None if opts.multi_label else multi_label_hint(
+                        list({lab for x in examples for lab in x["labels"]}))
+                    raise UserError(f"{e}; {hint}" if hint and "empty label" in str(e) else str(e)) from None
             examples.append(ex)
         return examples
 
