@@ -80,6 +80,7 @@ VARIANTS = {
     "attack-p1-e4": {**TYPO, "augment_prob": 1.0, "augment_target": "attack", "epochs": 4},
     "attack+cons": {**TYPO, "augment_target": "attack", "augment_consistency": 1.0},
     "attack-p1+cons": {**TYPO, "augment_prob": 1.0, "augment_target": "attack", "augment_consistency": 1.0},
+    "attack-p1+cons0.3": {**TYPO, "augment_prob": 1.0, "augment_target": "attack", "augment_consistency": 0.3},
     "typo+cons": {**TYPO, "augment_consistency": 1.0},
     "attack-e4": {**TYPO, "augment_target": "attack", "epochs": 4},
     "attack-sev0.2": {**TYPO, "augment_target": "attack", "augment_severity": 0.2},

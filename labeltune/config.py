@@ -149,6 +149,7 @@ class TrainConfig:
             (self.save_every >= 0, f"{flag('save_every')} must be 0 (each evaluation) or a number of steps"),
             (self.eval_batch_size >= 1, f"{flag('eval_batch_size')} must be at least 1"),
             (self.threads >= 0, f"{flag('threads')} must be 0 (PyTorch's default) or a number of threads"),
+            (0 <= self.seed < 2**32, f"{flag('seed')} must be in [0, 2**32) (numpy's seed range)"),
             (0 <= self.augment_prob <= 1, f"{flag('augment_prob')} must be in [0, 1]"),
             (0 < self.augment_severity <= 1, f"{flag('augment_severity')} must be in (0, 1]"),
             (self.augment_target in ("random", "salient", "attack"),

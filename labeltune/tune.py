@@ -266,6 +266,9 @@ def tune(cfg: TrainConfig, opts, topts: TuneOptions) -> dict:
         raise UserError("--output is required: the directory for the study, the report and the refit model")
     if os.path.exists(cfg.output) and not os.path.isdir(cfg.output):
         raise UserError(f"--output {cfg.output} is a file, expected a directory")
+    if os.path.isfile(os.path.join(cfg.output, "labeltune.json")):  # its split.json / splits/ would be replaced
+        raise UserError(f"--output {cfg.output} holds a trained model (labeltune.json); tune writes its study, folds "
+                        "and report there and its refit model under model/: give a new directory")
     out = cfg.output
     os.makedirs(out, exist_ok=True)
     if cfg.report_to and not cfg.tracking_dir:  # one store for every fold and the refit (fold dirs are removed)

@@ -238,6 +238,12 @@ CASES = [
      ["in.csv: no column 'source'", "--source-column"]),
     ("mt-evaluate-parallel-lengths", {"v.en": "a\nb\n", "v.es": "a\n"},
      ["evaluate", "--model", "{mt}", "--data", "{d}/v.en,{d}/v.es"], ["v.en has 2 lines"]),
+    ("seed-out-of-range", {"a.csv": "text,label\ngood,pos\nbad,neg\n"},
+     ["train", "--model", "{model}", "--train", "{d}/a.csv", "--output", "{d}/o", "--seed", "-1"],
+     ["--seed", "[0, 2**32)"]),
+    ("tune-into-a-trained-run", {"a.csv": "text,label\ngood,pos\nbad,neg\n"},
+     ["tune", "--model", "{model}", "--train", "{d}/a.csv", "--output", "{clf}", "--test-fraction", "0.2"],
+     ["--output {clf} holds a trained model", "give a new directory"]),
 ]
 
 
