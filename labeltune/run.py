@@ -158,6 +158,9 @@ def _check_output(cfg: TrainConfig) -> str:
     out = cfg.output
     if os.path.exists(out) and not os.path.isdir(out):
         raise UserError(f"--output {out} is a file, expected a directory")
+    if (cfg.resume and checkpoint.existing(os.path.join(out, "checkpoint")) is None
+            and not os.path.exists(os.path.join(out, META_FILE))):  # resume-or-start (scripts rerun one command)
+        print(f"--resume: no checkpoint in {out} to continue from; training from the start", flush=True)
     if os.path.isdir(out) and not _is_labeltune_output(out):
         present = sorted(os.listdir(out))
         clash = sorted(set(present) & set(OWN_FILES + HF_FILES))

@@ -77,6 +77,14 @@ def test_max_steps_sets_the_length_and_the_auto_line_says_so(small_csv, tiny_ber
     assert metrics["steps"] == 7 and "epochs" not in metrics["auto_settings"]
 
 
+def test_resume_with_nothing_to_resume_says_it_starts_afresh(small_csv, tiny_bert_dir, tmp_path, capsys):
+    out = str(tmp_path / "fresh")
+    assert main(["train", "--model", tiny_bert_dir, "--train", small_csv, "--output", out, "--quiet",
+                 "--precision", "fp32", "--max-steps", "1", "--resume"]) == 0
+    assert f"--resume: no checkpoint in {out} to continue from; training from the start" in capsys.readouterr().out
+    assert os.path.exists(os.path.join(out, "labeltune.json"))
+
+
 # --- 2. QA: unanswerable questions switch SQuAD v2 handling on ----------------------------------------------
 def _squad(path, n=8, impossible=(1, 5)):
     ctx = "In the beginning God created the heavens and the earth. The earth was formless and empty."
