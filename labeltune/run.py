@@ -64,6 +64,11 @@ def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
         raise with_task_hint(e, cfg.train, task.name) from None
     validation = task.read(cfg.validation, opts) if cfg.validation else None
     test = task.read(cfg.test, opts) if cfg.test else None
+    for name in ("validation", "test"):  # allowed (a smoke test does it), but its scores then say nothing
+        other = getattr(cfg, name)
+        if other and os.path.isfile(other) and os.path.isfile(cfg.train) and os.path.samefile(other, cfg.train):
+            print(f"warning: --{name} {other} is the --train file: its scores are on training rows, not held-out "
+                  "ones", flush=True)
     fractions = [cfg.validation_fraction if validation is None else 0.0, cfg.test_fraction if test is None else 0.0]
     if any(fractions):
         groups, strata = task.split_keys(train)

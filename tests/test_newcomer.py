@@ -85,6 +85,12 @@ def test_resume_with_nothing_to_resume_says_it_starts_afresh(small_csv, tiny_ber
     assert os.path.exists(os.path.join(out, "labeltune.json"))
 
 
+def test_validation_file_that_is_the_train_file_is_warned_about(small_csv, tiny_bert_dir, tmp_path, capsys):
+    assert main(["train", "--model", tiny_bert_dir, "--train", small_csv, "--validation", small_csv, "--output",
+                 str(tmp_path / "same"), "--quiet", "--precision", "fp32", "--max-steps", "1"]) == 0
+    assert f"warning: --validation {small_csv} is the --train file" in capsys.readouterr().out
+
+
 # --- 2. QA: unanswerable questions switch SQuAD v2 handling on ----------------------------------------------
 def _squad(path, n=8, impossible=(1, 5)):
     ctx = "In the beginning God created the heavens and the earth. The earth was formless and empty."
