@@ -397,3 +397,27 @@ def test_every_command_help_renders(capsys):
             main([command, "--help"])
         assert e.value.code == 0, command
         assert "usage:" in capsys.readouterr().out, command
+
+
+def test_classification_predicts_a_txt_of_one_text_per_line(small_csv, tiny_bert_dir, tmp_path):
+    """predict --input texts.txt: each line one input, output row N = line N; a .txt that cannot be that is refused."""
+    from labeltune.tasks.classification import ClassificationTask
+
+    out = str(tmp_path / "clf")
+    labeltune.train(model=tiny_bert_dir, train=small_csv, output=out, max_steps=1, quiet=True, precision="fp32")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a good film, really\r\nan awful film\nfine\n", encoding="utf-8")
+    assert main(["predict", "--model", out, "--input", str(texts), "--output", str(tmp_path / "p.jsonl")]) == 0
+    rows = [json.loads(x) for x in open(tmp_path / "p.jsonl", encoding="utf-8")]
+    assert [r["text"] for r in rows] == ["a good film, really", "an awful film", "fine"]
+    assert all(r["label"] in ("pos", "neg") for r in rows)
+    task, opts = ClassificationTask(), ClassificationTask.Options()
+    cases = {"gap.txt": ("good\n\nbad\n", r"gap\.txt, line 2: empty line"),
+             "head.txt": ("text\ngood\n", r"head\.txt, line 1: 'text' is a column name"),
+             "tab.txt": ("text\tlabel\ngood\tpos\n", r"tab-separated column names.*rename the file to \.tsv")}
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+        with pytest.raises(labeltune.UserError, match=message):
+            task.read(str(tmp_path / name), opts, labelled=False)
+    with pytest.raises(labeltune.UserError, match=r"a \.txt holds texts only.*'text' and a 'label' column"):
+        task.read(str(texts), opts)  # train / evaluate

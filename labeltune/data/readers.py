@@ -119,6 +119,16 @@ def read_text(path: str) -> str:
     return text
 
 
+def read_lines(path: str) -> list[tuple[str, str]]:
+    """(line, where) for each line of a one-item-per-line file (.txt): only \n ends a line (see _read_delimited),
+    a final newline adds none, and a blank line is kept, for the task to refuse (skipping it would shift output
+    row N away from input line N)."""
+    lines = read_text(path).split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the file's final newline
+    return [(line.rstrip("\r"), where(path, n)) for n, line in enumerate(lines, start=1)]
+
+
 def legacy_hint(raw: bytes) -> str:
     """How to convert a file that is not UTF-8 but reads as Windows-1252 (Excel's "CSV" on Windows; Latin-1's
     superset): the one legacy encoding common enough to name."""
@@ -183,11 +193,11 @@ def _rename_hint(path: str) -> str:
     last = first.split()[-1] if first.split() else ""
     if first.startswith("-DOCSTART-") or last == "O" or last[:2] in ("B-", "I-"):  # CoNLL: hints.py's --task hint
         return ""
-    found = _separated_header(first)
+    found = separated_header(first)
     return f"; its first line is {found[0]}-separated: rename it to {found[1]}" if found else ""
 
 
-def _separated_header(line: str) -> tuple[str, str] | None:
+def separated_header(line: str) -> tuple[str, str] | None:
     """("tab", ".tsv") or ("comma", ".csv") ... when `line` reads as a header of column names (a comma in a
     sentence of prose is no separator), else None."""
     for sep, name, ext in (("\t", "tab", ".tsv"), (",", "comma", ".csv"), (";", "semicolon", ".csv")):
@@ -291,7 +301,7 @@ def _read_jsonl(path: str, text: str, problems: list[str] | None = None) -> Tabl
         try:
             objects.append((json.loads(line), n, where(path, n)))
         except json.JSONDecodeError as e:
-            found = None if objects or line.lstrip().startswith(("{", "[")) else _separated_header(line)
+            found = None if objects or line.lstrip().startswith(("{", "[")) else separated_header(line)
             hint = f"; the file looks {found[0]}-separated: rename it to {found[1]}" if found else ""
             raise_or_record(problems, f"{where(path, n)}: not valid JSON ({e.msg} at column {e.colno}){hint}")
     return _objects_table(path, objects, problems)

@@ -17,7 +17,7 @@ import torch
 
 from ..batching import collate_encoder
 from ..config import opt
-from ..data.readers import read_table
+from ..data.readers import read_lines, read_table, separated_header
 from ..errors import UserError
 from ..inference import run_batches
 from ..models import from_pretrained
@@ -48,6 +48,8 @@ class ClassificationTask:
 
     # --- data -----------------------------------------------------------------------------------
     def read(self, path: str, opts: ClassificationOptions, labelled: bool = True) -> list[dict]:
+        if str(path).lower().endswith(".txt"):
+            return _read_text_lines(path, opts, labelled)
         table = read_table(path)
         table.require(opts.text_column, "--text-column")
         if opts.text_pair_column:
@@ -405,6 +407,31 @@ def _labels(value, loc: str, opts: ClassificationOptions, names: list[str] | Non
     if isinstance(value, list):
         raise UserError(f"{loc}: label is a list {value!r}; pass --multi-label for multi-label data")
     return [_one_label(value, loc, names)]
+
+
+def _read_text_lines(path: str, opts: ClassificationOptions, labelled: bool) -> list[dict]:
+    """A .txt of inputs to predict, one text per line (no header; a blank line is refused, so output row N is
+    input line N). Labelled data needs a table: a label has no place on a line of text."""
+    lines = read_lines(path)
+    header = separated_header(lines[0][0]) if lines else None
+    if header:  # a table saved as .txt (Excel's "Text (Tab delimited)")
+        raise UserError(f"{lines[0][1]}: {header[0]}-separated column names, but a .txt holds one text per line; "
+                        f"rename the file to {header[1]}")
+    if labelled:
+        raise UserError(f"{path}: a .txt holds texts only (one per line); train and evaluate read .csv, .tsv, .jsonl "
+                        f"or .json with a '{opts.text_column}' and a '{opts.label_column}' column")
+    if opts.text_pair_column:
+        raise UserError(f"{path}: a .txt holds one text per line, and this model classifies sentence pairs; give a "
+                        f".csv or .jsonl with '{opts.text_column}' and '{opts.text_pair_column}' columns")
+    if lines and lines[0][0].strip() == opts.text_column:
+        raise UserError(f"{lines[0][1]}: '{opts.text_column}' is a column name, but a .txt holds one text per line "
+                        "and no header; delete line 1, or rename the file to .csv")
+    out = []
+    for line, loc in lines:
+        if not line.strip():
+            raise UserError(f"{loc}: empty line; in a .txt every line is a text (remove it or fill it in)")
+        out.append({"text": line.strip(), "_where": loc})
+    return out
 
 
 def _one_label(value, loc: str, names: list[str] | None) -> str:

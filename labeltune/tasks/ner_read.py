@@ -11,7 +11,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from ..data.readers import raise_or_record, read_table, read_text, recorded
+from ..data.readers import raise_or_record, read_lines, read_table, read_text, recorded
 from ..errors import UserError, flag, where
 from .ner_tags import detect_scheme, parse_tag, to_iob2
 
@@ -143,14 +143,11 @@ def read_text_lines(path: str, labelled: bool) -> list[dict]:
     if labelled:
         raise UserError(f"{flag('data_format')} text: {path} holds texts without entities; train and evaluate read "
                         "CoNLL or JSON Lines (tokens and tags, or text and entity spans)")
-    lines = read_text(path).split("\n")  # only \n ends a line (see readers._read_delimited)
-    if lines[-1] == "":
-        lines.pop()  # the file's final newline
     out = []
-    for n, line in enumerate(lines, start=1):
+    for line, loc in read_lines(path):
         if not line.strip():
-            raise UserError(f"{where(path, n)}: empty line; with {flag('data_format')} text every line is a text")
-        out.append({"text": line.rstrip("\r"), "_where": where(path, n)})
+            raise UserError(f"{loc}: empty line; with {flag('data_format')} text every line is a text")
+        out.append({"text": line, "_where": loc})
     return out
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..data.readers import read_table, read_text
-from ..errors import UserError, flag, where
+from ..data.readers import read_lines, read_table
+from ..errors import UserError, flag
 
 
 def _text(value, loc: str, column: str) -> str:
@@ -75,14 +75,7 @@ def _read_translation_dicts(table, opts, labelled: bool) -> list[dict]:
 
 def _read_lines(path: str) -> list[tuple[str, str]]:
     """(text, where) per line; a blank line is an error (it would shift the alignment if skipped)."""
-    lines = read_text(path).split("\n")  # only \n ends a line (see readers._read_delimited)
-    if lines and lines[-1] == "":
-        lines.pop()  # the file's final newline
-    out = []
-    for n, line in enumerate(lines, start=1):
-        loc = where(path, n)
-        out.append((_text(line.rstrip("\r"), loc, "line"), loc))
-    return out
+    return [(_text(line, loc, "line"), loc) for line, loc in read_lines(path)]
 
 
 def _read_parallel(source_path: str, target_path: str) -> list[dict]:
