@@ -21,9 +21,12 @@ def rotten_tomatoes(out_path: str, limit: int = 0, seed: int = 0) -> str:
 
     `limit` > 0 keeps a seeded, label-balanced sample of that many rows (for tests and quick demos).
     """
+    return _write(out_path, rotten_tomatoes_csv(limit, seed))
+
+
+def _write(out_path: str, text: str) -> str:
     from ..files import atomic_open
 
-    text = rotten_tomatoes_csv(limit, seed)
     with atomic_open(out_path, newline="") as f:  # refuses a folder; creates folders; the csv module's \r\n kept
         f.write(text)
     return out_path
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 if f.read() != text:
                     raise UserError(f"--out {a.out} exists and holds other data; choose another path, or pass "
                                     "--overwrite to replace it")
-        rotten_tomatoes(a.out, a.limit, a.seed)
+        _write(a.out, text)  # (the rows already drawn above)
     except (UserError, OSError) as e:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         return 2

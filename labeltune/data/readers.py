@@ -119,14 +119,19 @@ def read_text(path: str) -> str:
     return text
 
 
-def read_lines(path: str) -> list[tuple[str, str]]:
+def read_lines(path: str, blank: str) -> list[tuple[str, str]]:
     """(line, where) for each line of a one-item-per-line file (.txt): only \n ends a line (see _read_delimited),
-    a final newline adds none, and a blank line is kept, for the task to refuse (skipping it would shift output
-    row N away from input line N)."""
+    a final newline adds none, and a blank line is a UserError ending in `blank` (what to do), never skipped:
+    output row N stays input line N."""
     lines = read_text(path).split("\n")
     if lines[-1] == "":
         lines.pop()  # the file's final newline
-    return [(line.rstrip("\r"), where(path, n)) for n, line in enumerate(lines, start=1)]
+    out = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise UserError(f"{where(path, n)}: empty line; {blank}")
+        out.append((line.rstrip("\r"), where(path, n)))
+    return out
 
 
 def legacy_hint(raw: bytes) -> str:

@@ -412,7 +412,7 @@ def _labels(value, loc: str, opts: ClassificationOptions, names: list[str] | Non
 def _read_text_lines(path: str, opts: ClassificationOptions, labelled: bool) -> list[dict]:
     """A .txt of inputs to predict, one text per line (no header; a blank line is refused, so output row N is
     input line N). Labelled data needs a table: a label has no place on a line of text."""
-    lines = read_lines(path)
+    lines = read_lines(path, "in a .txt every line is a text (remove it or fill it in)")
     header = separated_header(lines[0][0]) if lines else None
     if header:  # a table saved as .txt (Excel's "Text (Tab delimited)")
         raise UserError(f"{lines[0][1]}: {header[0]}-separated column names, but a .txt holds one text per line; "
@@ -426,12 +426,7 @@ def _read_text_lines(path: str, opts: ClassificationOptions, labelled: bool) -> 
     if lines and lines[0][0].strip() == opts.text_column:
         raise UserError(f"{lines[0][1]}: '{opts.text_column}' is a column name, but a .txt holds one text per line "
                         "and no header; delete line 1, or rename the file to .csv")
-    out = []
-    for line, loc in lines:
-        if not line.strip():
-            raise UserError(f"{loc}: empty line; in a .txt every line is a text (remove it or fill it in)")
-        out.append({"text": line.strip(), "_where": loc})
-    return out
+    return [{"text": line.strip(), "_where": loc} for line, loc in lines]
 
 
 def _one_label(value, loc: str, names: list[str] | None) -> str:

@@ -143,12 +143,8 @@ def read_text_lines(path: str, labelled: bool) -> list[dict]:
     if labelled:
         raise UserError(f"{flag('data_format')} text: {path} holds texts without entities; train and evaluate read "
                         "CoNLL or JSON Lines (tokens and tags, or text and entity spans)")
-    out = []
-    for line, loc in read_lines(path):
-        if not line.strip():
-            raise UserError(f"{loc}: empty line; with {flag('data_format')} text every line is a text")
-        out.append({"text": line, "_where": loc})
-    return out
+    return [{"text": line, "_where": loc}
+            for line, loc in read_lines(path, f"with {flag('data_format')} text every line is a text")]
 
 
 def read_jsonl(path: str, opts: NEROptions, labelled: bool = True, problems: list[str] | None = None) -> list[dict]:

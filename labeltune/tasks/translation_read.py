@@ -75,7 +75,7 @@ def _read_translation_dicts(table, opts, labelled: bool) -> list[dict]:
 
 def _read_lines(path: str) -> list[tuple[str, str]]:
     """(text, where) per line; a blank line is an error (it would shift the alignment if skipped)."""
-    return [(_text(line, loc, "line"), loc) for line, loc in read_lines(path)]
+    return [(_text(line, loc, "line"), loc) for line, loc in read_lines(path, "remove the row or fill it in")]
 
 
 def _read_parallel(source_path: str, target_path: str) -> list[dict]:
