@@ -88,6 +88,9 @@ class TrainConfig:
                                         "deletion hurts the model in training most) or attack (salient, best edit)")
     augment_consistency: float = opt(0.0, "robust training: train each perturbed example beside its clean original, "
                                           "plus this weight x the symmetric KL between their predictions (0: off)")
+    word_recognition: str = opt("", "robust model: a typo-correcting front end saved with the model (Pruthi et al. "
+                                    "2019): en, es, fr, de, pt, it, nl, ru, ar, lv, eu, fa (that language's word "
+                                    "list + the training words) or data (training words only); '' off")
     rdrop: float = opt(0.0, "robust training: R-Drop weight, symmetric KL between two dropout passes (0: off)")
     adv_eps: float = opt(0.0, "robust training: FGM adversarial step on the input embeddings, L2 size (0: off)")
     peft: str = opt("none", "none | lora | ia3: train small adapters (the peft library) and the task head instead of "
@@ -158,6 +161,10 @@ class TrainConfig:
             (self.augment_consistency >= 0, f"{flag('augment_consistency')} must be >= 0 (0: off)"),
             (not self.augment_consistency or bool(self.augment),
              f"{flag('augment_consistency')} needs {flag('augment')} (the perturbation of the second view)"),
+            (self.word_recognition in ("", "data", "en", "es", "fr", "de", "pt", "it", "nl", "ru", "ar", "lv", "eu",
+                                       "fa"),
+             f"{flag('word_recognition')} must be a language of the word list (en, es, fr, de, pt, it, nl, ru, ar, "
+             "lv, eu, fa) or data (the training words alone)"),
             (self.rdrop >= 0, f"{flag('rdrop')} must be >= 0 (0: off)"),
             (self.adv_eps >= 0, f"{flag('adv_eps')} must be >= 0 (0: off)"),
             (self.peft in ("none", "lora", "ia3"), f"{flag('peft')} must be none, lora or ia3"),
@@ -278,6 +285,8 @@ def coerce(value: Any, kind, key: str, source: str) -> Any:
     if kind is str:
         if isinstance(value, str):
             return value
+        if isinstance(value, os.PathLike):  # a pathlib.Path from a script or notebook (train=Path("data.csv"))
+            return os.fspath(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
         if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):

@@ -33,7 +33,7 @@ try:  # the newest opset torch.onnx.export(..., dynamo=False) writes
     from torch.onnx._constants import ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET as MAX_OPSET
 except ImportError:  # a private name: torch 2.13 has it; another version may not
     MAX_OPSET = 20
-COPIED = ("metrics.json", "config.yaml", "split.json", "train_log.jsonl", "README.md")
+COPIED = ("metrics.json", "config.yaml", "split.json", "train_log.jsonl", "README.md", "word_recognition.json")
 
 
 @dataclass

@@ -64,3 +64,27 @@ def check_model_file(model_dir: str, output: str | None, flag: str = "--output",
         raise UserError(f"{flag} {output} is a file of the model in {model_dir} (written by `labeltune train`); "
                         "writing there would damage the model or its record: choose another name, e.g. "
                         f"{os.path.join(model_dir, instead)}")
+
+
+def api_inputs(inputs, method: str) -> list:
+    """The inputs given to `Predictor.predict` / `explain` as a list: one string or dict is one input, a pandas
+    DataFrame its rows as dicts (iterated, a DataFrame yields its column names, which were predicted as if they
+    were texts), None or a number a UserError (was "'NoneType' object is not iterable")."""
+    if isinstance(inputs, (str, dict)):
+        return [inputs]
+    if hasattr(inputs, "columns") and callable(getattr(inputs, "to_dict", None)):  # pandas.DataFrame
+        return inputs.to_dict("records")
+    if inputs is None or isinstance(inputs, (bytes, int, float)) or not hasattr(inputs, "__iter__"):
+        raise UserError(f"{method}(): got {type(inputs).__name__}; give a list of inputs (strings, or the task's "
+                        f"dicts, or a pandas DataFrame with the input columns), e.g. {method}([\"a gripping film\"])")
+    return list(inputs)
+
+
+def model_directory(directory) -> str:
+    """`labeltune.load`'s directory as a str (a pathlib.Path is fine); anything else a UserError saying what to give."""
+    if isinstance(directory, os.PathLike):
+        directory = os.fspath(directory)
+    if not isinstance(directory, str) or not directory:
+        raise UserError(f"labeltune.load(): got {type(directory).__name__} {directory!r} as the model directory; "
+                        "give the path (str or pathlib.Path) of a directory written by `labeltune train --output`")
+    return directory

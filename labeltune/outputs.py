@@ -93,7 +93,12 @@ def readable_rows(task, examples: list[dict], predictions: list[dict], kept: lis
     return rows
 
 
-def parse_keep(value: str | None) -> list[str]:
+def parse_keep(value) -> list[str]:
+    """--keep-columns 'id,date', or from Python a list or tuple of column names."""
+    if isinstance(value, (list, tuple)) and all(isinstance(c, str) for c in value):
+        return [c.strip() for c in value if c.strip()]
+    if value is not None and not isinstance(value, str):
+        raise UserError(f"keep_columns={value!r}: give the column names as a list of strings or 'id,date'")
     return [c.strip() for c in (value or "").split(",") if c.strip()]
 
 

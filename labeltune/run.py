@@ -25,7 +25,7 @@ from .outputs import check_output_file, check_records_name, parse_keep, readable
 from .data.split import grouped_stratified_split
 from .errors import UserError
 from .errors import flag as flag_name
-from .guards import check_model_file, not_a_run, smallest_fraction
+from .guards import api_inputs, check_model_file, model_directory, not_a_run, smallest_fraction
 from .models import quiet_libraries
 from .models import (choose_precision, limit_onednn_cache, load_tokenizer, reset_attention, resolve_model,
                      set_attention)
@@ -268,6 +268,10 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
         checkpoint.refuse_other_recipe(os.path.join(out, "checkpoint"), recipe)
     tokenizer = load_tokenizer(model_path, cfg.trust_remote_code)
     set_seed(cfg.seed)  # the new head's initialisation depends on it
+    if cfg.word_recognition:  # refused before any training when the task cannot have it
+        from .robustness import wordfix
+
+        wordfix.check(task, cfg.word_recognition)
     model = task.build_model(model_path, setup, opts, cfg)
     set_attention(model, cfg.attention, accelerator.device)
     model = adapters.apply(model, cfg)  # --peft: adapters + the head trainable, the rest frozen
@@ -336,6 +340,10 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     # evaluate` and `pipeline()` reproduce them exactly (the training kernel keeps probabilities in bf16)
     reset_attention(model)
     rt.model = model
+    fixer = None
+    if cfg.word_recognition:  # the final scores are those of what a reload predicts with: the front end included
+        fixer = wordfix.WordFixer.fit(task, train_ex, cfg.word_recognition)
+        task = wordfix.WordRecognition(task, fixer)
 
     state = last.get("state") or {}
     if state.get("step"):  # which weights the saved model holds
@@ -372,6 +380,8 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     if main:
         if save_model:
             save(out, task, model, tokenizer, setup, opts, max_length, full_weights)
+            if fixer is not None:
+                wordfix.attach(out, fixer)
             if peft_info:  # labeltune.json records the settings; <out>/adapter/ gets the tokenizer and its own
                 adapters.record(out, peft_info, tokenizer, cfg.seed)
         for split, preds in (predictions if save_model else {}).items():  # for error analysis, next to the gold data
@@ -432,13 +442,15 @@ class Predictor:
                  **option_overrides):
         if precision not in ("auto", "bf16", "fp16", "fp32"):
             raise UserError(f"--precision {precision}: must be auto, bf16, fp16 or fp32")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise UserError(f"--batch-size {batch_size}: must be at least 1")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise UserError(f"--batch-size {batch_size!r}: must be a whole number, at least 1")
         limit_onednn_cache()
         quiet_libraries()
+        directory = model_directory(directory)  # a pathlib.Path works; None is named, not a TypeError
         meta = read_meta(directory)
         self.directory = directory
         self.task = get_task(meta["task"])
+        word_recognition = option_overrides.pop("word_recognition", True)  # False: the network alone
         known = {k: v for k, v in meta["options"].items()}
         fields = [f.name for f in dataclasses.fields(self.task.Options)]
         for name in option_overrides:  # (was a TypeError from the dataclass)
@@ -466,6 +478,10 @@ class Predictor:
         else:
             model = adapters.load_model(self.task, directory, meta, self.opts).to(device)  # merged, or base + adapter
         tokenizer = load_tokenizer(directory)
+        if meta.get("word_recognition"):  # train --word-recognition: its typo-correcting front end reads the input
+            from .robustness import wordfix
+
+            self.task = wordfix.wrap(self.task, directory, meta, enabled=bool(word_recognition))
         self.rt = Runtime(model, tokenizer, meta["setup"], self.opts, meta["max_length"],
                           choose_precision(precision), batch_size, device)
 
@@ -477,10 +493,9 @@ class Predictor:
                             "(\"exported_from\" in its labeltune.json)")
 
     def predict(self, inputs) -> list[dict]:
-        """Predictions for a list of strings (or the task's input dicts); one string gives a list of one."""
-        if isinstance(inputs, (str, dict)):  # one input, not a sequence of characters (or of keys)
-            inputs = [inputs]
-        inputs = list(inputs)
+        """Predictions for a list of strings (or the task's input dicts; any iterable of them, or a pandas DataFrame
+        with the input columns); one string or dict gives a list of one. Plain Python values (JSON-serialisable)."""
+        inputs = api_inputs(inputs, "predict")  # one str/dict is one input; a DataFrame its rows
         if not inputs:
             return []
         return self.task.predict(self.rt, self.task.as_examples(inputs, self.opts))
@@ -503,7 +518,7 @@ class Predictor:
                     return self.predict_file(copy, output, keep_columns)
                 except UserError as e:
                     raise UserError(str(e).replace(copy, "standard input (JSON Lines)")) from None
-        keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
+        keep = parse_keep(keep_columns)  # a list, a tuple or "id,date"
         check_output_file(path, output)
         check_model_file(self.directory, output)
         check_records_name(output)
@@ -533,7 +548,7 @@ class Predictor:
         check_records_name(predictions, "--predictions")
         examples = self.read(path)
         self.task.check(examples, self.rt.setup, self.opts)
-        keep = keep_columns if isinstance(keep_columns, list) else parse_keep(keep_columns)
+        keep = parse_keep(keep_columns)  # a list, a tuple or "id,date"
         kept = source_rows(path, examples, keep) if predictions else None
         metrics, preds = self.task.evaluate(self.rt, examples)
         if predictions:
@@ -544,13 +559,14 @@ class Predictor:
         """Word attributions per input (see labeltune.explain; options as `labeltune explain`'s flags)."""
         from .explain import explain, explain_options
 
-        inputs = [inputs] if isinstance(inputs, (str, dict)) else list(inputs)
+        inputs = api_inputs(inputs, "explain")
         return explain(self, self.task.as_examples(inputs, self.opts), explain_options(**options))[0]
 
 
 def load(directory: str, **kwargs) -> Predictor:
     """A model written by `labeltune train`, ready to predict: `labeltune.load("runs/x").predict(["text"])`.
 
-    Keywords: precision ("auto", "bf16", "fp16", "fp32"), batch_size, backend, and any task option to override
-    what was saved (e.g. text_column="review")."""
+    Keywords: precision ("auto", "bf16", "fp16", "fp32"), batch_size, backend, word_recognition (False: predict
+    without the typo-correcting front end of `train --word-recognition`), and any task option to override what was
+    saved (e.g. text_column="review")."""
     return Predictor(directory, **kwargs)

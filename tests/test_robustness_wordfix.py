@@ -1,0 +1,107 @@
+"""train --word-recognition (labeltune/robustness/wordfix.py): typos of known words are corrected, everything else
+passes through, labels stay aligned for NER and QA, the saved model applies the front end in predict and the
+attack, `word_recognition=False` switches it off, and bad values are refused before training."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from labeltune.errors import UserError
+from labeltune.robustness.wordfix import WordFixer
+from labeltune.tasks.classification import ClassificationTask
+from labeltune.tasks.ner import NERTask
+from labeltune.tasks.qa import QATask
+from test_robustness import _write_csv, _zebra_rows
+
+TRAIN = [{"text": "a great film , truly great and a movie to see", "labels": ["positive"]},
+         {"text": "The movie is dull", "labels": ["negative"]}]
+
+
+def test_one_edit_typos_of_known_words_are_corrected_and_the_rest_passes_through():
+    fixer = WordFixer.fit(ClassificationTask(), TRAIN, "en")
+    assert fixer.counts["great"] == 2 and fixer.counts["movie"] == 2 and "," not in fixer.counts
+    # the four edits of the attack: keyboard neighbour, swap, drop, insert; case and punctuation kept
+    assert [fixer.correct(w) for w in ["grwat", "Taerg", "MOVEI", "flim.", "\"duull\"", "brillaint"]] == \
+        ["great", None, "MOVIE", "film.", "\"dull\"", "brilliant"]  # "taerg" is 2 edits away: left alone
+    # the training counts rank first: English alone ranks "get" above "great" for "gret"
+    assert fixer.correct("gret") == "great"
+    # known words (from the data or the language), short words and non-words pass through
+    for word in ["great", "unwatchable", "Spielberg", "iz", "zzqxw", "1998", "it's"]:
+        assert fixer.correct(word) is None, word
+    # 'data': the training words alone; a real word it never saw is corrected only if one edit from a known one
+    data_only = WordFixer.fit(ClassificationTask(), TRAIN, "data")
+    assert data_only.correct("gret") == "great" and data_only.correct("brillaint") is None
+    out = fixer.apply(ClassificationTask(), [{"text": "a gret flim, not dul", "labels": ["positive"]}])
+    assert out == [{"text": "a great film, not dull", "labels": ["positive"]}]
+
+
+def test_ner_tags_and_qa_answers_stay_aligned():
+    ner = NERTask()
+    fixer = WordFixer.fit(ner, [{"tokens": ["Abraham", "went", "to", "Egypt"], "tags": ["B-PER", "O", "O", "B-LOC"]}],
+                          "data")
+    out = fixer.apply(ner, [{"tokens": ["Abrahma", "wnet", "to", "Egpyt", "."], "tags": ["B-PER", "O", "O", "B-LOC", "O"]}])
+    assert out[0]["tokens"] == ["Abraham", "went", "to", "Egypt", "."]
+    assert out[0]["tags"] == ["B-PER", "O", "O", "B-LOC", "O"]
+
+    qa = QATask()
+    context = "the zebra ran passt the rivver in winter"
+    example = {"id": "0", "question": "where did the zebar run ?", "context": context,
+               "answers": [{"text": "in winter", "answer_start": context.index("in winter")}]}
+    fixer = WordFixer.fit(qa, [{"id": "1", "question": "zebra", "context": "past river zebra", "answers": []}], "data")
+    out = fixer.apply(qa, [example])[0]
+    assert out["question"] == "where did the zebra run ?" and out["context"] == "the zebra ran past the river in winter"
+    start = out["answers"][0]["answer_start"]
+    assert out["context"][start:start + len("in winter")] == "in winter"
+
+
+def test_bad_values_are_refused_before_training():
+    from labeltune.config import TrainConfig
+
+    with pytest.raises(UserError, match=r"--word-recognition \(word_recognition=\) must be a language"):
+        TrainConfig(word_recognition="english")
+    from labeltune.robustness.wordfix import check
+
+    with pytest.raises(UserError, match="has no perturb hook"):
+        check(type("T", (), {"name": "custom"})(), "en")
+
+
+@pytest.fixture(scope="module")
+def zebra_fixed(tmp_path_factory, tiny_bert_dir):
+    """The keyword-rule model of test_robustness ("contains 'zebra' -> positive"), trained with the front end."""
+    from labeltune.cli import main
+
+    d = tmp_path_factory.mktemp("zebra_wr")
+    train = _write_csv(d / "train.csv", _zebra_rows(240, 0))
+    test = _write_csv(d / "test.csv", _zebra_rows(40, 1))
+    out = str(d / "model")
+    assert main(["train", "--model", tiny_bert_dir, "--train", train, "--output", out, "--epochs", "6", "--batch-size",
+                 "16", "--lr", "3e-3", "--precision", "fp32", "--validation-fraction", "0", "--threads", "1",
+                 "--quiet", "--word-recognition", "data"]) == 0
+    return {"model": out, "test": test}
+
+
+def test_the_saved_model_corrects_typos_in_predict_and_the_attack(zebra_fixed, tmp_path):
+    import labeltune
+    from labeltune.robustness import RobustnessOptions, robustness
+
+    model = zebra_fixed["model"]
+    meta = json.load(open(os.path.join(model, "labeltune.json")))
+    assert meta["word_recognition"]["file"] == "word_recognition.json" and "word_recognition.json" in meta["files"]
+    assert json.load(open(os.path.join(model, "word_recognition.json")))["counts"]["zebra"] == 120
+
+    typos = ["movie zebar garden river", "movie zbera garden river", "movie zebrra garden river"]
+    fixed = labeltune.load(model, precision="fp32").predict(typos)
+    bare = labeltune.load(model, precision="fp32", word_recognition=False).predict(typos)
+    assert [p["label"] for p in fixed] == ["positive"] * 3  # read as "zebra"
+    assert [p["label"] for p in bare] == ["negative"] * 3  # the network alone does not know the typos
+
+    # the character attack that takes the plain zebra model's positives (test_robustness) now fails: every typo of
+    # "zebra" is corrected back before the model reads it
+    opts = RobustnessOptions(attack=True, budget=0.2, seed=1, perturbations="typo", attack_edits="char")
+    report = robustness(model, zebra_fixed["test"], str(tmp_path / "r"), opts)
+    assert report["rows"][0]["model"] >= 0.95
+    attack = report["attack"]["model"]
+    assert attack["attacked"] >= 38 and attack["attack_success_rate"] <= 0.05
