@@ -165,6 +165,22 @@ def score_split(models: dict[str, str], split: str, files: dict, work: str, args
     return out
 
 
+def add_word_recognition(base: str, model: str, files: dict, args) -> None:
+    """`X+wr`: the trained model X plus the front end `train --word-recognition en` writes (fitted on the same
+    training file), without training X again: the network is the same, so only the front end differs."""
+    import shutil
+
+    import labeltune
+    from labeltune.robustness.wordfix import WordFixer, attach
+
+    if not os.path.exists(os.path.join(base, "labeltune.json")):
+        raise SystemExit(f"{os.path.basename(model)}: train {os.path.basename(base)} first (list it in --variants)")
+    shutil.copytree(base, model + ".tmp", dirs_exist_ok=True)
+    p = labeltune.load(base)
+    attach(model + ".tmp", WordFixer.fit(p.task, p.task.read(files["train"], p.opts), args.word_recognition))
+    os.replace(model + ".tmp", model)
+
+
 def table(results: dict[str, dict]) -> str:
     keys = list(next(iter(results.values())))
     lines = ["| " + " | ".join(["variant"] + keys) + " |", "|" + "---|" * (len(keys) + 1)]
@@ -188,24 +204,28 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--variants", default="plain,typo,typo+rdrop,typo+fgm", help=", ".join(VARIANTS))
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--word-recognition", default="en", help="the word list of the +wr variants' front end")
     p.add_argument("--work", default="", help="directory for data, models and reports (models found there are reused)")
     p.add_argument("--out", default="", help="also write the results JSON here")
     args = p.parse_args()
     import labeltune
 
     names = args.variants.split(",")
-    if "plain" not in names or set(names) - set(VARIANTS):
-        raise SystemExit(f"--variants: plain and any of {', '.join(VARIANTS)}")
+    if "plain" not in names or {n.removesuffix("+wr") for n in names} - set(VARIANTS):
+        raise SystemExit(f"--variants: plain and any of {', '.join(VARIANTS)}, each also with +wr")
     work = args.work or tempfile.mkdtemp(prefix="bench-robustness-")
     os.makedirs(work, exist_ok=True)
     files = split(work, args.train_size, args.n_val, args.n_test, args.seed)
     recipe = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr)) if v}
     models = {}
-    for name in names:
+    for name in sorted(names, key=lambda n: n.endswith("+wr")):  # a +wr variant copies its trained base model
         model = models[name] = os.path.join(work, f"model-{name}")
-        if not os.path.exists(os.path.join(model, "labeltune.json")):
+        if name.endswith("+wr") and not os.path.exists(os.path.join(model, "labeltune.json")):
+            add_word_recognition(models.get(name[:-3]) or os.path.join(work, f"model-{name[:-3]}"), model, files, args)
+        elif not os.path.exists(os.path.join(model, "labeltune.json")):
             labeltune.train(train=files["train"], output=model, seed=args.seed, validation_fraction=0.0, quiet=True,
                             overwrite=True, threads=args.threads, **{**recipe, **VARIANTS[name]})
+    models = {name: models[name] for name in names}  # plain first: its right answers make the pool
     results = {split: score_split(models, split, files, work, args) for split in ("val", "test")}
     for name in ("val", "test"):
         print(f"\n{name}:\n{table(results[name])}")
