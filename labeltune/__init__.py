@@ -46,7 +46,18 @@ def learning_curve(**options) -> dict:
     from .tasks import get_task
 
     task = get_task(options.get("task", "classification"))
-    return curve(*split_options(options, [TrainConfig, task.Options, CurveOptions], "labeltune.learning_curve()"))
+    # as `labeltune curve` refuses them: every run trains afresh, without validation, keeping no weights
+    unused = [k for k in ("validation_fraction", "resume", "save_adapter", "overwrite") if options.get(k) not in (None, False)]
+    if unused:
+        raise UserError(f"labeltune.learning_curve(): {', '.join(unused)} is not used by a curve (each run trains "
+                        "afresh with no validation split and keeps no weights; a rerun reuses finished runs); leave "
+                        "it out")
+    compare = options.pop("compare", None)  # {"name": {"lr": 3e-4}} as well as the flag's 'name:lr=3e-4;...'
+    cfg, opts, copts = split_options(options, [TrainConfig, task.Options, CurveOptions], "labeltune.learning_curve()")
+    if compare is not None:
+        copts.compare = compare if isinstance(compare, dict) else split_options(
+            {"compare": compare}, [CurveOptions], "labeltune.learning_curve()")[0].compare
+    return curve(cfg, opts, copts)
 
 
 def suggest(**options) -> list[dict]:

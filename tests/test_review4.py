@@ -62,3 +62,18 @@ def test_predict_takes_a_dataframe_and_refuses_none(clf_run):
         labeltune.load(None)
     with pytest.raises(UserError, match=r"keep_columns=5: give the column names"):
         predictor.predict_file(clf_run + "/splits/none.csv", "x.csv", keep_columns=5)
+
+
+def test_learning_curve_takes_compare_as_a_dict_and_refuses_unused_options(tmp_path, tiny_bert_dir):
+    """The docstring's compare={"full": {}, "fast": {"lr": 3e-4}} was "'compare' (--compare) = {...}: expected a
+    string"; validation_fraction=0.2 (refused by `labeltune curve`) was ignored in silence from Python."""
+    data = _rows(tmp_path / "train.csv", [(f"a wonderful film {i}", "positive") if i % 2 else (f"a dull mess {i}",
+                                                                                                "negative") for i in range(12)])
+    common = dict(model=tiny_bert_dir, train=data, test_fraction=0.34, sizes=[4], seeds=1, max_steps=1,
+                  **_fast())
+    with pytest.raises(UserError, match=r"learning_curve\(\): validation_fraction is not used by a curve"):
+        labeltune.learning_curve(output=str(tmp_path / "c0"), validation_fraction=0.2, **common)
+    report = labeltune.learning_curve(output=tmp_path / "c1", compare={"full": {}, "fast": {"lr": 3e-4}}, **common)
+    assert report["recipes"] == {"full": {}, "fast": {"lr": 3e-4}}
+    assert sorted(p.name for p in (tmp_path / "c1" / "runs").iterdir()) == ["fast", "full"]
+    json.dumps(report)
