@@ -62,12 +62,21 @@ def learning_curve(**options) -> dict:
 
 def suggest(**options) -> list[dict]:
     """`labeltune suggest` from Python: the pool rows to label next (`model=`, `pool=`, `output=`, `n=`,
-    `strategy=`); returns them with their rank and score."""
+    `strategy=`, and the model's input options as `labeltune suggest` takes them, e.g. `text_column="review"`);
+    returns them with their rank and score."""
     from .active import SuggestOptions, suggest as _suggest
-    from .config import split_options
+    from .config import field_names, split_options
 
-    (sopts,) = split_options(options, [SuggestOptions], "labeltune.suggest()")
-    return _suggest(sopts)
+    classes = [SuggestOptions]
+    if options.get("model") and set(options) - set(field_names(SuggestOptions)):  # the saved model's task options
+        from .guards import model_directory
+        from .run import read_meta
+        from .tasks import get_task
+
+        classes.append(get_task(read_meta(model_directory(options["model"]))["task"]).Options)
+    sopts, *task_opts = split_options(options, classes, "labeltune.suggest()")
+    overrides = {k: getattr(task_opts[0], k) for k in options if task_opts and k in field_names(classes[1])}
+    return _suggest(sopts, overrides)
 
 
 __all__ = ["UserError", "Predictor", "load", "train", "tune_model", "learning_curve", "suggest"]

@@ -77,3 +77,15 @@ def test_learning_curve_takes_compare_as_a_dict_and_refuses_unused_options(tmp_p
     assert report["recipes"] == {"full": {}, "fast": {"lr": 3e-4}}
     assert sorted(p.name for p in (tmp_path / "c1" / "runs").iterdir()) == ["fast", "full"]
     json.dumps(report)
+
+
+def test_suggest_takes_the_model_s_input_options(clf_run, tmp_path):
+    """`labeltune suggest --text-column review` works, labeltune.suggest(text_column="review") was "unknown option
+    'text_column'; known keys: batch_size, ..." (the Python API had no way to name the pool's text column)."""
+    pool = _rows(tmp_path / "pool.csv", [(f"film number {i}", f"{i:03d}") for i in range(6)], header=("review", "id"))
+    chosen = labeltune.suggest(model=pathlib.Path(clf_run), pool=pool, output=str(tmp_path / "next.csv"), n=2,
+                               text_column="review")
+    assert [r["rank"] for r in chosen] == [1, 2] and all(r["review"].startswith("film number") for r in chosen)
+    assert all(isinstance(r["id"], str) and len(r["id"]) == 3 for r in chosen)  # '000' kept as text
+    with pytest.raises(UserError, match=r"suggest\(\): unknown option 'text_colum'; did you mean 'text_column'"):
+        labeltune.suggest(model=clf_run, pool=pool, output=str(tmp_path / "x.csv"), text_colum="review")
