@@ -298,13 +298,31 @@ def coerce(value: Any, kind, key: str, source: str) -> Any:
 _KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number, e.g. 3e-5", str: "a string"}
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice: PyYAML keeps the last in silence (`epochs: 1` above, `epochs: 20`
+    further down: 20 epochs trained, and the first line looks like the setting)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key: construct_mapping's own error names it
+                break
+            if first != key_node.start_mark.line:
+                raise yaml.constructor.ConstructorError(None, None, f"'{key}' is given twice (first on line "
+                                                        f"{first + 1}); keep one", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str) -> dict:
     """Read a YAML config file into a flat dict (keys with '-' are accepted as '_')."""
     if not os.path.exists(path):
         raise UserError(f"config file {path} does not exist")
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
+            data = yaml.load(f, Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as e:  # one line with the line number (PyYAML's own message spans several)
         mark = getattr(e, "problem_mark", None)
         at = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else path
@@ -314,7 +332,11 @@ def read_yaml(path: str) -> dict:
         raise UserError(f"{path}: byte {e.object[e.start]:#x} is not valid UTF-8; re-save the file as UTF-8") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of option: value at the top level")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+    # a run's own config.yaml also records what it resolved (run.py); read back, it repeats the run
+    return {str(k).replace("-", "_"): v for k, v in data.items() if k not in RUN_RECORD_KEYS}
+
+
+RUN_RECORD_KEYS = ("resolved_model_path", "precision_used", "auto_settings")  # written by train, not options
 
 
 def to_dict(*configs) -> dict:

@@ -89,3 +89,39 @@ def test_suggest_takes_the_model_s_input_options(clf_run, tmp_path):
     assert all(isinstance(r["id"], str) and len(r["id"]) == 3 for r in chosen)  # '000' kept as text
     with pytest.raises(UserError, match=r"suggest\(\): unknown option 'text_colum'; did you mean 'text_column'"):
         labeltune.suggest(model=clf_run, pool=pool, output=str(tmp_path / "x.csv"), text_colum="review")
+
+
+def test_a_run_s_config_yaml_repeats_the_run(tmp_path, tiny_bert_dir, capsys):
+    """defaults.py: config.yaml is written "so the run can be repeated"; `labeltune train runs/x/config.yaml` was
+    "unknown option 'resolved_model_path'" (and auto_settings, precision_used: what the run resolved)."""
+    from labeltune.cli import main
+
+    data = _rows(tmp_path / "train.csv")
+    labeltune.train(model=tiny_bert_dir, train=data, validation=data, output=str(tmp_path / "a"), max_steps=1,
+                    precision="fp32", quiet=True, threads=1)  # lr, batch size: auto, so recorded in config.yaml
+    assert "auto_settings" in (tmp_path / "a" / "config.yaml").read_text()
+    assert main(["train", str(tmp_path / "a" / "config.yaml"), "--output", str(tmp_path / "b")]) == 0
+    first = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    again = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert again["validation"] == first["validation"] and again["steps"] == first["steps"] == 1
+    assert "auto_settings" not in again  # the values chosen the first time are given the second
+
+
+def test_config_files_by_flag_json_and_their_mistakes(tmp_path, capsys):
+    """`--config FILE` (many tools' spelling) was "unrecognized arguments"; a .json config was not read; `task: [a]`
+    was a TypeError traceback; a key given twice kept the last value in silence."""
+    from labeltune.cli import main
+
+    data = _rows(tmp_path / "train.csv")
+    (tmp_path / "c.yaml").write_text(f"train: {data}\n")
+    (tmp_path / "c.json").write_text(json.dumps({"train": data, "task": "classification"}))
+    for argv in (["--config", str(tmp_path / "c.yaml")], [f"--config={tmp_path / 'c.json'}"], [str(tmp_path / "c.json")]):
+        assert main(["debug-data", *argv]) == 0, argv
+    for text, words in (("task: [a]\n", "--task ['a']: unknown task"),
+                        (f"train: {data}\nepochs: 1\nlr: 1e-4\nepochs: 20\n",
+                         "line 4, column 1: not valid YAML ('epochs' is given twice (first on line 2); keep one)")):
+        (tmp_path / "bad.yaml").write_text(text)
+        capsys.readouterr()
+        assert main(["train", "--config", str(tmp_path / "bad.yaml"), "--output", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err
