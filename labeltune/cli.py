@@ -82,7 +82,18 @@ def _task_name(argv: list[str], config_file: str | None, default: str = "classif
 
 
 def _config_file(argv: list[str]) -> str | None:
-    return argv[0] if argv and not argv[0].startswith("-") and argv[0].endswith((".yaml", ".yml")) else None
+    return argv[0] if argv and not argv[0].startswith("-") and argv[0].endswith((".yaml", ".yml", ".json")) else None
+
+
+def _config_flag(argv: list[str]) -> list[str]:
+    """`--config FILE` (or `--config=FILE`), the spelling of many tools, as the leading CONFIG file argument (was
+    "unrecognized arguments"). A JSON file is YAML too."""
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            return [argv[i + 1], *argv[:i], *argv[i + 2:]]
+        if arg.startswith("--config="):
+            return [arg.split("=", 1)[1], *argv[:i], *argv[i + 1:]]
+    return argv
 
 
 def parse_train_like(command: str, argv: list[str]):
@@ -198,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(command_list(COMMANDS))
         return 0
-    command, rest = argv[0], argv[1:]
+    command, rest = argv[0], _config_flag(argv[1:])
     _quiet_libraries()
     try:
         return _run(command, rest)

@@ -82,7 +82,7 @@ TASKS = {
 
 def get_task(name: str):
     name = name.strip().lower() if isinstance(name, str) else name  # --task NER is --task ner
-    if name not in TASKS:
+    if not isinstance(name, str) or name not in TASKS:  # (a YAML list or mapping: was "unhashable type")
         import difflib
 
         close = difflib.get_close_matches(str(name), list(TASKS), n=1, cutoff=0.5)
