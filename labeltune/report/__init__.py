@@ -96,6 +96,17 @@ def scalar_metrics(scores: dict | None) -> dict:
     return {k: v for k, v in (scores or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
+# numbers in a split's metrics that are no score: counts, decoding and decision settings (translation's num_beams,
+# QA's null_threshold), translation's neg_loss (the loss, negated for selection)
+NOT_SCORES = ("n", "words", "entities", "num_beams", "neg_loss", "null_threshold")
+
+
+def score_metrics(scores: dict | None) -> dict:
+    """The scores of a split's metrics, for the card, its model-index and the page. QA's `oracle_*` are left out
+    too: tuned on the very data they score, an upper bound and never a result (tasks/qa.py)."""
+    return {k: v for k, v in scalar_metrics(scores).items() if k not in NOT_SCORES and not k.startswith("oracle_")}
+
+
 def write_report(directory: str, after_training: bool = False) -> dict:
     """Write <directory>/report.html and <directory>/README.md; returns their paths.
 

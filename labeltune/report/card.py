@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 
-from . import SPLITS, scalar_metrics
+from . import SPLITS, score_metrics
 
 # the pipeline tag from the architecture transformers saved in config.json (no task-name branches)
 PIPELINE_TAGS = {"ForSequenceClassification": "text-classification", "ForTokenClassification": "token-classification",
                  "ForQuestionAnswering": "question-answering", "ForConditionalGeneration": "translation",
                  "EncoderDecoderModel": "translation", "ForCausalLM": "translation"}
-SKIP = ("n", "words", "entities")
 
 
 def _architecture(directory: str) -> str:
@@ -45,8 +44,8 @@ def card_text(run: dict) -> str:
     data_file = config.get("train") or "the training data"
     results = []
     for s in SPLITS:
-        for metric, value in scalar_metrics(metrics.get(s)).items():
-            if metric not in SKIP and tag:
+        for metric, value in score_metrics(metrics.get(s)).items():
+            if tag:
                 results.append(EvalResult(task_type=tag, dataset_type="local", dataset_name=os.path.basename(str(data_file)),
                                           dataset_split=s, metric_type=metric, metric_value=round(float(value), 4)))
     base = config.get("model") or metrics.get("model")
@@ -57,8 +56,11 @@ def card_text(run: dict) -> str:
     template = environment().get_template("model_card.md.j2")
     body = template.render(
             name=name, task=meta["task"], architecture=architecture or "unknown", base=base, labels=labels,
-            metrics={s: {k: v for k, v in scalar_metrics(metrics.get(s)).items() if k not in SKIP} for s in SPLITS
-                     if metrics.get(s)},
+            metrics={s: score_metrics(metrics.get(s)) for s in SPLITS if metrics.get(s)},
+            before={s: score_metrics(metrics.get(f"{s}_before")) for s in SPLITS if metrics.get(f"{s}_before")},
+            signatures=sorted({v for s in SPLITS for k, v in (metrics.get(s) or {}).items() if k.endswith("_signature")}),
+            method=_method(run), scored=bool(metrics),
+            same_as_train=[s for s in SPLITS if config.get(s) and config.get(s) == config.get("train")],
             selection=metrics.get("selection_metric"), config=_recipe(config), split=split, train_examples=metrics.get("train_examples"),
             steps=metrics.get("steps"), best_step=metrics.get("best_step"), calibration=metrics.get("calibration"),
             version=__version__, max_length=meta.get("max_length"),
@@ -66,6 +68,29 @@ def card_text(run: dict) -> str:
     # the metadata block written directly (not through ModelCard.from_template's second Jinja pass, which
     # would read "{{" in a label or a file name as template syntax)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body.strip()}\n").content
+
+
+def _method(run: dict) -> str | None:
+    """How the weights were trained when not all of them by the loop: adapters (--peft) or SetFit (--few-shot),
+    whose learning rate and epochs are its own (config.yaml's lr is then unset)."""
+    peft, few = run["metrics"].get("peft"), (run["meta"].get("setup") or {}).get("few_shot")
+    if peft:
+        what = (f"LoRA (r {peft.get('r')}, alpha {peft.get('lora_alpha')}, dropout {peft.get('lora_dropout')})"
+                if peft.get("method") == "lora" else str(peft.get("method", "adapters")).upper())
+        layers = ", ".join(peft.get("target_modules") or []) or "the default layers"
+        head = ", ".join(peft.get("modules_to_save") or [])
+        counts = (f": {peft['trainable_parameters']:,} of {peft['total_parameters']:,} parameters trained "
+                  f"({peft.get('trainable_percent')}%)" if peft.get("trainable_parameters") else "")
+        return (f"{what} adapters on {layers}{' and the head (' + head + ')' if head else ''}{counts}. The "
+                "adapters are merged into the saved weights, which plain `transformers` loads"
+                + ("; the adapter alone is in `adapter/`" if os.path.isdir(os.path.join(run["directory"], "adapter")) else "") + ".")
+    if few:
+        return (f"Few-shot ({few.get('library', 'setfit')}'s recipe): contrastive fine-tuning of the encoder on sentence "
+                f"pairs ({few.get('iterations')} per example, {few.get('epochs')} epoch(s), batch size "
+                f"{few.get('batch_size')}, learning rate {few.get('lr')}), then a logistic-regression head on "
+                f"{few.get('pooling', 'mean')}-pooled embeddings (`few_shot_head.safetensors`). `labeltune.load` runs it; "
+                "plain `transformers` loads only the encoder.")
+    return None
 
 
 RECIPE_KEYS = ("train", "validation", "test", "lr", "batch_size", "epochs", "warmup_ratio", "weight_decay", "precision",

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from ..html import figure_to_data_uri, write_page
-from . import MAX_ERRORS, SPLITS, scalar_metrics
+from . import MAX_ERRORS, SPLITS, scalar_metrics, score_metrics
 from .calibration import reliability
 
 
@@ -46,7 +46,7 @@ def evaluation_curves(log: list[dict], selection: str | None) -> str | None:
     evals = [r for r in log if isinstance(r.get("eval"), dict)]
     if not evals:
         return None
-    names = sorted({k for r in evals for k in scalar_metrics(r["eval"]) if k not in ("n", "words", "entities")})
+    names = sorted({k for r in evals for k in scalar_metrics(r["eval"]) if k in score_metrics(r["eval"]) or k == selection})
     if not names:
         return None
     plt = _plt()
@@ -112,9 +112,8 @@ def page_context(run: dict) -> dict:
     selection = metrics.get("selection_metric")
     cards = {}
     for split in SPLITS:
-        for k, v in scalar_metrics(metrics.get(split)).items():
-            if k not in ("n", "words", "entities"):
-                cards[f"{split} {k}"] = v
+        for k, v in score_metrics(metrics.get(split)).items():
+            cards[f"{split} {k}"] = v
     tables, confusions, calibrations, errors = [], [], [], []
     hook = getattr(task, "report_view", None)  # optional: the task's worst errors and calibration data
     for split in SPLITS:
