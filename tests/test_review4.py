@@ -125,3 +125,85 @@ def test_config_files_by_flag_json_and_their_mistakes(tmp_path, capsys):
         assert main(["train", "--config", str(tmp_path / "bad.yaml"), "--output", str(tmp_path / "x")]) == 2
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err
+
+
+def _copy_run(src, dst, edit_metrics=None, edit_meta=None):
+    import shutil
+
+    shutil.copytree(src, dst)
+    for name, edit in (("metrics.json", edit_metrics), ("labeltune.json", edit_meta)):
+        if edit:
+            path = pathlib.Path(dst) / name
+            data = json.loads(path.read_text())
+            edit(data)
+            path.write_text(json.dumps(data))
+    return str(dst)
+
+
+def test_model_card_lists_scores_not_settings_and_says_how_it_was_trained(clf_run, tmp_path):
+    """The card's Results and its model-index listed translation's num_beams and neg_loss, QA's null_threshold and
+    oracle_* (an upper bound tuned on the data it scores) as metrics; a --peft run's card never said that only
+    adapters were trained; a --few-shot card read "Learning rate None"; translation's before-fine-tuning scores and
+    sacreBLEU signatures were left out; a validation file that is the training file was not pointed out."""
+    from huggingface_hub import ModelCard
+
+    from labeltune.report import main as report
+
+    def scores(m):
+        m["validation"].update(num_beams=4, neg_loss=-1.5, null_threshold=0.0, oracle_best_f1=99.0,
+                               bleu_signature="nrefs:1|tok:13a")
+        m["validation_before"] = {"accuracy": 0.25, "n": 8}
+        m["peft"] = {"method": "lora", "r": 8, "lora_alpha": 16.0, "lora_dropout": 0.1, "target_modules": ["query"],
+                     "modules_to_save": ["classifier"], "trainable_parameters": 3170, "total_parameters": 1014596,
+                     "trainable_percent": 0.3124, "merged": True}
+
+    run = _copy_run(clf_run, tmp_path / "run", edit_metrics=scores)
+    assert report(["--model", run]) == 0
+    card = ModelCard.load(pathlib.Path(run) / "README.md")
+    listed = {r.metric_type for r in card.data.eval_results}
+    assert "accuracy" in listed and not listed & {"num_beams", "neg_loss", "null_threshold", "oracle_best_f1", "n"}
+    results = card.text.split("## Results")[1].split("## Data")[0]
+    assert "num_beams" not in results and "oracle" not in results and "null_threshold" not in results
+    assert "validation, before fine-tuning (the pretrained model): accuracy 0.25" in results
+    assert "`nrefs:1|tok:13a`" in results
+    assert "LoRA (r 8, alpha 16.0, dropout 0.1) adapters on query and the head (classifier): 3,170 of 1,014,596" in card.text
+    assert "The validation and test data is the training file itself" in card.text  # tiny_run scores on train
+
+    def few_shot(meta):
+        meta["setup"]["few_shot"] = {"pooling": "mean", "normalize": False, "iterations": 20, "template": None,
+                                     "lr": 2e-05, "epochs": 1, "batch_size": 16, "library": "setfit"}
+
+    run = _copy_run(clf_run, tmp_path / "few", edit_meta=few_shot)
+    config = pathlib.Path(run) / "config.yaml"
+    config.write_text(config.read_text().replace("lr: 0.01", "lr: null"))
+    assert report(["--model", run]) == 0
+    text = (pathlib.Path(run) / "README.md").read_text()
+    assert "Few-shot (setfit's recipe)" in text and "learning rate 2e-05" in text and "Learning rate None" not in text
+
+
+def test_report_on_a_damaged_or_unfinished_run(clf_run, tmp_path, capsys):
+    """An unfinished run (a checkpoint, no labeltune.json) was "is it a directory written by `labeltune train`?";
+    labeltune.json without 'setup' was a KeyError traceback, metrics.json's validation as a string an
+    AttributeError; without metrics.json the card said "No held-out data was scored" and "None optimizer steps"."""
+    import shutil
+
+    from labeltune.cli import main
+
+    unfinished = _copy_run(clf_run, tmp_path / "unfinished")
+    (pathlib.Path(unfinished) / "labeltune.json").unlink()
+    (pathlib.Path(unfinished) / "checkpoint").mkdir()
+    no_setup = _copy_run(clf_run, tmp_path / "no_setup", edit_meta=lambda m: m.pop("setup"))
+    text_scores = _copy_run(clf_run, tmp_path / "text_scores", edit_metrics=lambda m: m.update(validation="oops"))
+    for run, words in ((unfinished, "it holds an unfinished run; finish it with `labeltune train ... --resume`"),
+                       (no_setup, "labeltune.json lacks setup"),
+                       (text_scores, "metrics.json: cannot be read ('validation' holds a str where an object belongs)")):
+        assert main(["report", "--model", run]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err
+    no_metrics = _copy_run(clf_run, tmp_path / "no_metrics")
+    (pathlib.Path(no_metrics) / "metrics.json").unlink()
+    shutil.rmtree(pathlib.Path(no_metrics) / "splits", ignore_errors=True)
+    assert main(["report", "--model", no_metrics]) == 0
+    card = (pathlib.Path(no_metrics) / "README.md").read_text()
+    assert "`metrics.json` is missing, so its scores are unknown" in card
+    assert "None" not in card.split("---")[-1] and "No held-out data was scored" not in card

@@ -22,10 +22,9 @@ MAX_ERRORS = 20
 
 def read_run(directory: str) -> dict:
     """The files of a run directory that the report and the card use (missing ones are None / empty)."""
-    from ..run import META_FILE
+    from ..run import META_FILE, read_meta
 
-    if not os.path.exists(os.path.join(directory, META_FILE)):
-        raise UserError(f"--model {directory}: no {META_FILE} there; is it a directory written by `labeltune train`?")
+    read_meta(directory)  # what the directory is instead (an unfinished run, a plain model, ...); its keys checked
 
     def load_json(name, default=None):
         path = os.path.join(directory, name)
@@ -54,8 +53,13 @@ def read_run(directory: str) -> dict:
         with _damaged(os.path.join(directory, "config.yaml")):
             with open(os.path.join(directory, "config.yaml"), encoding="utf-8") as f:
                 config = _object(yaml.safe_load(f) or {}, os.path.join(directory, "config.yaml"))
+    metrics = load_json("metrics.json", {})
+    for key, value in metrics.items():  # the scores and records the report reads are objects
+        if key in (*SPLITS, *(f"{s}_before" for s in SPLITS), "calibration", "peft") and not isinstance(value, dict):
+            raise UserError(f"{os.path.join(directory, 'metrics.json')}: cannot be read ('{key}' holds a "
+                            f"{type(value).__name__} where an object belongs); restore or delete this file, or train again")
     return {
-        "directory": directory, "meta": load_json(META_FILE), "metrics": load_json("metrics.json", {}),
+        "directory": directory, "meta": load_json(META_FILE), "metrics": metrics,
         "config": config, "split": load_json("split.json"), "log": load_jsonl("train_log.jsonl"),
         "predictions": {s: load_jsonl(f"predictions_{s}.jsonl") for s in SPLITS},
         "export": load_json(os.path.join("onnx", "export.json")),
