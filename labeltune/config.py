@@ -186,6 +186,10 @@ class TrainConfig:
              f"{flag('report_to')} takes tensorboard, mlflow or both, comma-separated"),
         ]
         check(checks)
+        if self.report_to:  # a missing tracking library named before any work
+            from .tracking import require_backends
+
+            require_backends(self.report_to)
         if self.augment:
             from .robustness.perturb import parse_names
 

@@ -32,6 +32,32 @@ def _scalars(record: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
+# the import each backend needs, and the package that provides it (both labeltune dependencies in pyproject.toml)
+PACKAGES = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow-skinny")}
+
+
+def require_backends(report_to: str) -> None:
+    """Before any work: a UserError naming the package to install for each --report-to backend whose library is
+    missing (was a ModuleNotFoundError traceback once the model had been loaded)."""
+    import importlib.util
+
+    for name in [n.strip() for n in report_to.split(",") if n.strip()]:
+        module, package = PACKAGES.get(name, (None, None))
+        try:
+            found = module is None or importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules
+            found = False
+        if not found:
+            raise UserError(f"--report-to {name}: the {package} package is not installed; `pip install {package}` "
+                            f"(a labeltune dependency: reinstalling labeltune installs it), or drop {name}")
+
+
+def _import_error(name: str, e: ImportError) -> UserError:
+    package = PACKAGES[name][1]
+    return UserError(f"--report-to {name}: {package} cannot be imported ({str(e).splitlines()[0]}); "
+                     f"`pip install --force-reinstall {package}`, or drop {name}")
+
+
 def default_mlflow_uri(directory: str) -> str:
     path = os.path.abspath(os.path.join(directory, "mlruns", "mlflow.db"))
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -49,16 +75,26 @@ class Tracker:
         base = cfg.tracking_dir or cfg.output
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.run_name = cfg.run_name or f"{os.path.basename(os.path.normpath(cfg.output))}-{stamp}"
+        require_backends(cfg.report_to)
         if "tensorboard" in self.backends:
-            from torch.utils.tensorboard import SummaryWriter
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as e:
+                raise _import_error("tensorboard", e) from None
 
             self.log_dir = os.path.join(base, "tensorboard", self.run_name)
             self.writer = SummaryWriter(log_dir=self.log_dir)
             self.writer.add_text("config", "```\n" + json.dumps(params, indent=1, default=str) + "\n```")
         if "mlflow" in self.backends:
             os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # offline: no usage pings
-            from mlflow.entities import Param
-            from mlflow.tracking import MlflowClient
+            try:
+                from mlflow.entities import Param
+                from mlflow.tracking import MlflowClient
+            except ImportError as e:
+                raise _import_error("mlflow", e) from None
+            import logging
+
+            logging.getLogger("mlflow").setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."
 
             self.uri = cfg.tracking_uri or default_mlflow_uri(base)
             try:

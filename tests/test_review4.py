@@ -207,3 +207,25 @@ def test_report_on_a_damaged_or_unfinished_run(clf_run, tmp_path, capsys):
     card = (pathlib.Path(no_metrics) / "README.md").read_text()
     assert "`metrics.json` is missing, so its scores are unknown" in card
     assert "None" not in card.split("---")[-1] and "No held-out data was scored" not in card
+
+
+def test_report_to_names_a_missing_package_first_and_mlflow_is_quiet(tmp_path, tiny_bert_dir, monkeypatch, capfd):
+    """--report-to mlflow without MLflow installed was a ModuleNotFoundError traceback after the data was read and
+    the model loaded; a first MLflow run printed "INFO mlflow.store.db.utils: Creating initial MLflow database
+    tables..." on stderr of a quiet Python API call."""
+    import sys
+
+    data = _rows(tmp_path / "train.csv")
+    with monkeypatch.context() as m:
+        for name in ("mlflow", "mlflow.entities", "mlflow.tracking"):
+            m.setitem(sys.modules, name, None)  # as if it were not installed
+        with pytest.raises(UserError, match=r"^--report-to mlflow: the mlflow-skinny package is not installed; "
+                                            r"`pip install mlflow-skinny`"):
+            labeltune.train(model=tiny_bert_dir, train=data, output=str(tmp_path / "no"), report_to="mlflow", **_fast())
+    assert not (tmp_path / "no").exists()  # refused before any work
+    capfd.readouterr()
+    labeltune.train(model=tiny_bert_dir, train=data, validation=data, output=str(tmp_path / "run"),
+                    report_to="mlflow", max_steps=1, **_fast())
+    err = capfd.readouterr().err
+    assert "INFO mlflow" not in err and "database tables" not in err, err
+    assert (tmp_path / "run" / "mlruns" / "mlflow.db").is_file()
