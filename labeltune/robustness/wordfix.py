@@ -11,8 +11,8 @@ The recogniser here is a dictionary, not their character RNN: the words of the t
 joined with a word-frequency list of the language (pyspellchecker's, from OpenSubtitles; `data` uses the training
 words alone). A word of 3 or more letters that is in neither, and that is one edit away (a letter replaced,
 dropped or inserted, or two neighbours swapped: Damerau-Levenshtein distance 1, the edits of the attack and of
-`--augment typo`) from known words, becomes the known word seen most often in the training data, then the most
-frequent in the language; in the word's case, its punctuation kept. Every other word passes through unchanged
+`--augment typo`) from known words, becomes the most frequent of them (its share of the training words plus its share of the
+language's); in the word's case, its punctuation kept. Every other word passes through unchanged
 (their "pass-through" back-off), so clean text is almost never touched.
 
 It works for every task through the task's `perturb` hook: the correction is an Editor plan that replaces whole
@@ -21,7 +21,7 @@ predict, evaluate, the attack and explain (`WordRecognition` wraps the task: com
 unchanged, so `transformers` and `pipeline()` load the saved model as before, without the front end. What it cannot
 undo: a typo that is itself a word ("good" -> "goof"), and an attacker who knows the dictionary and picks such typos.
 Hand-written glue around pyspellchecker (its candidates and word lists); its own `correction()` ranks by general
-English frequency only, which picks "get" for "gret" in film reviews; the training counts rank first here.
+English frequency only, which picks "get" for "gret" in film reviews; the training words' frequencies count here.
 """
 
 from __future__ import annotations
@@ -106,20 +106,43 @@ class WordFixer:
     def known(self, word: str) -> bool:
         return word in self.counts or word in self.spell.word_frequency.dictionary
 
+    def frequency(self, word: str) -> float:
+        """How often the word occurs: its share of the training words plus its share of the language's (equal
+        weights, so a domain word such as "great" in reviews beats a general one such as "get", while a word seen
+        once in training does not beat a common word of the language)."""
+        general = self.general.dictionary.get(word, 0) / self._general_total if self.general else 0.0
+        return self.counts.get(word, 0) / self._train_total + general
+
+    @property
+    def _train_total(self) -> int:
+        return max(sum(self.counts.values()), 1)
+
+    @property
+    def _general_total(self) -> int:
+        if not hasattr(self, "_gtotal"):
+            self._gtotal = max(sum(self.general.dictionary.values()), 1)
+        return self._gtotal
+
+    def _fix_run(self, run: str) -> str | None:
+        """The correction of one run of letters, or None."""
+        low = run.lower()
+        if len(low) < MIN_LETTERS or self.known(low):
+            return None
+        near = [c for c in (self.spell.candidates(low) or ()) if c != low and self.known(c)]
+        if not near:
+            return None
+        best = max(near, key=lambda c: (self.frequency(c), c))
+        return _cased(best, run)
+
     def correct(self, word: str) -> str | None:
-        """The replacement of `word` (punctuation and case kept), or None to leave it as it is."""
+        """The replacement of `word` (punctuation and case kept), or None to leave it as it is. Only words of
+        letters alone: the parts of "avant-garde" or "sci-fi" are not words of the list, and correcting them one by
+        one changed 8 of 12,524 clean test words for the worse (measured on Rotten Tomatoes)."""
         if word in self._memo:
             return self._memo[word]
         lead, core, trail = _PARTS.match(word).groups()
-        low = core.lower()
-        out = None
-        if len(low) >= MIN_LETTERS and low.isalpha() and not self.known(low):
-            near = self.spell.candidates(low) or set()
-            near = [c for c in near if c != low and self.known(c)]
-            if near:
-                general = self.general.dictionary if self.general else {}
-                best = max(near, key=lambda c: (self.counts.get(c, 0), general.get(c, 0), c))
-                out = lead + _cased(best, core) + trail
+        fixed = self._fix_run(core) if core.isalpha() else None
+        out = None if fixed is None else lead + fixed + trail
         self._memo[word] = out
         return out
 
