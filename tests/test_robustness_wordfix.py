@@ -105,3 +105,14 @@ def test_the_saved_model_corrects_typos_in_predict_and_the_attack(zebra_fixed, t
     assert report["rows"][0]["model"] >= 0.95
     attack = report["attack"]["model"]
     assert attack["attacked"] >= 38 and attack["attack_success_rate"] <= 0.05
+
+
+def test_an_onnx_export_keeps_the_front_end(zebra_fixed, tmp_path):
+    import labeltune
+    from labeltune.export import ExportOptions, export
+
+    out = str(tmp_path / "onnx")
+    export(ExportOptions(model=zebra_fixed["model"], output=out))
+    assert os.path.exists(os.path.join(out, "word_recognition.json"))
+    onnx = labeltune.load(out)
+    assert onnx.backend == "onnx" and onnx.predict("movie zebar garden river")[0]["label"] == "positive"
