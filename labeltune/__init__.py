@@ -11,18 +11,44 @@ from .run import Predictor, load
 __version__ = "0.1.0"
 
 
-def train(**options) -> dict:
-    """Fine-tune with the same option names as the CLI flags (`lr=3e-5`, `text_column="review"`)."""
+def _with_config(config, options: dict, function: str) -> dict:
+    """The keyword options over those of `config`: a YAML / JSON file with the flags' names (as `labeltune train
+    config.yaml --lr 3e-5`, where the flags win) or a dict."""
+    import os
+
+    if config is None:
+        return options
+    if isinstance(config, os.PathLike):
+        config = os.fspath(config)
+    if isinstance(config, str) and config.lower().endswith((".yaml", ".yml", ".json")):
+        from .config import read_yaml
+
+        values = read_yaml(config)
+    elif isinstance(config, dict):
+        values = {str(k).replace("-", "_"): v for k, v in config.items()}
+    else:
+        raise UserError(f"{function}: the one positional argument is a config file (.yaml, .yml or .json) or a dict "
+                        f"of options, not {config!r:.80}; give the rest by name, e.g. train=\"data.csv\"")
+    return {**values, **options}
+
+
+def train(config=None, /, **options) -> dict:
+    """Fine-tune and save to `output`; returns the final metrics (also in OUTPUT/metrics.json).
+
+    Options have the CLI flags' names (`train="reviews.csv"`, `output="runs/x"`, `lr=3e-5`,
+    `text_column="review"`; paths as str or pathlib.Path); `config`: a YAML/JSON file or dict of them, which the
+    keywords override. `labeltune.load(output)` then predicts."""
     from .config import TrainConfig, split_options
     from .run import train as _train
     from .tasks import get_task
 
+    options = _with_config(config, options, "labeltune.train()")
     task = get_task(options.get("task", "classification"))
     cfg, opts = split_options(options, [TrainConfig, task.Options], "labeltune.train()")
     return _train(cfg, opts)
 
 
-def tune_model(**options) -> dict:
+def tune_model(config=None, /, **options) -> dict:
     """`labeltune tune` from Python: k-fold CV over learning rates, the choice, the refit; returns the report.
 
     Same option names as the flags (`folds=5`, `lrs="1e-4,3e-4"`, `select="one-se"`, `storage=...`). Not
@@ -32,12 +58,13 @@ def tune_model(**options) -> dict:
     from .tasks import get_task
     from .tune import TuneOptions, tune
 
+    options = _with_config(config, options, "labeltune.tune_model()")  # (a config file or dict, as train's)
     task = get_task(options.get("task", "classification"))
     cfg, opts, topts = split_options(options, [TrainConfig, task.Options, TuneOptions], "labeltune.tune_model()")
     return tune(cfg, opts, topts)
 
 
-def learning_curve(**options) -> dict:
+def learning_curve(config=None, /, **options) -> dict:
     """`labeltune curve` from Python: test scores at growing label budgets, per recipe and seed; returns the
     report (also curve.csv / curve.json / curve.png in `output`). Options as the flags (`sizes="8,16,all"`,
     `per_class=True`, `seeds=3`, `compare={"full": {}, "fast": {"lr": 3e-4}}`, `strategy="entropy"`)."""
@@ -45,6 +72,7 @@ def learning_curve(**options) -> dict:
     from .curve import CurveOptions, curve
     from .tasks import get_task
 
+    options = _with_config(config, options, "labeltune.learning_curve()")  # (a config file or dict, as train's)
     task = get_task(options.get("task", "classification"))
     # as `labeltune curve` refuses them: every run trains afresh, without validation, keeping no weights
     unused = [k for k in ("validation_fraction", "resume", "save_adapter", "overwrite") if options.get(k) not in (None, False)]

@@ -251,7 +251,12 @@ def coerce(value: Any, kind, key: str, source: str) -> Any:
             return None
         kind = next(t for t in typing.get_args(kind) if t is not type(None))
     name = f"'{key}' (--{key.replace('_', '-')})"
-    bad = UserError(f"{source}: {name} = {value!r}: expected {_KIND_WORDS.get(kind, kind.__name__)}")
+    shown = repr(value)
+    if len(shown) > 80 or "\n" in shown:  # a DataFrame's repr is a page of rows
+        shown = f"a {type(value).__name__}"
+    hint = ("; save it as a file first, e.g. df.to_csv('train.csv', index=False), and give its path"
+            if kind is str and callable(getattr(value, "to_csv", None)) else "")
+    bad = UserError(f"{source}: {name} = {shown}: expected {_KIND_WORDS.get(kind, kind.__name__)}{hint}")
     if kind is bool:
         if isinstance(value, bool):
             return value

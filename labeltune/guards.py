@@ -88,3 +88,18 @@ def model_directory(directory) -> str:
         raise UserError(f"labeltune.load(): got {type(directory).__name__} {directory!r} as the model directory; "
                         "give the path (str or pathlib.Path) of a directory written by `labeltune train --output`")
     return directory
+
+
+def api_path(value, name: str, method: str, optional: bool = False):
+    """A file argument of `Predictor.predict_file` / `evaluate` as a str (a pathlib.Path is fine); None (unless
+    optional), a DataFrame or a list is a UserError naming the argument (was "stat: path should be string ...")."""
+    if value is None and optional:
+        return None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, str) and value:
+        return value
+    what = f"a {type(value).__name__}" if value is not None else "None"
+    hint = (f"; for rows in memory use predict(df), or save them first, e.g. df.to_csv('data.csv', index=False)"
+            if callable(getattr(value, "to_csv", None)) else "")
+    raise UserError(f"{method}(): {name} is {what}; give a file path (str or pathlib.Path){hint}")

@@ -25,7 +25,7 @@ from .outputs import check_output_file, check_records_name, parse_keep, readable
 from .data.split import grouped_stratified_split
 from .errors import UserError
 from .errors import flag as flag_name
-from .guards import api_inputs, check_model_file, model_directory, not_a_run, smallest_fraction
+from .guards import api_inputs, api_path, check_model_file, model_directory, not_a_run, smallest_fraction
 from .models import quiet_libraries
 from .models import (choose_precision, limit_onednn_cache, load_tokenizer, reset_attention, resolve_model,
                      set_attention)
@@ -506,6 +506,7 @@ class Predictor:
         `output`: .csv / .tsv / .jsonl by its extension, '-' for standard output. `keep_columns`: input
         columns copied into each row unchanged (an id, a date), as a list or 'id,date'. `path` '-': JSON Lines
         from standard input (`jq ... | labeltune predict --input - --output -`)."""
+        path, output = api_path(path, "path", "predict_file"), api_path(output, "output", "predict_file")
         if path == "-":
             import sys
             import tempfile
@@ -543,6 +544,8 @@ class Predictor:
 
     def evaluate(self, path: str, predictions: str | None = None, keep_columns: str | list[str] | None = None) -> dict:
         """Metrics on the labelled file `path`; `predictions`: also write each row's prediction beside its gold."""
+        path = api_path(path, "path", "evaluate")
+        predictions = api_path(predictions, "predictions", "evaluate", optional=True)
         check_output_file(path, predictions, "--predictions")
         check_model_file(self.directory, predictions, "--predictions")
         check_records_name(predictions, "--predictions")

@@ -229,3 +229,29 @@ def test_report_to_names_a_missing_package_first_and_mlflow_is_quiet(tmp_path, t
     err = capfd.readouterr().err
     assert "INFO mlflow" not in err and "database tables" not in err, err
     assert (tmp_path / "run" / "mlruns" / "mlflow.db").is_file()
+
+
+def test_train_takes_a_config_file_or_dict_and_data_frames_are_named(tmp_path, tiny_bert_dir, clf_run):
+    """`labeltune train config.yaml --lr X` had no Python twin (labeltune.train("config.yaml") was "takes 0
+    positional arguments"); train=df printed the DataFrame's rows as the value; evaluate(df) and predict_file(path,
+    None) were TypeErrors from os.stat."""
+    import pandas as pd
+
+    data = _rows(tmp_path / "train.csv")
+    (tmp_path / "c.yaml").write_text(f"train: {data}\nmodel: {tiny_bert_dir}\nlr: 1e-3\nmax_steps: 1\n")
+    labeltune.train(tmp_path / "c.yaml", output=str(tmp_path / "a"), lr=2e-3, validation_fraction=0, quiet=True,
+                    precision="fp32", threads=1)
+    config = (tmp_path / "a" / "config.yaml").read_text()
+    assert "lr: 0.002\n" in config and "max_steps: 1\n" in config  # the file's options, the keywords win
+    with pytest.raises(UserError, match=r"positional argument is a config file .* not '.*train.csv'; give the rest "
+                                        r"by name, e.g. train=\"data.csv\""):
+        labeltune.train(data)
+    df = pd.read_csv(data)
+    with pytest.raises(UserError, match=r"^labeltune.train\(\): 'train' \(--train\) = a DataFrame: expected a string; "
+                                        r"save it as a file first, e.g. df.to_csv"):
+        labeltune.train(train=df, output=str(tmp_path / "b"))
+    predictor = labeltune.load(clf_run)
+    with pytest.raises(UserError, match=r"^evaluate\(\): path is a DataFrame; give a file path .* use predict\(df\)"):
+        predictor.evaluate(df)
+    with pytest.raises(UserError, match=r"^predict_file\(\): output is None; give a file path"):
+        predictor.predict_file(data, None)
