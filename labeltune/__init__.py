@@ -74,18 +74,75 @@ def learning_curve(config=None, /, **options) -> dict:
 
     options = _with_config(config, options, "labeltune.learning_curve()")  # (a config file or dict, as train's)
     task = get_task(options.get("task", "classification"))
-    # as `labeltune curve` refuses them: every run trains afresh, without validation, keeping no weights
-    unused = [k for k in ("validation_fraction", "resume", "save_adapter", "overwrite") if options.get(k) not in (None, False)]
-    if unused:
-        raise UserError(f"labeltune.learning_curve(): {', '.join(unused)} is not used by a curve (each run trains "
-                        "afresh with no validation split and keeps no weights; a rerun reuses finished runs); leave "
-                        "it out")
+    _refuse_unused(options, ("validation_fraction", "resume", "save_adapter", "overwrite"), "labeltune.learning_curve()",
+                   "each run trains afresh with no validation split and keeps no weights; a rerun reuses finished runs")
     compare = options.pop("compare", None)  # {"name": {"lr": 3e-4}} as well as the flag's 'name:lr=3e-4;...'
     cfg, opts, copts = split_options(options, [TrainConfig, task.Options, CurveOptions], "labeltune.learning_curve()")
     if compare is not None:
         copts.compare = compare if isinstance(compare, dict) else split_options(
             {"compare": compare}, [CurveOptions], "labeltune.learning_curve()")[0].compare
     return curve(cfg, opts, copts)
+
+
+def _refuse_unused(options: dict, names, function: str, why: str) -> None:
+    """Options a command refuses on the command line (they would be ignored) refused from Python too."""
+    unused = [k for k in names if options.get(k) not in (None, False)]
+    if unused:
+        raise UserError(f"{function}: {', '.join(unused)} is not used here ({why}); leave it out")
+
+
+def find_label_issues(config=None, /, **options) -> dict:
+    """`labeltune label-issues` from Python: `folds` models trained out of fold, confident learning on their
+    predictions; writes OUTPUT/label_issues.csv (+ .json) and returns the summary with the ranked "rows".
+    Options as the flags (`train=`, `output=`, `folds=5`, and train's options such as `epochs=`, `text_column=`)."""
+    from .config import TrainConfig, split_options
+    from .label_issues import LabelIssueOptions, find_label_issues as _find
+    from .tasks import get_task
+
+    options = _with_config(config, options, "labeltune.find_label_issues()")
+    task = get_task(options.get("task", "classification"))
+    _refuse_unused(options, ("validation", "test", "validation_fraction", "test_fraction", "resume", "save_adapter"),
+                   "labeltune.find_label_issues()", "every row of train is scored by the fold model that held it out")
+    return _find(*split_options(options, [TrainConfig, task.Options, LabelIssueOptions], "labeltune.find_label_issues()"))
+
+
+def measure_robustness(model, data, output, precision: str = "fp32", batch_size: int = 64, **options) -> dict:
+    """`labeltune robustness` from Python: the metric on `data` under perturbations (and `attack=True`, `tests=`
+    behavioural tests, `compare=` a second model); writes robustness.json / .html / .png into `output` and returns
+    the report. Options as the flags (`perturbations="typo,case"`, `severities="0.1"`, `max_examples=200`) and the
+    model's input options (`text_column=`)."""
+    import os
+
+    from .config import field_names, split_options
+    from .guards import api_path
+    from .robustness import RobustnessOptions, robustness
+
+    own = field_names(RobustnessOptions)
+    (ropts,) = split_options({k: v for k, v in options.items() if k in own}, [RobustnessOptions],
+                             "labeltune.measure_robustness()")
+    paths = [api_path(v, n, "measure_robustness") for v, n in ((model, "model"), (data, "data"), (output, "output"))]
+    if ropts.compare:
+        ropts.compare = os.fspath(ropts.compare)
+    return robustness(*paths, ropts, precision, batch_size, **{k: v for k, v in options.items() if k not in own})
+
+
+def export_onnx(**options) -> dict:
+    """`labeltune export` from Python: the model of `model=` as ONNX in `output=` (default MODEL/onnx), with
+    `quantize="int8"` also int8; returns the agreement with the PyTorch model (also OUTPUT/export.json)."""
+    from .config import split_options
+    from .export import ExportOptions, export
+
+    (eopts,) = split_options(options, [ExportOptions], "labeltune.export_onnx()")
+    return export(eopts)
+
+
+def write_report(model) -> dict:
+    """`labeltune report` from Python: rebuild MODEL/report.html and the model card MODEL/README.md from the run's
+    files; returns their paths."""
+    from .guards import model_directory
+    from .report import write_report as _write
+
+    return _write(model_directory(model, "labeltune.write_report()"))
 
 
 def suggest(**options) -> list[dict]:
@@ -107,4 +164,5 @@ def suggest(**options) -> list[dict]:
     return _suggest(sopts, overrides)
 
 
-__all__ = ["UserError", "Predictor", "load", "train", "tune_model", "learning_curve", "suggest"]
+__all__ = ["UserError", "Predictor", "load", "train", "tune_model", "learning_curve", "suggest", "find_label_issues",
+           "measure_robustness", "export_onnx", "write_report"]

@@ -80,12 +80,12 @@ def api_inputs(inputs, method: str) -> list:
     return list(inputs)
 
 
-def model_directory(directory) -> str:
+def model_directory(directory, function: str = "labeltune.load()") -> str:
     """`labeltune.load`'s directory as a str (a pathlib.Path is fine); anything else a UserError saying what to give."""
     if isinstance(directory, os.PathLike):
         directory = os.fspath(directory)
     if not isinstance(directory, str) or not directory:
-        raise UserError(f"labeltune.load(): got {type(directory).__name__} {directory!r} as the model directory; "
+        raise UserError(f"{function}: got {type(directory).__name__} {directory!r} as the model directory; "
                         "give the path (str or pathlib.Path) of a directory written by `labeltune train --output`")
     return directory
 

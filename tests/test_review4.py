@@ -255,3 +255,25 @@ def test_train_takes_a_config_file_or_dict_and_data_frames_are_named(tmp_path, t
         predictor.evaluate(df)
     with pytest.raises(UserError, match=r"^predict_file\(\): output is None; give a file path"):
         predictor.predict_file(data, None)
+
+
+def test_every_command_has_a_python_function(clf_run, tmp_path, tiny_bert_dir):
+    """label-issues, robustness, export and report had no Python API (a notebook had to build the options
+    dataclasses from labeltune's internals); `labeltune.robustness` is the subpackage, hence the names."""
+    from trained import write_data
+
+    data = write_data(str(tmp_path / "data"), "classification")
+    paths = labeltune.write_report(pathlib.Path(clf_run))
+    assert paths["card"].endswith("README.md") and pathlib.Path(paths["report"]).is_file()
+    rob = labeltune.measure_robustness(pathlib.Path(clf_run), data, tmp_path / "rob", perturbations="case",
+                                       severities="0.5", text_column="text")
+    assert rob["examples"] == 8 and (tmp_path / "rob" / "robustness.json").is_file()
+    issues = labeltune.find_label_issues(model=tiny_bert_dir, train=data, output=tmp_path / "li", folds=2, max_steps=1,
+                                         **{k: v for k, v in _fast().items() if k != "epochs"})
+    assert issues["examples"] == 8 and (tmp_path / "li" / "label_issues.csv").is_file()
+    with pytest.raises(UserError, match=r"find_label_issues\(\): validation_fraction is not used here"):
+        labeltune.find_label_issues(train=data, output=str(tmp_path / "li2"), validation_fraction=0.2)
+    exported = labeltune.export_onnx(model=pathlib.Path(clf_run), output=tmp_path / "onnx", agreement_examples=4)
+    assert exported["onnx"] and (tmp_path / "onnx" / "model.onnx").is_file()
+    json.dumps([paths, rob, issues, exported])
+    assert {"find_label_issues", "measure_robustness", "export_onnx", "write_report"} <= set(labeltune.__all__)
