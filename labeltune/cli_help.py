@@ -13,7 +13,7 @@ import difflib
 import re
 import sys
 
-from .config import ALIASES
+from .config import ALIASES, HF_HINTS
 
 # one line per command for `labeltune --help`; a command missing here shows its module's first docstring line
 COMMAND_HELP = {
@@ -86,6 +86,8 @@ class Parser(argparse.ArgumentParser):
         ours = ALIASES.get(name.replace("-", "_"))
         if ours and "--" + ours.replace("_", "-") in known:
             return f"{flag.split('=')[0]} is the Hugging Face scripts' name: labeltune calls it --{ours.replace('_', '-')}"
+        if name.replace("-", "_") in HF_HINTS:
+            return f"{flag.split('=')[0]} is a Hugging Face Trainer setting; here: {HF_HINTS[name.replace('-', '_')]}"
         # compared without the dashes, which every flag shares (with them, "--trian" came out as "--n")
         close = nearest(name.replace("_", "-"), [k[2:] for k in known])
         return f"did you mean --{close} (for {flag.split('=')[0]})?" if close else None

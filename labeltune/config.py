@@ -211,11 +211,28 @@ ALIASES = {
     "learning_rate": "lr", "num_train_epochs": "epochs", "per_device_train_batch_size": "batch_size",
     "output_dir": "output", "model_name_or_path": "model", "gradient_accumulation_steps": "grad_accum",
     "train_file": "train", "validation_file": "validation", "test_file": "test", "max_seq_length": "max_length",
+    "eval_steps": "eval_every", "save_steps": "save_every", "logging_steps": "log_every",  # (nearest was max_steps)
+    "metric_for_best_model": "metric", "early_stopping_patience": "patience",
+    "per_device_eval_batch_size": "eval_batch_size",
+}
+# Trainer settings that have no one-name twin here: what to give instead (the nearest name misled: do_train ->
+# 'train', evaluation_strategy -> 'validation_fraction')
+HF_HINTS = {
+    "fp16": "precision: fp16 (--precision fp16)", "bf16": "precision: bf16 (--precision bf16)",
+    "warmup_steps": "warmup_ratio, a share of the optimizer steps (e.g. 0.06)",
+    "evaluation_strategy": "eval_every: evaluate every N optimizer steps (0: each epoch)",
+    "eval_strategy": "eval_every: evaluate every N optimizer steps (0: each epoch)",
+    "save_strategy": "save_every: a checkpoint every N optimizer steps (0: at each evaluation)",
+    "do_train": "train always trains; leave it out", "do_eval": "validation data is scored whenever there is some; "
+    "leave it out", "do_predict": "test data (test, test_fraction) is scored at the end; leave it out",
+    "load_best_model_at_end": "the best validation step is always kept when there is validation data; leave it out",
 }
 
 
 def unknown_key_error(key: str, known: list[str], source: str) -> UserError:
     """An error for an unknown option that suggests the nearest known name."""
+    if key in HF_HINTS:
+        return UserError(f"{source}: unknown option '{key}' (a Hugging Face Trainer name); here: {HF_HINTS[key]}")
     close = [ALIASES[key]] if ALIASES.get(key) in known else difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(known))}"
     return UserError(f"{source}: unknown option '{key}'{hint}")

@@ -277,3 +277,22 @@ def test_every_command_has_a_python_function(clf_run, tmp_path, tiny_bert_dir):
     assert exported["onnx"] and (tmp_path / "onnx" / "model.onnx").is_file()
     json.dumps([paths, rob, issues, exported])
     assert {"find_label_issues", "measure_robustness", "export_onnx", "write_report"} <= set(labeltune.__all__)
+
+
+@pytest.mark.parametrize("key, words, flag_words", [
+    ("eval_steps", "did you mean 'eval_every'?", "calls it --eval-every"),  # was "did you mean 'max_steps'?"
+    ("save_steps", "did you mean 'save_every'?", "calls it --save-every"),
+    ("metric_for_best_model", "did you mean 'metric'?", "calls it --metric"),
+    ("fp16", "here: precision: fp16 (--precision fp16)", "here: precision: fp16"),
+    ("do_train", "here: train always trains; leave it out", "here: train always trains"),  # was 'train'
+    ("evaluation_strategy", "here: eval_every", "here: eval_every"),  # was "did you mean 'validation_fraction'?"
+])
+def test_hugging_face_trainer_names_get_the_right_hint(tmp_path, capsys, key, words, flag_words):
+    from labeltune.cli import main
+
+    (tmp_path / "c.yaml").write_text(f"train: {_rows(tmp_path / 'train.csv')}\n{key}: 1\n")
+    assert main(["debug-data", str(tmp_path / "c.yaml")]) == 2
+    assert words in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--train", "x.csv", f"--{key}"])
+    assert flag_words in capsys.readouterr().err
