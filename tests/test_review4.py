@@ -296,3 +296,18 @@ def test_hugging_face_trainer_names_get_the_right_hint(tmp_path, capsys, key, wo
     with pytest.raises(SystemExit):
         main(["train", "--train", "x.csv", f"--{key}"])
     assert flag_words in capsys.readouterr().err
+
+
+def test_report_of_a_diverged_run_with_null_probabilities(clf_run, tmp_path):
+    """A run whose loss went NaN writes its probabilities as null; the report after training then failed
+    ("bad operand type for unary -: 'NoneType'") and `labeltune report` was a traceback."""
+    from labeltune.cli import main
+
+    run = _copy_run(clf_run, tmp_path / "nan")
+    path = pathlib.Path(run) / "predictions_validation.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for r in rows:
+        r.update(label="negative", score=None, scores={k: None for k in r["scores"]})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["report", "--model", run]) == 0
+    assert "Errors" in (pathlib.Path(run) / "report.html").read_text()

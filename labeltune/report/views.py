@@ -38,7 +38,9 @@ def classification_view(rows: list[dict], setup: dict) -> dict:
             view["errors"].append({"where": os.path.basename(r.get("where", "")), "text": _short(r.get("text", "")), "gold": r["gold_label"],
                                    "predicted": r["label"], "confidence": r["scores"][r["label"]],
                                    "p_gold": r["scores"].get(r["gold_label"], 0.0)})
-    view["errors"].sort(key=lambda e: -e["confidence"])
+    # a diverged run (NaN loss) writes its probabilities as null: such rows sort last and stay out of calibration
+    view["errors"].sort(key=lambda e: -(e["confidence"] if e["confidence"] is not None else float("-inf")))
+    scored = [r for r in scored if all(isinstance(r["scores"].get(name), (int, float)) for name in labels)]
     if scored:
         index = {name: i for i, name in enumerate(labels)}
         view["calibration"] = {"probs": np.array([[r["scores"][name] for name in labels] for r in scored], dtype=float),
