@@ -71,7 +71,7 @@ def test_learning_curve_takes_compare_as_a_dict_and_refuses_unused_options(tmp_p
                                                                                                 "negative") for i in range(12)])
     common = dict(model=tiny_bert_dir, train=data, test_fraction=0.34, sizes=[4], seeds=1, max_steps=1,
                   **_fast())
-    with pytest.raises(UserError, match=r"learning_curve\(\): validation_fraction is not used by a curve"):
+    with pytest.raises(UserError, match=r"learning_curve\(\): validation_fraction is not used here"):
         labeltune.learning_curve(output=str(tmp_path / "c0"), validation_fraction=0.2, **common)
     report = labeltune.learning_curve(output=tmp_path / "c1", compare={"full": {}, "fast": {"lr": 3e-4}}, **common)
     assert report["recipes"] == {"full": {}, "fast": {"lr": 3e-4}}
