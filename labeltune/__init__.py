@@ -5,10 +5,25 @@
     labeltune.load("runs/sentiment").predict(["a gripping, funny film"])
 """
 
+import contextlib
+
 from .errors import UserError
 from .run import Predictor, load
 
 __version__ = "0.1.0"
+
+
+@contextlib.contextmanager
+def _own_threads():
+    """`threads=N` is for the call: torch's thread count is process-wide, and a notebook's later work (or the next
+    call without `threads`) ran on N threads."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _with_config(config, options: dict, function: str) -> dict:
@@ -45,7 +60,8 @@ def train(config=None, /, **options) -> dict:
     options = _with_config(config, options, "labeltune.train()")
     task = get_task(options.get("task", "classification"))
     cfg, opts = split_options(options, [TrainConfig, task.Options], "labeltune.train()")
-    return _train(cfg, opts)
+    with _own_threads():
+        return _train(cfg, opts)
 
 
 def tune_model(config=None, /, **options) -> dict:
@@ -61,7 +77,8 @@ def tune_model(config=None, /, **options) -> dict:
     options = _with_config(config, options, "labeltune.tune_model()")  # (a config file or dict, as train's)
     task = get_task(options.get("task", "classification"))
     cfg, opts, topts = split_options(options, [TrainConfig, task.Options, TuneOptions], "labeltune.tune_model()")
-    return tune(cfg, opts, topts)
+    with _own_threads():
+        return tune(cfg, opts, topts)
 
 
 def learning_curve(config=None, /, **options) -> dict:
@@ -81,7 +98,8 @@ def learning_curve(config=None, /, **options) -> dict:
     if compare is not None:
         copts.compare = compare if isinstance(compare, dict) else split_options(
             {"compare": compare}, [CurveOptions], "labeltune.learning_curve()")[0].compare
-    return curve(cfg, opts, copts)
+    with _own_threads():
+        return curve(cfg, opts, copts)
 
 
 def _refuse_unused(options: dict, names, function: str, why: str) -> None:
@@ -103,7 +121,9 @@ def find_label_issues(config=None, /, **options) -> dict:
     task = get_task(options.get("task", "classification"))
     _refuse_unused(options, ("validation", "test", "validation_fraction", "test_fraction", "resume", "save_adapter"),
                    "labeltune.find_label_issues()", "every row of train is scored by the fold model that held it out")
-    return _find(*split_options(options, [TrainConfig, task.Options, LabelIssueOptions], "labeltune.find_label_issues()"))
+    configs = split_options(options, [TrainConfig, task.Options, LabelIssueOptions], "labeltune.find_label_issues()")
+    with _own_threads():
+        return _find(*configs)
 
 
 def measure_robustness(model, data, output, precision: str = "fp32", batch_size: int = 64, **options) -> dict:

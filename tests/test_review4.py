@@ -32,10 +32,15 @@ def _rows(path, rows=None, header=("text", "label")):
 
 
 def test_pathlib_paths_are_taken_everywhere(tmp_path, tiny_bert_dir):
-    """labeltune.train(train=Path(...)) was "'train' (--train) = PosixPath(...): expected a string"."""
+    """labeltune.train(train=Path(...)) was "'train' (--train) = PosixPath(...): expected a string"; threads=1 left
+    torch on one thread after the call."""
+    import torch
+
     data = pathlib.Path(_rows(tmp_path / "train.csv"))
     out = tmp_path / "run"
+    torch.set_num_threads(2)
     metrics = labeltune.train(model=pathlib.Path(tiny_bert_dir), train=data, validation=data, output=out, **_fast())
+    assert torch.get_num_threads() == 2  # threads=1 was for the call (the notebook stayed on 1 thread after it)
     json.dumps(metrics)
     predictor = labeltune.load(out)
     assert predictor.predict_file(data, tmp_path / "preds.csv", keep_columns=("label",)) == 8  # a tuple was an AttributeError
