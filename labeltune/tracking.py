@@ -58,6 +58,24 @@ def _import_error(name: str, e: ImportError) -> UserError:
                      f"`pip install --force-reinstall {package}`, or drop {name}")
 
 
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    """An http(s) tracking URI with no server behind it: a UserError within seconds (MLflow's own retries, with
+    backoff, held a run for minutes before its error, a CI job until its time limit)."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(uri)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout).close()
+    except OSError as e:
+        raise UserError(f"--tracking-uri {uri}: no server answers at {url.hostname}:{port} ({e.strerror or e}); start "
+                        f"it (`mlflow server --host 127.0.0.1 --port {port}`), or leave --tracking-uri out for the "
+                        "local store in the output folder") from None
+
+
 def default_mlflow_uri(directory: str) -> str:
     path = os.path.abspath(os.path.join(directory, "mlruns", "mlflow.db"))
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -97,6 +115,7 @@ class Tracker:
             logging.getLogger("mlflow").setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."
 
             self.uri = cfg.tracking_uri or default_mlflow_uri(base)
+            check_server(self.uri)
             try:
                 self.client = MlflowClient(tracking_uri=self.uri)
                 experiment = self.client.get_experiment_by_name("labeltune")

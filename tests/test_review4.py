@@ -316,3 +316,18 @@ def test_report_of_a_diverged_run_with_null_probabilities(clf_run, tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["report", "--model", run]) == 0
     assert "Errors" in (pathlib.Path(run) / "report.html").read_text()
+
+
+def test_a_tracking_server_that_is_not_there_fails_fast(tmp_path, tiny_bert_dir):
+    """--tracking-uri http://127.0.0.1:PORT with no server: MLflow retried with backoff for minutes (a CI job hung
+    until its limit); now the error names the URI and how to start the server."""
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = _rows(tmp_path / "train.csv")
+    with pytest.raises(UserError, match=rf"^--tracking-uri http://127.0.0.1:{port}: no server answers at "
+                                        rf"127.0.0.1:{port} .*mlflow server --host 127.0.0.1 --port {port}"):
+        labeltune.train(model=tiny_bert_dir, train=data, validation_fraction=0, output=str(tmp_path / "run"),
+                        report_to="mlflow", tracking_uri=f"http://127.0.0.1:{port}", max_steps=1, **_fast())
