@@ -331,3 +331,21 @@ def test_a_tracking_server_that_is_not_there_fails_fast(tmp_path, tiny_bert_dir)
                                         rf"127.0.0.1:{port} .*mlflow server --host 127.0.0.1 --port {port}"):
         labeltune.train(model=tiny_bert_dir, train=data, validation_fraction=0, output=str(tmp_path / "run"),
                         report_to="mlflow", tracking_uri=f"http://127.0.0.1:{port}", max_steps=1, **_fast())
+
+
+def test_model_card_base_model_is_a_hub_repository(clf_run, tmp_path):
+    """A run from the default model carried `base_model: all-MiniLM-L6-v2`, which names no Hub repository (the Hub
+    checks it); a relative local path was given as one too."""
+    from huggingface_hub import ModelCard
+
+    from labeltune.cli import main
+
+    for model, expected in (("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"),
+                            ("SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+                            ("bert-base-uncased", "bert-base-uncased"), (str(tmp_path), None)):
+        run = _copy_run(clf_run, tmp_path / f"run-{model.replace('/', '_')}")
+        config = pathlib.Path(run) / "config.yaml"
+        config.write_text("".join(f"model: {model}\n" if line.startswith("model:") else line + "\n"
+                                  for line in config.read_text().splitlines()))
+        assert main(["report", "--model", run]) == 0
+        assert ModelCard.load(pathlib.Path(run) / "README.md").data.base_model == expected

@@ -49,7 +49,7 @@ def card_text(run: dict) -> str:
                 results.append(EvalResult(task_type=tag, dataset_type="local", dataset_name=os.path.basename(str(data_file)),
                                           dataset_split=s, metric_type=metric, metric_value=round(float(value), 4)))
     base = config.get("model") or metrics.get("model")
-    data = ModelCardData(model_name=name, base_model=base if base and not os.path.isabs(str(base)) else None,
+    data = ModelCardData(model_name=name, base_model=_hub_id(base),
                          library_name="transformers", pipeline_tag=tag, tags=["labeltune", meta["task"]],
                          eval_results=results or None)
     labels = meta["setup"].get("labels")
@@ -68,6 +68,23 @@ def card_text(run: dict) -> str:
     # the metadata block written directly (not through ModelCard.from_template's second Jinja pass, which
     # would read "{{" in a label or a file name as template syntax)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body.strip()}\n").content
+
+
+def _hub_id(base) -> str | None:
+    """The base model as the Hub names it, for the card's `base_model` (the Hub checks it names a repository): the
+    shipped short names as their repositories ("all-MiniLM-L6-v2" is sentence-transformers/all-MiniLM-L6-v2); a
+    local directory or file (relative paths too, which were given as a repository) is left out."""
+    import re
+
+    from ..models import BUNDLED, BUNDLED_GGUF
+
+    if not base:
+        return None
+    full = {k.split("/")[-1]: k for k in (*BUNDLED, *BUNDLED_GGUF) if "/" in k}
+    base = full.get(str(base), str(base))
+    if os.path.exists(base) or base.endswith(".gguf") or not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", base):
+        return None
+    return base
 
 
 def _method(run: dict) -> str | None:
