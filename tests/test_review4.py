@@ -349,3 +349,19 @@ def test_model_card_base_model_is_a_hub_repository(clf_run, tmp_path):
                                   for line in config.read_text().splitlines()))
         assert main(["report", "--model", run]) == 0
         assert ModelCard.load(pathlib.Path(run) / "README.md").data.base_model == expected
+
+
+def test_report_on_the_adapter_folder_points_to_its_run(clf_run, tmp_path, capsys):
+    """`labeltune report --model runs/x/adapter` wrote a card "fine-tuned from `None` (unknown)" with no scores
+    into the adapter folder; now it names the run to report."""
+    from labeltune.cli import main
+
+    run = _copy_run(clf_run, tmp_path / "run")
+    adapter = pathlib.Path(run) / "adapter"
+    adapter.mkdir()
+    meta = json.loads((pathlib.Path(run) / "labeltune.json").read_text())
+    (adapter / "labeltune.json").write_text(json.dumps({**meta, "adapter": {"base_model": "x", "seed": 0}}))
+    assert main(["report", "--model", str(adapter)]) == 2
+    assert f"is the adapter alone (train --save-adapter), without the run's files; report the run it was saved in: " \
+           f"labeltune report --model {run}" in capsys.readouterr().err
+    assert not (adapter / "README.md").exists()

@@ -24,7 +24,11 @@ def read_run(directory: str) -> dict:
     """The files of a run directory that the report and the card use (missing ones are None / empty)."""
     from ..run import META_FILE, read_meta
 
-    read_meta(directory)  # what the directory is instead (an unfinished run, a plain model, ...); its keys checked
+    meta = read_meta(directory)  # what the directory is instead (an unfinished run, a plain model, ...); keys checked
+    if isinstance(meta.get("adapter"), dict) and not os.path.exists(os.path.join(directory, "metrics.json")):
+        run = os.path.dirname(os.path.normpath(directory)) or "."  # (was a card of a model "from None", no scores)
+        raise UserError(f"--model {directory} is the adapter alone (train --save-adapter), without the run's files; "
+                        f"report the run it was saved in: labeltune report --model {run}")
 
     def load_json(name, default=None):
         path = os.path.join(directory, name)
