@@ -365,3 +365,16 @@ def test_report_on_the_adapter_folder_points_to_its_run(clf_run, tmp_path, capsy
     assert f"is the adapter alone (train --save-adapter), without the run's files; report the run it was saved in: " \
            f"labeltune report --model {run}" in capsys.readouterr().err
     assert not (adapter / "README.md").exists()
+
+
+def test_model_card_of_an_onnx_export_says_so(clf_run, tmp_path):
+    """The card of a `labeltune export` folder suggested exporting it again and claimed plain transformers loads it."""
+    from huggingface_hub import ModelCard
+
+    from labeltune.cli import main
+
+    run = _copy_run(clf_run, tmp_path / "onnx", edit_meta=lambda m: m.update(onnx="model.onnx", exported_from="runs/x"))
+    assert main(["report", "--model", run]) == 0
+    card = ModelCard.load(pathlib.Path(run) / "README.md")
+    assert card.data.library_name == "onnx" and "an ONNX export (`model.onnx`) of `runs/x`" in card.text
+    assert "labeltune export --model" not in card.text

@@ -50,7 +50,8 @@ def card_text(run: dict) -> str:
                                           dataset_split=s, metric_type=metric, metric_value=round(float(value), 4)))
     base = config.get("model") or metrics.get("model")
     data = ModelCardData(model_name=name, base_model=_hub_id(base),
-                         library_name="transformers", pipeline_tag=tag, tags=["labeltune", meta["task"]],
+                         library_name="onnx" if meta.get("onnx") else "transformers", pipeline_tag=tag,
+                         tags=["labeltune", meta["task"]],
                          eval_results=results or None)
     labels = meta["setup"].get("labels")
     template = environment().get_template("model_card.md.j2")
@@ -59,7 +60,7 @@ def card_text(run: dict) -> str:
             metrics={s: score_metrics(metrics.get(s)) for s in SPLITS if metrics.get(s)},
             before={s: score_metrics(metrics.get(f"{s}_before")) for s in SPLITS if metrics.get(f"{s}_before")},
             signatures=sorted({v for s in SPLITS for k, v in (metrics.get(s) or {}).items() if k.endswith("_signature")}),
-            method=_method(run), scored=bool(metrics),
+            method=_method(run), scored=bool(metrics), onnx=meta.get("onnx"), exported_from=meta.get("exported_from"),
             same_as_train=[s for s in SPLITS if config.get(s) and config.get(s) == config.get("train")],
             selection=metrics.get("selection_metric"), config=_recipe(config), split=split, train_examples=metrics.get("train_examples"),
             steps=metrics.get("steps"), best_step=metrics.get("best_step"), calibration=metrics.get("calibration"),
