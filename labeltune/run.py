@@ -546,6 +546,8 @@ class Predictor:
         """Metrics on the labelled file `path`; `predictions`: also write each row's prediction beside its gold."""
         path = api_path(path, "path", "evaluate")
         predictions = api_path(predictions, "predictions", "evaluate", optional=True)
+        if parse_keep(keep_columns) and not predictions:  # (was ignored in silence: the metrics have no rows)
+            raise UserError("--keep-columns copies input columns into the prediction rows: it needs --predictions FILE")
         check_output_file(path, predictions, "--predictions")
         check_model_file(self.directory, predictions, "--predictions")
         check_records_name(predictions, "--predictions")

@@ -378,3 +378,13 @@ def test_model_card_of_an_onnx_export_says_so(clf_run, tmp_path):
     card = ModelCard.load(pathlib.Path(run) / "README.md")
     assert card.data.library_name == "onnx" and "an ONNX export (`model.onnx`) of `runs/x`" in card.text
     assert "labeltune export --model" not in card.text
+
+
+def test_evaluate_keep_columns_without_predictions_is_refused(clf_run, capsys):
+    """`labeltune evaluate --keep-columns id` without --predictions was ignored in silence."""
+    from labeltune.cli import main
+
+    assert main(["evaluate", "--model", clf_run, "--data", clf_run.replace("tiny-run", "tiny-data") + "/train.csv",
+                 "--keep-columns", "text"]) == 2
+    assert "--keep-columns copies input columns into the prediction rows: it needs --predictions FILE" in \
+        capsys.readouterr().err
