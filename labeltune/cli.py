@@ -209,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(command_list(COMMANDS))
         return 0
-    command, rest = argv[0], _config_flag(argv[1:])
+    command, rest = argv[0], argv[1:]
+    if command in ("train", "debug-data", "tune", "curve"):  # the commands that read a CONFIG file
+        rest = _config_flag(rest)
     _quiet_libraries()
     try:
         return _run(command, rest)
