@@ -50,8 +50,9 @@ Fine-tune a pretrained transformer on labelled data and save a model that `trans
 
 Only --train and --output are needed: the model defaults to all-MiniLM-L6-v2 (translation: SmolLM2-135M-Instruct),
 10% of --train is held out for validation, and the number of epochs, the batch size and the learning rate are chosen
-from the data size and the model's size (printed, and written to config.yaml). A YAML file may hold any of these
-options (`labeltune train config.yaml --lr 3e-5`; flags win). `--task ner --help` shows that task's own options."""
+from the data size and the model's size (printed, and written to config.yaml). A YAML or JSON file may hold any of
+these options (`labeltune train config.yaml --lr 3e-5`, or `--config config.yaml`; flags win; a run's config.yaml
+repeats it). `--task ner --help` shows that task's own options."""
 
 TRAIN_EPILOG = """\
 examples:
