@@ -358,8 +358,10 @@ def read_yaml(path: str) -> dict:
         raise UserError(f"{path}: byte {e.object[e.start]:#x} is not valid UTF-8; re-save the file as UTF-8") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of option: value at the top level")
-    # a run's own config.yaml also records what it resolved (run.py); read back, it repeats the run
-    return {str(k).replace("-", "_"): v for k, v in data.items() if k not in RUN_RECORD_KEYS}
+    # a run's own config.yaml also records what it resolved (run.py); read back, it repeats the run, but not that
+    # run's --overwrite / --resume (replayed, they replaced the run the file came from, the file included)
+    skip = RUN_RECORD_KEYS + (("overwrite", "resume") if "resolved_model_path" in data else ())
+    return {str(k).replace("-", "_"): v for k, v in data.items() if k not in skip}
 
 
 RUN_RECORD_KEYS = ("resolved_model_path", "precision_used", "auto_settings")  # written by train, not options

@@ -105,11 +105,16 @@ def test_a_run_s_config_yaml_repeats_the_run(tmp_path, tiny_bert_dir, capsys):
     labeltune.train(model=tiny_bert_dir, train=data, validation=data, output=str(tmp_path / "a"), max_steps=1,
                     precision="fp32", quiet=True, threads=1)  # lr, batch size: auto, so recorded in config.yaml
     assert "auto_settings" in (tmp_path / "a" / "config.yaml").read_text()
-    assert main(["train", str(tmp_path / "a" / "config.yaml"), "--output", str(tmp_path / "b")]) == 0
+    assert main(["train", str(tmp_path / "a" / "config.yaml"), "--output", str(tmp_path / "b"), "--overwrite"]) == 0
     first = json.loads((tmp_path / "a" / "metrics.json").read_text())
     again = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert again["validation"] == first["validation"] and again["steps"] == first["steps"] == 1
     assert "auto_settings" not in again  # the values chosen the first time are given the second
+    # that run's overwrite=True is not replayed: the run the file came from is not trained over
+    config = tmp_path / "b" / "config.yaml"
+    assert "overwrite: true" in config.read_text()
+    assert main(["train", str(config)]) == 2
+    assert "already holds a trained model; pass --overwrite" in capsys.readouterr().err
 
 
 def test_config_files_by_flag_json_and_their_mistakes(tmp_path, capsys):
