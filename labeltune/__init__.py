@@ -3,6 +3,11 @@
     import labeltune
     metrics = labeltune.train(task="classification", train="reviews.csv", output="runs/sentiment")
     labeltune.load("runs/sentiment").predict(["a gripping, funny film"])
+
+One function per command, with the flags' names as keywords: train, tune_model (`tune`), learning_curve (`curve`),
+suggest, find_label_issues (`label-issues`), measure_robustness (`robustness`), export_onnx (`export`),
+write_report (`report`); load(dir) -> Predictor with predict, predict_file, evaluate and explain. Mistakes raise
+UserError with the message the CLI prints; results are plain JSON-serialisable Python.
 """
 
 import contextlib
