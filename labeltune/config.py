@@ -267,6 +267,8 @@ def coerce(value: Any, kind, key: str, source: str) -> Any:
         if value is None and type(None) in typing.get_args(kind):
             return None
         kind = next(t for t in typing.get_args(kind) if t is not type(None))
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:  # np.int64(8) from np.array([8, 16])
+        value = value.item()
     name = f"'{key}' (--{key.replace('_', '-')})"
     shown = repr(value)
     if len(shown) > 80 or "\n" in shown:  # a DataFrame's repr is a page of rows

@@ -393,3 +393,16 @@ def test_evaluate_keep_columns_without_predictions_is_refused(clf_run, capsys):
                  "--keep-columns", "text"]) == 2
     assert "--keep-columns copies input columns into the prediction rows: it needs --predictions FILE" in \
         capsys.readouterr().err
+
+
+def test_numpy_numbers_are_taken_as_options(tmp_path, tiny_bert_dir):
+    """`for bs in np.array([8, 16]): labeltune.train(batch_size=bs, ...)` was "'batch_size' (--batch-size) =
+    np.int64(8): expected a whole number" (numpy's scalars are no Python int / bool / float32 float)."""
+    import numpy as np
+
+    data = _rows(tmp_path / "train.csv")
+    settings = dict(_fast(), batch_size=np.array([4, 8])[0], lr=np.float32(1e-3), quiet=np.bool_(True),
+                    seed=np.int32(3))
+    labeltune.train(model=tiny_bert_dir, train=data, validation_fraction=0, output=str(tmp_path / "run"), **settings)
+    config = (tmp_path / "run" / "config.yaml").read_text()
+    assert "batch_size: 4\n" in config and "seed: 3\n" in config and "quiet: true\n" in config
