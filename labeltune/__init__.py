@@ -72,7 +72,8 @@ def train(config=None, /, **options) -> dict:
 def tune_model(config=None, /, **options) -> dict:
     """`labeltune tune` from Python: k-fold CV over learning rates, the choice, the refit; returns the report.
 
-    Same option names as the flags (`folds=5`, `lrs="1e-4,3e-4"`, `select="one-se"`, `storage=...`). Not
+    Same option names as the flags (`folds=5`, `lrs="1e-4,3e-4"`, `select="one-se"`, `storage=...`); with
+    `refit=False` (an extra worker of a shared study) it returns {"worker_done": True} and the others report. Not
     named `tune`: the submodule `labeltune.tune` would replace a function of that name on first import.
     """
     from .config import TrainConfig, split_options
