@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import time
+import typing
 
 import torch
 import yaml
@@ -460,7 +461,10 @@ class Predictor:
                 close = difflib.get_close_matches(name, fields + ["precision", "batch_size", "backend"], n=1)
                 raise UserError(f"labeltune.load(): unknown option '{name}' for a {self.task.name} model"
                                 + (f"; did you mean '{close[0]}'?" if close else f"; its options: {', '.join(fields)}"))
-        known.update({k: v for k, v in option_overrides.items() if v is not None})
+        from .config import coerce  # '16' or 2.0 from a notebook, as train's options are (was a TypeError deep inside)
+
+        hints = typing.get_type_hints(self.task.Options)
+        known.update({k: coerce(v, hints[k], k, "labeltune.load()") for k, v in option_overrides.items() if v is not None})
         self.opts = self.task.Options(**known)
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if backend not in ("auto", "torch", "onnx"):

@@ -406,3 +406,16 @@ def test_numpy_numbers_are_taken_as_options(tmp_path, tiny_bert_dir):
     labeltune.train(model=tiny_bert_dir, train=data, validation_fraction=0, output=str(tmp_path / "run"), **settings)
     config = (tmp_path / "run" / "config.yaml").read_text()
     assert "batch_size: 4\n" in config and "seed: 3\n" in config and "quiet: true\n" in config
+
+
+def test_load_options_are_converted_like_train_s(tmp_path, tiny_bert_dir):
+    """labeltune.load(qa_dir, doc_stride="16") was "'<' not supported between 'str' and 'int'" at predict time, and
+    num_beams=2.0 a torch TypeError; train converts the same values ("16", 2.0) from a notebook or the environment."""
+    from trained import tiny_run
+
+    qa = tiny_run(tmp_path, tiny_bert_dir, "qa")
+    predictor = labeltune.load(qa, doc_stride="16", max_answer_length=30.0)
+    assert predictor.opts.doc_stride == 16 and predictor.opts.max_answer_length == 30
+    assert predictor.predict({"question": "Whose son was Noah?", "context": "Noah was the son of Lamech."})[0]["answer"]
+    with pytest.raises(UserError, match=r"^labeltune.load\(\): 'doc_stride' \(--doc-stride\) = 'x': expected a whole"):
+        labeltune.load(qa, doc_stride="x")
