@@ -106,6 +106,10 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, **kwargs):
                         "needs tokenizer.json (or the tokenizer files save_pretrained writes)") from None
     if not getattr(tok, "is_fast", False):
         raise UserError(f"{flag('model')} {path}: labeltune needs a fast (Rust) tokenizer for offsets and word ids")
+    if len(tok) <= len(set(tok.all_special_tokens)):  # transformers 5 builds an empty one from tokenizer_config.json
+        # alone: every word became [UNK] and the predictions were garbage, in silence
+        raise UserError(f"{flag('model')} {path}: its tokenizer has no vocabulary (tokenizer.json, or vocab.txt, is "
+                        "missing); restore the file, or train again")
     if tok.pad_token is None and tok.eos_token is not None:
         # GPT-2-style tokenizers have no pad token; batches need one, and the attention mask hides its value
         tok.pad_token = tok.eos_token
@@ -167,6 +171,7 @@ def from_pretrained(auto_class, path: str, trust_remote_code: bool = False, **kw
     """`auto_class.from_pretrained` with a clear error instead of a traceback for a bad path or id."""
     import sys
 
+    from safetensors import SafetensorError
     from transformers.utils import logging as hf_logging
 
     # the "Loading weights" bar is for a terminal; in a log (or a piped stderr) every update is a line of noise
@@ -185,6 +190,9 @@ def from_pretrained(auto_class, path: str, trust_remote_code: bool = False, **kw
         raise UserError(f"{flag('model')} {path}: its saved head does not fit this task and label set (it was "
                         "fine-tuned for another task or other labels); start from the model it was trained from "
                         "(its config.yaml names it)") from None
+    except SafetensorError as e:  # a weights file cut short (a killed save, a full disk): was a traceback
+        raise UserError(f"{flag('model')} {path}: its weights file cannot be read ({_first_line(e)}): it was cut short "
+                        "or damaged; train again, or restore the file") from None
     finally:
         if hide_bar:
             hf_logging.enable_progress_bar()

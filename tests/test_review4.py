@@ -419,3 +419,18 @@ def test_load_options_are_converted_like_train_s(tmp_path, tiny_bert_dir):
     assert predictor.predict({"question": "Whose son was Noah?", "context": "Noah was the son of Lamech."})[0]["answer"]
     with pytest.raises(UserError, match=r"^labeltune.load\(\): 'doc_stride' \(--doc-stride\) = 'x': expected a whole"):
         labeltune.load(qa, doc_stride="x")
+
+
+def test_a_run_with_damaged_weights_or_no_tokenizer_vocabulary_is_named(clf_run, tmp_path):
+    """A model.safetensors cut short (a killed save, a full disk) was a SafetensorError traceback; a run without
+    tokenizer.json loaded an empty tokenizer (transformers 5 builds one from tokenizer_config.json alone) and
+    predicted every word as [UNK], in silence."""
+    cut = _copy_run(clf_run, tmp_path / "cut")
+    weights = pathlib.Path(cut) / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(UserError, match=r"its weights file cannot be read \(.*\): it was cut short or damaged"):
+        labeltune.load(cut)
+    no_vocab = _copy_run(clf_run, tmp_path / "no_vocab")
+    (pathlib.Path(no_vocab) / "tokenizer.json").unlink()
+    with pytest.raises(UserError, match=r"its tokenizer has no vocabulary \(tokenizer.json, or vocab.txt, is missing\)"):
+        labeltune.load(no_vocab)
