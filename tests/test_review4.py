@@ -60,6 +60,10 @@ def test_predict_takes_a_dataframe_and_refuses_none(clf_run):
     assert predictor.predict(pd.Series(texts)) == expected
     assert predictor.predict(np.array(texts)) == expected
     assert predictor.predict(tuple(texts)) == expected
+    import datasets
+
+    rows = datasets.Dataset.from_dict({"text": texts, "label": ["positive", "negative"]})
+    assert predictor.predict(rows) == expected and predictor.predict(rows["text"]) == expected
     for bad in (None, 5):
         with pytest.raises(UserError, match=r"^predict\(\): got (NoneType|int); give a list of inputs"):
             predictor.predict(bad)
