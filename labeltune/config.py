@@ -317,6 +317,10 @@ def coerce(value: Any, kind, key: str, source: str) -> Any:
             return os.fspath(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
+        if isinstance(value, bool) or (isinstance(value, (list, tuple)) and any(isinstance(v, bool) for v in value)):
+            # YAML 1.1 reads yes/no/on/off as booleans: `label_names: [yes, no]` became "True,False"
+            raise UserError(f"{source}: {name} = {shown}: expected {_KIND_WORDS[str]}; YAML reads yes, no, on, off, "
+                            "true and false as booleans: quote them ('yes')")
         if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
             return ",".join(str(v) for v in value)  # a YAML list for a comma-separated option (--lrs, --label-names)
         raise bad

@@ -438,3 +438,16 @@ def test_a_run_with_damaged_weights_or_no_tokenizer_vocabulary_is_named(clf_run,
     (pathlib.Path(no_vocab) / "tokenizer.json").unlink()
     with pytest.raises(UserError, match=r"its tokenizer has no vocabulary \(tokenizer.json, or vocab.txt, is missing\)"):
         labeltune.load(no_vocab)
+
+
+def test_yaml_booleans_where_a_string_belongs_say_to_quote(tmp_path, capsys):
+    """`label_names: [yes, no]` in a config (YAML 1.1 reads them as booleans) became the label names "True,False"."""
+    from labeltune.cli import main
+
+    data = _rows(tmp_path / "train.csv", [("fine", "yes"), ("bad", "no")] * 4)
+    (tmp_path / "c.yaml").write_text(f"train: {data}\nlabel_names: [yes, no]\n")
+    assert main(["debug-data", str(tmp_path / "c.yaml")]) == 2
+    assert "'label_names' (--label-names) = [True, False]: expected a string; YAML reads yes, no, on, off, true and " \
+           "false as booleans: quote them ('yes')" in capsys.readouterr().err
+    (tmp_path / "c.yaml").write_text(f"train: {data}\nlabel_names: ['yes', 'no']\n")
+    assert main(["debug-data", str(tmp_path / "c.yaml")]) == 0
