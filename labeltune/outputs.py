@@ -9,8 +9,8 @@ predictions can be read, filtered and joined without the input file beside it:
     kept       columns of the input file named by --keep-columns (an id, a date, ...), unchanged; one named
                like a prediction or gold field (e.g. `label`) is written as input_<name>
 
-The file format follows the name: `.csv` / `.tsv` (nested values as JSON), `.jsonl` (or anything else), and
-`-` for standard output (JSONL). Parent folders are created.
+The file format follows the name: `.csv` / `.tsv` (nested values as JSON), `.json` (one JSON array), `.jsonl`
+(also `.ndjson` or no extension), and `-` for standard output (JSONL). Parent folders are created.
 
 Splits carved from --train are written to `<output>/splits/validation.<ext>` and `test.<ext>` in the input's
 own format (CSV stays CSV with its columns; a SQuAD JSON file becomes SQuAD JSON; CoNLL becomes CoNLL), so
@@ -124,8 +124,8 @@ def check_records_name(path: str | None, flag: str = "--output") -> None:
     ext = os.path.splitext(path)[1].lower()
     if ext not in RECORD_TYPES:
         raise UserError(f"{flag} {path}: the file type follows the name, and '{ext}' is not one labeltune writes; "
-                        "name it .csv, .tsv or .jsonl (JSON Lines; also .json, .ndjson or no extension), or - for "
-                        "standard output")
+                        "name it .csv, .tsv, .jsonl (JSON Lines; also .ndjson or no extension) or .json (one JSON "
+                        "array), or - for standard output (JSON Lines)")
 
 
 def write_records(path: str, records: list[dict]) -> str:

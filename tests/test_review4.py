@@ -451,3 +451,17 @@ def test_yaml_booleans_where_a_string_belongs_say_to_quote(tmp_path, capsys):
            "false as booleans: quote them ('yes')" in capsys.readouterr().err
     (tmp_path / "c.yaml").write_text(f"train: {data}\nlabel_names: ['yes', 'no']\n")
     assert main(["debug-data", str(tmp_path / "c.yaml")]) == 0
+
+
+def test_json_output_is_one_array_as_the_error_now_says(clf_run, tmp_path):
+    """The refusal of p.parquet said .json is JSON Lines; a .json output is one JSON array (pandas.read_json reads
+    it without lines=True)."""
+    import pandas as pd
+
+    data = clf_run.replace("tiny-run", "tiny-data") + "/train.csv"
+    predictor = labeltune.load(clf_run)
+    assert predictor.predict_file(data, str(tmp_path / "p.json")) == 8
+    assert len(pd.read_json(tmp_path / "p.json")) == 8 and isinstance(json.loads((tmp_path / "p.json").read_text()), list)
+    with pytest.raises(UserError, match=r"\.jsonl \(JSON Lines; also \.ndjson or no extension\) or \.json \(one JSON "
+                                        r"array\)"):
+        predictor.predict_file(data, str(tmp_path / "p.parquet"))
