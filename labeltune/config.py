@@ -184,6 +184,12 @@ class TrainConfig:
              f"{flag('few_shot_template')} needs {flag('few_shot')} and one {{}} where the label name goes"),
             (all(n.strip() in ("tensorboard", "mlflow", "") for n in self.report_to.split(",")),
              f"{flag('report_to')} takes tensorboard, mlflow or both, comma-separated"),
+            # (were ignored in silence: nothing was tracked, and nothing said so)
+            (bool(self.report_to) or not changed(self, ("tracking_dir", "tracking_uri", "run_name")),
+             f"{flag('tracking_dir')}, {flag('tracking_uri')} and {flag('run_name')} need {flag('report_to')} "
+             "tensorboard and/or mlflow"),
+            (not self.tracking_uri or "mlflow" in self.report_to,
+             f"{flag('tracking_uri')} is MLflow's: it needs {flag('report_to')} mlflow"),
         ]
         check(checks)
         if self.report_to:  # a missing tracking library named before any work

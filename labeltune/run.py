@@ -313,7 +313,8 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     start = time.perf_counter()
     last = {}
     # --report-to: the log records also go to TensorBoard / MLflow (a no-op without the flag, and off rank 0)
-    tracker = Tracker(cfg if main else dataclasses.replace(cfg, report_to=""), {**to_dict(cfg, opts), "model_path": model_path})
+    off = dict(report_to="", tracking_dir="", tracking_uri="", run_name="")  # (its settings need --report-to)
+    tracker = Tracker(cfg if main else dataclasses.replace(cfg, **off), {**to_dict(cfg, opts), "model_path": model_path})
     if cfg.few_shot:  # optional task hook: SetFit's recipe instead of the loop (labeltune/fewshot.py)
         few_shot = getattr(task, "few_shot", None)
         if few_shot is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import pathlib
+import re
 
 import pytest
 
@@ -465,3 +466,17 @@ def test_json_output_is_one_array_as_the_error_now_says(clf_run, tmp_path):
     with pytest.raises(UserError, match=r"\.jsonl \(JSON Lines; also \.ndjson or no extension\) or \.json \(one JSON "
                                         r"array\)"):
         predictor.predict_file(data, str(tmp_path / "p.parquet"))
+
+
+def test_tracking_settings_without_report_to_are_refused():
+    """--run-name / --tracking-uri / --tracking-dir without --report-to (or --tracking-uri with tensorboard only)
+    were ignored in silence: nothing was tracked and nothing said so."""
+    from labeltune.config import TrainConfig
+
+    for settings, words in ((dict(run_name="exp1"), "need --report-to (report_to=) tensorboard and/or mlflow"),
+                            (dict(tracking_uri="http://127.0.0.1:5000"), "need --report-to"),
+                            (dict(report_to="tensorboard", tracking_uri="sqlite:///x.db"),
+                             "--tracking-uri (tracking_uri=) is MLflow's: it needs --report-to (report_to=) mlflow")):
+        with pytest.raises(UserError, match=re.escape(words)):
+            TrainConfig(train="a.csv", **settings)
+    assert TrainConfig(train="a.csv", report_to="mlflow", tracking_uri="sqlite:///x.db", run_name="r").run_name == "r"
