@@ -165,8 +165,8 @@ def test_model_card_lists_scores_not_settings_and_says_how_it_was_trained(clf_ru
     from labeltune.report import main as report
 
     def scores(m):
-        m["validation"].update(num_beams=4, neg_loss=-1.5, null_threshold=0.0, oracle_best_f1=99.0,
-                               bleu_signature="nrefs:1|tok:13a")
+        m["validation"].update(num_beams=4, neg_loss=-1.5, null_threshold=0.0, oracle_best_f1=99.0, HasAns_total=5,
+                               HasAns_f1=50.0, bleu_signature="nrefs:1|tok:13a")
         m["validation_before"] = {"accuracy": 0.25, "n": 8}
         m["peft"] = {"method": "lora", "r": 8, "lora_alpha": 16.0, "lora_dropout": 0.1, "target_modules": ["query"],
                      "modules_to_save": ["classifier"], "trainable_parameters": 3170, "total_parameters": 1014596,
@@ -176,7 +176,8 @@ def test_model_card_lists_scores_not_settings_and_says_how_it_was_trained(clf_ru
     assert report(["--model", run]) == 0
     card = ModelCard.load(pathlib.Path(run) / "README.md")
     listed = {r.metric_type for r in card.data.eval_results}
-    assert "accuracy" in listed and not listed & {"num_beams", "neg_loss", "null_threshold", "oracle_best_f1", "n"}
+    assert {"accuracy", "HasAns_f1"} <= listed
+    assert not listed & {"num_beams", "neg_loss", "null_threshold", "oracle_best_f1", "n", "HasAns_total"}
     results = card.text.split("## Results")[1].split("## Data")[0]
     assert "num_beams" not in results and "oracle" not in results and "null_threshold" not in results
     assert "validation, before fine-tuning (the pretrained model): accuracy 0.25" in results

@@ -111,8 +111,10 @@ NOT_SCORES = ("n", "words", "entities", "num_beams", "neg_loss", "null_threshold
 
 def score_metrics(scores: dict | None) -> dict:
     """The scores of a split's metrics, for the card, its model-index and the page. QA's `oracle_*` are left out
-    too: tuned on the very data they score, an upper bound and never a result (tasks/qa.py)."""
-    return {k: v for k, v in scalar_metrics(scores).items() if k not in NOT_SCORES and not k.startswith("oracle_")}
+    too: tuned on the very data they score, an upper bound and never a result (tasks/qa.py); and its counts
+    `HasAns_total` / `NoAns_total`."""
+    return {k: v for k, v in scalar_metrics(scores).items()
+            if k not in NOT_SCORES and not k.startswith("oracle_") and not k.endswith("_total")}
 
 
 def write_report(directory: str, after_training: bool = False) -> dict:
