@@ -481,3 +481,21 @@ def test_tracking_settings_without_report_to_are_refused():
         with pytest.raises(UserError, match=re.escape(words)):
             TrainConfig(train="a.csv", **settings)
     assert TrainConfig(train="a.csv", report_to="mlflow", tracking_uri="sqlite:///x.db", run_name="r").run_name == "r"
+
+
+def test_an_edited_model_card_is_not_replaced(clf_run, tmp_path, capsys):
+    """The card asks its owner to fill in the license; `labeltune report` (e.g. after an export) then replaced the
+    edited README.md in silence. An unedited card is still rebuilt."""
+    from huggingface_hub import ModelCard
+
+    from labeltune.cli import main
+
+    run = _copy_run(clf_run, tmp_path / "run")
+    card = pathlib.Path(run) / "README.md"
+    assert main(["report", "--model", run]) == 0  # unedited: rebuilt
+    assert ModelCard.load(card).data.pipeline_tag == "text-classification"
+    edited = card.read_text().replace("to be filled in by the model's owner", "Apache-2.0")
+    card.write_text(edited)
+    assert main(["report", "--model", run]) == 2
+    assert "README.md was edited since labeltune wrote it; it is kept" in capsys.readouterr().err
+    assert card.read_text() == edited

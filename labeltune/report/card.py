@@ -8,6 +8,7 @@ labeltune cannot know (the license, who may use the model) is said to be the own
 from __future__ import annotations
 
 import os
+import re
 
 from . import SPLITS, score_metrics
 
@@ -75,8 +76,6 @@ def _hub_id(base) -> str | None:
     """The base model as the Hub names it, for the card's `base_model` (the Hub checks it names a repository): the
     shipped short names as their repositories ("all-MiniLM-L6-v2" is sentence-transformers/all-MiniLM-L6-v2); a
     local directory or file (relative paths too, which were given as a repository) is left out."""
-    import re
-
     from ..models import BUNDLED, BUNDLED_GGUF
 
     if not base:
@@ -121,8 +120,30 @@ def _recipe(config: dict) -> dict:
     return {**{k: "unknown" for k in RECIPE_KEYS}, "precision_used": None, **config}
 
 
+_MARK = re.compile(r"\n<!-- labeltune model card ([0-9a-f]{16}) -->\n?\Z")
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def write_card(run: dict) -> str:
+    """README.md, ending in a comment with the digest of what was written: the card asks its owner to fill in the
+    license, and `labeltune report` replaced an edited card in silence. A card whose text no longer matches its
+    digest is kept (a UserError says how to rebuild it); one without the comment (older versions) is replaced."""
+    from ..errors import UserError
+
     path = os.path.join(run["directory"], "README.md")
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            old = f.read()
+        mark = _MARK.search(old)
+        if mark and _digest(old[: mark.start()]) != mark.group(1):
+            raise UserError(f"{path} was edited since labeltune wrote it; it is kept. To rebuild the model card, move "
+                            "it away (your edits are then in the moved file) and run `labeltune report` again")
+    text = card_text(run)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(card_text(run))
+        f.write(f"{text}\n<!-- labeltune model card {_digest(text)} -->\n")
     return path
