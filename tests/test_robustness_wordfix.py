@@ -116,3 +116,9 @@ def test_an_onnx_export_keeps_the_front_end(zebra_fixed, tmp_path):
     assert os.path.exists(os.path.join(out, "word_recognition.json"))
     onnx = labeltune.load(out)
     assert onnx.backend == "onnx" and onnx.predict("movie zebar garden river")[0]["label"] == "positive"
+
+
+def test_the_model_card_says_what_reads_the_input(zebra_fixed):
+    card = open(os.path.join(zebra_fixed["model"], "README.md")).read()
+    assert "typo-correcting front end (`--word-recognition`, `word_recognition.json`" in card
+    assert "the training words alone" in card and "load the network alone" in card

@@ -61,7 +61,7 @@ def card_text(run: dict) -> str:
             metrics={s: score_metrics(metrics.get(s)) for s in SPLITS if metrics.get(s)},
             before={s: score_metrics(metrics.get(f"{s}_before")) for s in SPLITS if metrics.get(f"{s}_before")},
             signatures=sorted({v for s in SPLITS for k, v in (metrics.get(s) or {}).items() if k.endswith("_signature")}),
-            method=_method(run), scored=bool(metrics), onnx=meta.get("onnx"), exported_from=meta.get("exported_from"),
+            method=_method(run), front_end=_front_end(meta), scored=bool(metrics), onnx=meta.get("onnx"), exported_from=meta.get("exported_from"),
             same_as_train=[s for s in SPLITS if config.get(s) and config.get(s) == config.get("train")],
             selection=metrics.get("selection_metric"), config=_recipe(config), split=split, train_examples=metrics.get("train_examples"),
             steps=metrics.get("steps"), best_step=metrics.get("best_step"), calibration=metrics.get("calibration"),
@@ -108,6 +108,19 @@ def _method(run: dict) -> str | None:
                 f"{few.get('pooling', 'mean')}-pooled embeddings (`few_shot_head.safetensors`). `labeltune.load` runs it; "
                 "plain `transformers` loads only the encoder.")
     return None
+
+
+def _front_end(meta: dict) -> str | None:
+    """train --word-recognition: what reads the input before the network (labeltune/robustness/wordfix.py)."""
+    wr = meta.get("word_recognition")
+    if not isinstance(wr, dict):
+        return None
+    words = "the training words alone" if wr.get("language") == "data" else \
+        f"the training words and pyspellchecker's '{wr.get('language')}' word list"
+    return (f"A typo-correcting front end (`--word-recognition`, `{wr.get('file')}`, {wr.get('words')} training words): "
+            f"a word known to neither {words} that is one edit from known ones is replaced by the most frequent of "
+            "them before the network reads it. `labeltune.load` applies it; plain `transformers` and `pipeline()` "
+            "load the network alone, without it.")
 
 
 RECIPE_KEYS = ("train", "validation", "test", "lr", "batch_size", "epochs", "warmup_ratio", "weight_decay", "precision",
