@@ -25,7 +25,11 @@ from transformers import get_linear_schedule_with_warmup
 from . import checkpoint
 from .batching import make_batches
 from .config import TrainConfig
+from .files import finite
 from .robustness.training import paired_batch, robust_step
+
+
+NONFINITE_STEPS = 3  # non-finite losses in a row that stop a run as diverged
 
 
 def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -97,7 +101,7 @@ def fit(
     def log(record: dict) -> None:
         if main:
             with open(log_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+                f.write(json.dumps(finite(record)) + "\n")  # a NaN loss as null: strict JSON readers refuse NaN
             if on_log is not None:
                 on_log(record)
 
@@ -109,6 +113,7 @@ def fit(
     stop = state["step"] >= total_steps or bool(cfg.patience and state["bad_evals"] >= cfg.patience)
     model.train()
     first_step = 0  # the number of steps in the epochs before this one
+    nonfinite = 0  # non-finite losses in a row
     for epoch, n_steps in enumerate(plan):
         if stop:
             break
@@ -139,6 +144,15 @@ def fit(
                         accelerator.backward(loss)
                 loss_sum += float(loss.detach()) if torch.is_tensor(loss) else loss
                 n_examples += len(global_batch)
+            # a diverged run (the loss NaN or infinite, and so are the weights soon after) would train on in
+            # silence and be saved; a single non-finite step is tolerated (fp16's loss scaling recovers from one)
+            nonfinite = 0 if math.isfinite(loss_sum) else nonfinite + 1
+            if nonfinite >= NONFINITE_STEPS:
+                from .errors import UserError
+
+                raise UserError(f"training diverged: the loss is {loss_sum} at {NONFINITE_STEPS} steps in a row (step "
+                                f"{state['step'] + 1}); lower --lr (now {optimizer.param_groups[0].get('initial_lr', cfg.lr)}), "
+                                "keep --max-grad-norm on, or use --precision fp32 / bf16 instead of fp16")
             if cfg.max_grad_norm > 0:
                 accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optimizer.step()

@@ -36,13 +36,13 @@ class Recorder(torch.nn.Module):
         return SimpleNamespace(loss=(self.w * input_ids.float().mean() - 1) ** 2)
 
 
-def _fit(cfg, features, out, stop_after=None):
+def _fit(cfg, features, out, stop_after=None, model=None):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, GradientState
 
     AcceleratorState._reset_state()
     GradientState._reset_state()
-    model = Recorder()
+    model = model or Recorder()
 
     def collate(batch):
         return {"input_ids": pad([f["input_ids"] for f in batch], 0), "ids": torch.tensor([f["id"] for f in batch])}
@@ -193,3 +193,35 @@ def test_recipe_names_the_differing_keys(tmp_path):
     with pytest.raises(UserError) as e:
         checkpoint.refuse_other_recipe(str(tmp_path / "checkpoint"), other)
     assert all(k in str(e.value) for k in ("seed", "train_data", "processes")) and "'lr'" not in str(e.value)
+
+
+class Diverging(Recorder):
+    """Its loss is finite for `finite` steps, then NaN (as when a too-large learning rate blows up the weights)."""
+
+    def __init__(self, finite: int, blips=()):
+        super().__init__()
+        self.calls, self.finite, self.blips = 0, finite, set(blips)
+
+    def forward(self, input_ids, ids):
+        self.calls += 1
+        loss = (self.w * input_ids.float().mean() - 1) ** 2
+        bad = self.calls > self.finite or self.calls in self.blips
+        # + a NaN constant: the loss reads NaN, the gradients stay finite (as when fp16's scaler skips a step)
+        return SimpleNamespace(loss=loss + float("nan") if bad else loss)
+
+
+def test_a_diverged_run_stops_naming_the_lr_and_one_bad_step_is_tolerated(tmp_path):
+    features = [{"input_ids": [1] * (i + 1), "id": i} for i in range(8)]
+    cfg = TrainConfig(batch_size=2, epochs=4, lr=1e-3, warmup_ratio=0.0, max_grad_norm=0, quiet=True,
+                      group_by_length=False, log_every=1)
+    model = Diverging(finite=3)
+    os.makedirs(tmp_path / "a"), os.makedirs(tmp_path / "b")
+    with pytest.raises(UserError, match=r"training diverged: the loss is nan at 3 steps in a row \(step (\d+)\); "
+                                        r"lower --lr \(now 0.001\)") as stopped:
+        _fit(cfg, features, str(tmp_path / "a"), model=model)
+    log = [json.loads(line) for line in open(tmp_path / "a" / "train_log.jsonl")]  # strict JSON: NaN is null
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert len(losses) >= 3 and all(x is not None for x in losses[:-2]) and losses[-2:] == [None, None]
+    assert f"(step {log[-1]['step'] + 1})" in str(stopped.value)  # stopped at the third, before logging it
+    # a single non-finite step (fp16's loss scaling skips one) does not stop the run
+    _fit(cfg, features, str(tmp_path / "b"), model=Diverging(finite=10**6, blips=(5,)))
