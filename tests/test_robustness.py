@@ -187,18 +187,22 @@ def _write_csv(path, rows):
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def zebra(tmp_path_factory, tiny_bert_dir):
+def train_zebra(d, tiny_bert_dir, *flags) -> dict:
+    """The keyword-rule model trained in folder `d` (with extra train `flags`)."""
     from labeltune.cli import main
 
-    d = tmp_path_factory.mktemp("zebra")
     train = _write_csv(d / "train.csv", _zebra_rows(240, 0))
     test = _write_csv(d / "test.csv", _zebra_rows(40, 1))
     out = str(d / "model")
     assert main(["train", "--model", tiny_bert_dir, "--train", train, "--output", out, "--epochs", "6", "--batch-size",
                  "16", "--lr", "3e-3", "--precision", "fp32", "--validation-fraction", "0", "--threads", "1",
-                 "--quiet"]) == 0
+                 "--quiet", *flags]) == 0
     return {"model": out, "test": test, "dir": d}
+
+
+@pytest.fixture(scope="module")
+def zebra(tmp_path_factory, tiny_bert_dir):
+    return train_zebra(tmp_path_factory.mktemp("zebra"), tiny_bert_dir)
 
 
 ZEBRA_TESTS = """

@@ -14,7 +14,7 @@ from labeltune.robustness.wordfix import WordFixer
 from labeltune.tasks.classification import ClassificationTask
 from labeltune.tasks.ner import NERTask
 from labeltune.tasks.qa import QATask
-from test_robustness import _write_csv, _zebra_rows
+from test_robustness import train_zebra
 
 TRAIN = [{"text": "a great film , truly great and a movie to see", "labels": ["positive"]},
          {"text": "The movie is dull", "labels": ["negative"]}]
@@ -71,16 +71,7 @@ def test_bad_values_are_refused_before_training():
 @pytest.fixture(scope="module")
 def zebra_fixed(tmp_path_factory, tiny_bert_dir):
     """The keyword-rule model of test_robustness ("contains 'zebra' -> positive"), trained with the front end."""
-    from labeltune.cli import main
-
-    d = tmp_path_factory.mktemp("zebra_wr")
-    train = _write_csv(d / "train.csv", _zebra_rows(240, 0))
-    test = _write_csv(d / "test.csv", _zebra_rows(40, 1))
-    out = str(d / "model")
-    assert main(["train", "--model", tiny_bert_dir, "--train", train, "--output", out, "--epochs", "6", "--batch-size",
-                 "16", "--lr", "3e-3", "--precision", "fp32", "--validation-fraction", "0", "--threads", "1",
-                 "--quiet", "--word-recognition", "data"]) == 0
-    return {"model": out, "test": test}
+    return train_zebra(tmp_path_factory.mktemp("zebra_wr"), tiny_bert_dir, "--word-recognition", "data")
 
 
 def test_the_saved_model_corrects_typos_in_predict_and_the_attack(zebra_fixed, tmp_path):
