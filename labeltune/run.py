@@ -219,6 +219,9 @@ def train(cfg: TrainConfig, opts, examples: tuple | None = None, setup: dict | N
     try:
         return _train(cfg, opts, out, examples, setup, save_model)
     except BaseException:
+        from .tracking import close_open
+
+        close_open(failed=True)  # a crash after the loop (evaluation, save) must not leave an MLflow run RUNNING
         # a run refused by validation (or stopped before its first checkpoint) leaves no folder behind
         if created and int(os.environ.get("RANK", "0")) == 0 and not checkpoint.existing(os.path.join(out, "checkpoint")):
             remove_own_files(out)

@@ -133,6 +133,8 @@ class Tracker:
             for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
                 self.client.log_batch(self.run_id, params=params[i : i + 100])
 
+        _OPEN.append(self)
+
     def log(self, record: dict) -> None:
         """One train_log.jsonl record: {"step", "loss", "lr", "samples_per_s", ...} or {"step", "eval": {...}}."""
         if not self.backends:
@@ -167,7 +169,22 @@ class Tracker:
             self.writer.close()
         if self.client is not None:
             self.client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
-        self.backends = []
+        self.backends, self.writer, self.client = [], None, None
+        if self in _OPEN:
+            _OPEN.remove(self)
+
+
+_OPEN: list[Tracker] = []  # trackers not closed yet: a crash anywhere in train() marks their runs FAILED
+
+
+def close_open(failed: bool = True) -> None:
+    """Close every tracker still open (train() calls it when the run fails after the loop: evaluation, save)."""
+    while _OPEN:
+        tracker = _OPEN.pop()
+        try:
+            tracker.close(failed=failed)
+        except Exception:  # the run's own error is the one to report
+            pass
 
 
 def _mlflow_key(key: str) -> str:

@@ -160,3 +160,25 @@ def test_report_to_takes_hugging_faces_spellings():
     assert TrainConfig(report_to="TensorBoard, MLflow").report_to == "tensorboard,mlflow"
     with pytest.raises(UserError, match=r"--report-to \(report_to=\) takes tensorboard, mlflow"):
         TrainConfig(report_to="wandb")
+
+
+def test_a_crash_after_the_loop_marks_the_mlflow_run_failed(tmp_path, tiny_bert_dir, monkeypatch):
+    """A failure after training (the save: a full disk) used to leave the MLflow run RUNNING for ever."""
+    from mlflow.tracking import MlflowClient
+    from trained import write_data
+
+    import labeltune
+    import labeltune.run as run_module
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_module, "save", full_disk)
+    train = write_data(str(tmp_path / "data"), "classification")
+    out = tmp_path / "run"
+    with pytest.raises(OSError, match="No space left"):
+        labeltune.train(model=tiny_bert_dir, train=train, output=str(out), epochs=1, batch_size=4, precision="fp32",
+                        quiet=True, threads=1, report_to="mlflow", validation_fraction=0)
+    client = MlflowClient(f"sqlite:///{out / 'mlruns' / 'mlflow.db'}")
+    [run] = client.search_runs([client.get_experiment_by_name("labeltune").experiment_id])
+    assert run.info.status == "FAILED"
