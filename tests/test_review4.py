@@ -499,3 +499,17 @@ def test_an_edited_model_card_is_not_replaced(clf_run, tmp_path, capsys):
     assert main(["report", "--model", run]) == 2
     assert "README.md was edited since labeltune wrote it; it is kept" in capsys.readouterr().err
     assert card.read_text() == edited
+
+
+def test_a_compressed_data_file_says_how_to_decompress_it(tmp_path):
+    """`--train data.csv.gz` (CI caches keep data compressed) was only "unknown file type '.gz'"."""
+    import gzip
+
+    from labeltune.data.readers import read_table
+
+    path = tmp_path / "data.csv.gz"
+    with gzip.open(path, "wt") as f:
+        f.write("text,label\ngood,pos\n")
+    with pytest.raises(UserError, match=r"unknown file type '\.gz'.*it is compressed: decompress it first "
+                                        r"\(gunzip -k .*data\.csv\.gz\) and give the file inside"):
+        read_table(str(path))

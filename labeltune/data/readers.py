@@ -189,7 +189,12 @@ def read_table(path: str, problems: list[str] | None = None) -> Table:
 
 
 def _rename_hint(path: str) -> str:
-    """'; it is tab-separated: rename it to .tsv' for a table saved as .txt (Excel's "Text (Tab delimited)")."""
+    """'; it is tab-separated: rename it to .tsv' for a table saved as .txt (Excel's "Text (Tab delimited)"); for a
+    compressed file, how to decompress it."""
+    tools = {".gz": "gunzip -k", ".bz2": "bunzip2 -k", ".xz": "unxz -k", ".zst": "unzstd", ".zip": "unzip"}
+    ext = os.path.splitext(path)[1].lower()
+    if ext in tools:
+        return f"; it is compressed: decompress it first ({tools[ext]} {path}) and give the file inside"
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as f:
             first = f.readline()
