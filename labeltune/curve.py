@@ -474,6 +474,9 @@ def parse_args(argv: list[str]):
     values = read_yaml(config_file) if config_file else {}
     for cls in classes:
         values.update(_flags_given(ns, cls))
+    # a YAML mapping `compare: {full: {}, fast: {lr: 3e-4}}` (as the Python API takes) is kept as it is: the option
+    # is typed as the flag's string, which parse_recipes reads as well
+    compare = values.pop("compare") if isinstance(values.get("compare"), dict) else None
     # every run gets no validation split, a fresh start and no saved weights: these would be ignored in silence
     unused = [k for k in ("validation_fraction", "resume", "save_adapter", "overwrite") if values.get(k) not in (None, False)]
     if unused:
@@ -481,7 +484,10 @@ def parse_args(argv: list[str]):
                         f"{'this flag' if len(unused) == 1 else 'these flags'} (each run trains afresh with no "
                         "validation split and keeps no weights; a rerun reuses finished runs); leave "
                         f"{'it' if len(unused) == 1 else 'them'} out")
-    return split_options(values, classes, config_file or "command line")
+    cfg, opts, copts = split_options(values, classes, config_file or "command line")
+    if compare is not None:
+        copts.compare = compare
+    return cfg, opts, copts
 
 
 def main(argv: list[str]) -> int:

@@ -207,3 +207,16 @@ def test_curve_warm_start_fine_tunes_each_round_from_the_last(tmp_path, tiny_ber
     with pytest.raises(labeltune.UserError, match="only with --strategy"):
         labeltune.learning_curve(train=train, test_fraction=0.25, model=tiny_bert_dir, sizes="2,4", warm_start=True,
                                  output=str(tmp_path / "x"))
+
+
+def test_a_yaml_compare_mapping_is_read_as_the_recipes(tmp_path):
+    """`compare: {full: {}, fast: {lr: 3e-4}}` in a config file was refused ("expected a string"), though
+    parse_recipes and the Python API take the mapping."""
+    from labeltune.curve import parse_args
+
+    train = keyword_csv(tmp_path / "train.csv", 4)
+    config = tmp_path / "curve.yaml"
+    config.write_text(f"train: {train}\ntest: {train}\nsizes: '2,4'\ncompare:\n  full: {{}}\n  fast: {{lr: 3.0e-4}}\n")
+    cfg, _, copts = parse_args([str(config), "--seeds", "2"])
+    assert copts.seeds == 2 and cfg.train == train
+    assert parse_recipes(copts.compare, [type(cfg)]) == [("full", {}), ("fast", {"lr": 3e-4})]
