@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         print(command_list(COMMANDS))
         return 0
     command, rest = argv[0], argv[1:]
-    if command in ("train", "debug-data", "tune", "curve"):  # the commands that read a CONFIG file
+    if command in ("train", "debug-data", "tune", "curve", "label-issues"):  # the commands that read a CONFIG file
         rest = _config_flag(rest)
     _quiet_libraries()
     try:

@@ -177,19 +177,22 @@ def find_label_issues(cfg, opts, lopts: LabelIssueOptions | None = None) -> dict
 
 
 def cli(argv: list[str]) -> int:
-    """`labeltune label-issues --task ... --train FILE --output DIR [--folds K] [training flags]`."""
-    from .cli import _add_dataclass_flags, _flags_given, _task_name
-    from .config import TrainConfig, split_options
+    """`labeltune label-issues [CONFIG.yaml] --task ... --train FILE --output DIR [--folds K] [training flags]`."""
+    from .cli import _add_dataclass_flags, _config_file, _flags_given, _task_name
+    from .config import TrainConfig, read_yaml, split_options
     from .tasks import get_task
 
-    task = get_task(_task_name(argv, None))
+    config_file = _config_file(argv)  # as train / tune / curve: a YAML file of the same names, flags win
+    task = get_task(_task_name(argv, config_file))
     parser = Parser(prog="labeltune label-issues", description=__doc__.splitlines()[0])
+    if config_file:
+        parser.add_argument("config", help="YAML file with the same option names as the flags")
     _add_dataclass_flags(parser, TrainConfig)
     _add_dataclass_flags(parser, task.Options)
     _add_dataclass_flags(parser, LabelIssueOptions)
     ns = parser.parse_args(argv)
     classes = [TrainConfig, task.Options, LabelIssueOptions]
-    values = {}
+    values = read_yaml(config_file) if config_file else {}
     for cls in classes:
         values.update(_flags_given(ns, cls))
     # each fold's model is scored on the rows it held out and kept at its last step: a split flag would be ignored
@@ -199,6 +202,6 @@ def cli(argv: list[str]) -> int:
         given = ", ".join("--" + k.replace("_", "-") for k in unused)
         raise UserError(f"{given}: label-issues does not use {'this flag' if len(unused) == 1 else 'these flags'} "
                         f"(every row of --train is scored by the fold model that held it out); leave {'it' if len(unused) == 1 else 'them'} out")
-    cfg, opts, lopts = split_options(values, classes, "command line")
+    cfg, opts, lopts = split_options(values, classes, config_file or "command line")
     find_label_issues(cfg, opts, lopts)
     return 0

@@ -149,3 +149,17 @@ def test_tune_find_label_issues_refuses_qa_before_the_study(tmp_path, tiny_bert_
     captured = capsys.readouterr()
     assert "--task qa: label issues are found for tasks with a label per example" in captured.err
     assert "fold" not in captured.out.lower() and "trial" not in captured.out.lower()
+
+
+@pytest.mark.parametrize("how", ["positional", "flag"])
+def test_a_config_file_is_read_like_train_s(tmp_path, tiny_bert_dir, capsys, how):
+    """`labeltune label-issues cfg.yaml` / `--config cfg.yaml` were "unrecognized arguments"."""
+    data = tmp_path / "ml.csv"
+    data.write_text("text,label\n" + "".join(f"film {i},a|b\nplay {i},b\n" for i in range(6)))
+    config = tmp_path / "li.yaml"
+    config.write_text(f"task: classification\ntrain: {data}\noutput: {tmp_path / 'li'}\nfolds: 2\nmulti_label: true\n"
+                      f"label_delimiter: '|'\nmodel: {tiny_bert_dir}\nepochs: 1\n")
+    argv = [str(config)] if how == "positional" else ["--config", str(config)]
+    assert cli(["label-issues", *argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "multi-label data is not supported" in err  # the config's multi_label reached the check
