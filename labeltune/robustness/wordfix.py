@@ -36,6 +36,7 @@ from .perturb import Editor
 FILE = "word_recognition.json"
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl", "ru", "ar", "lv", "eu", "fa")
 CHOICES = ("data",) + LANGUAGES
+MEMO_SIZE = 200_000  # corrections remembered (each word is looked up once per process)
 MIN_LETTERS = 3  # shorter words have too many neighbours one edit away ("iz": in, is, it) to guess right
 _PARTS = re.compile(r"^(\W*)(.*?)(\W*)$", re.S)
 
@@ -128,7 +129,7 @@ class WordFixer:
         low = run.lower()
         if len(low) < MIN_LETTERS or self.known(low):
             return None
-        near = [c for c in (self.spell.candidates(low) or ()) if c != low and self.known(c)]
+        near = [c for c in (self.spell.candidates(low) or ()) if c != low and self.known(c) and " " not in c]
         if not near:
             return None
         best = max(near, key=lambda c: (self.frequency(c), c))
@@ -143,6 +144,8 @@ class WordFixer:
         lead, core, trail = _PARTS.match(word).groups()
         fixed = self._fix_run(core) if core.isalpha() else None
         out = None if fixed is None else lead + fixed + trail
+        if len(self._memo) >= MEMO_SIZE:  # a server sees new words for ever: keep the memory bounded
+            self._memo.clear()
         self._memo[word] = out
         return out
 
