@@ -113,3 +113,54 @@ def test_the_model_card_says_what_reads_the_input(zebra_fixed):
     card = open(os.path.join(zebra_fixed["model"], "README.md")).read()
     assert "typo-correcting front end (`--word-recognition`, `word_recognition.json`" in card
     assert "the training words alone" in card and "load the network alone" in card
+
+
+def test_span_back_maps_spans_of_the_corrected_text_to_the_users():
+    from labeltune.robustness.wordfix import span_back
+
+    text, fixed = "Noah was the sonn of (Lamec), a mann", "Noah was the son of (Lamech), a man"
+    back = span_back(text, fixed)
+    for word, mine in [("Noah", "Noah"), ("son of", "sonn of"), ("Lamech", "Lamec"), ("(Lamech),", "(Lamec),"),
+                       ("of (Lamech), a man", "of (Lamec), a mann"), (")", ")")]:
+        s = fixed.index(word)
+        a, b = back(s, s + len(word))
+        assert text[a:b] == mine, word
+    assert back(fixed.index("ech"), len(fixed) - 2) == (text.index("Lamec"), len(text))  # never half a word
+
+
+@pytest.fixture(scope="module")
+def tiny_fixed(tmp_path_factory, tiny_bert_dir):
+    """Tiny QA and NER runs (tests/trained.py) with the front end of the training words."""
+    from trained import tiny_run
+
+    return {task: tiny_run(tmp_path_factory.mktemp(f"wr-{task}"), tiny_bert_dir, task, word_recognition="data")
+            for task in ("qa", "ner")}
+
+
+def test_qa_and_ner_predictions_are_spans_of_the_users_text(tiny_fixed):
+    """Before: the answer and the entities were spans of the corrected copy ("sonn" -> "son" moved "Lamech" one
+    character left: context[start:end] was " Lamec"), and their texts were the corrected words."""
+    import labeltune
+
+    qa = labeltune.load(tiny_fixed["qa"], precision="fp32")
+    contexts = ["Noah was the sonn of Lamech.", "The ark rested on the mountians of Ararat.",
+                "Cain was a tiller of the grond, and Abel was a keeper of sheep."]
+    questions = ["Whose son was Noah?", "Where did the ark rest?", "Who was a keeper of sheep?"]
+    preds = qa.predict([{"question": q, "context": c} for q, c in zip(questions, contexts)])
+    assert [p["answer"] for p in preds] == ["Lamech", "the mountians of Ararat", "Abel"]  # the user's words
+    for p, c in zip(preds, contexts):
+        assert c[p["start"]:p["end"]] == p["answer"]
+
+    ner = labeltune.load(tiny_fixed["ner"], precision="fp32")
+    text = "Anna livs in Rome , and Mary vistied Berlin"
+    [raw, tokens] = ner.predict([text, {"tokens": ["Mary", "Smtih", "vistied", "Berlin"]}])
+    assert raw["entities"] and all(text[e["start"]:e["end"]] == e["text"] == e["word"] for e in raw["entities"])
+    assert "Mary" in [e["text"] for e in raw["entities"]]  # after the corrected "livs" (one letter shorter)
+    assert [e["text"] for e in tokens["entities"] if e["token_start"] == 1] in ([], ["Smtih"])
+    assert all(e["text"] == " ".join(["Mary", "Smtih", "vistied", "Berlin"][e["token_start"]:e["token_end"]])
+               for e in tokens["entities"])
+
+    # explain reads what the network read (the corrected words) and lists the corrections it made
+    [row] = ner.explain(text, method="ig", n_steps=4)
+    assert row["prediction"] == raw and row["info"]["word_recognition"] == {"livs": "lives", "vistied": "visited"}
+    assert [w["text"] for w in row["words"]][:2] == ["Anna", "lives"]

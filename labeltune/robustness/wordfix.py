@@ -52,6 +52,13 @@ def check(task, value: str) -> None:
         raise UserError(f"--word-recognition: the task '{task.name}' has no perturb hook to correct its words through")
 
 
+def _recorded(task, example: dict) -> list[tuple[str, int]]:
+    """The words of `example` as the task's perturb hook hands them to an editor, with their kinds."""
+    recorder = Editor(lambda words, kinds, rng: {})
+    task.perturb(example, recorder, random.Random(0))
+    return recorder.seen
+
+
 def _cased(word: str, like: str) -> str:
     if like.isupper() and len(like) > 1:
         return word.upper()
@@ -77,9 +84,7 @@ class WordFixer:
         """The training words of `examples`, as the task's perturb hook hands them to an editor."""
         counts: dict[str, int] = {}
         for e in examples:
-            recorder = Editor(lambda words, kinds, rng: {})
-            task.perturb(e, recorder, random.Random(0))
-            for word, _ in recorder.seen:
+            for word, _ in _recorded(task, e):
                 core = _PARTS.match(word).group(2).lower()
                 if core.isalpha():
                     counts[core] = counts.get(core, 0) + 1
@@ -163,21 +168,83 @@ class WordFixer:
         return [task.perturb(e, Editor(self.plan), random.Random(0)) for e in examples]
 
 
+def span_back(text: str, fixed: str):
+    """`back(start, end)`: a character span of `fixed` (`text` with whole words replaced by `WordFixer.plan`
+    through `Editor.text`: same words in the same places, the same gaps) as the span of `text` it came from. A
+    boundary in an unchanged word or a gap keeps its place; one inside a corrected word's letters goes to the
+    start (for `start`) or end (for `end`) of the user's letters, so a span never cuts a word it did not cut."""
+    if text == fixed:
+        return lambda start, end: (start, end)
+    old = [m.span() for m in re.finditer(r"\S+", text)]
+    new = [m.span() for m in re.finditer(r"\S+", fixed)]
+
+    def point(p: int, is_end: bool) -> int:
+        shift = 0  # text position - fixed position, before the word that holds p
+        for (a, b), (c, d) in zip(old, new):
+            if p < c:
+                break
+            if p <= d and text[a:b] != fixed[c:d]:
+                lead, core, _ = _PARTS.match(text[a:b]).groups()
+                flead, fcore, _ = _PARTS.match(fixed[c:d]).groups()
+                if p - c <= len(flead):
+                    return a + p - c
+                if p - c >= len(flead) + len(fcore):  # in the trailing punctuation: counted from the word's end
+                    return b - (d - p)
+                return a + len(lead) + (len(core) if is_end else 0)
+            shift = b - d
+        return p + shift
+
+    return lambda start, end: (point(start, False), point(end, True))
+
+
 class WordRecognition:
     """A task with the word recogniser in front of what reads input: predict, evaluate, attack_scores and
-    explain_probe get corrected copies of the examples; every other attribute is the task's own."""
+    explain_probe get corrected copies of the examples; every other attribute is the task's own. Predictions
+    come back in the user's terms (the task's optional `restore` hook: QA's answer and NER's entities are spans
+    of the user's text, not of the corrected copy)."""
 
     def __init__(self, task, fixer: WordFixer):
         self.task, self.fixer = task, fixer
         fix = lambda examples: fixer.apply(task, examples)  # noqa: E731
-        self.predict = lambda rt, examples: task.predict(rt, fix(examples))
-        self.evaluate = lambda rt, examples: task.evaluate(rt, fix(examples))
+        self.predict = lambda rt, examples: self._restore(examples, *self._predict(rt, examples))
+        self.evaluate = self._evaluate
         # optional hooks stay optional: wrapped only where the task has them
         if getattr(task, "attack_scores", None) is not None:
             self.attack_scores = lambda rt, examples: task.attack_scores(rt, fix(examples))
         if getattr(task, "explain_probe", None) is not None:
-            self.explain_probe = lambda rt, example, prediction, target=None: task.explain_probe(
-                rt, fix([example])[0], prediction, target)
+            self.explain_probe = self._explain_probe
+
+    def _predict(self, rt, examples):
+        fixed = self.fixer.apply(self.task, examples)
+        return fixed, self.task.predict(rt, fixed)
+
+    def _restore(self, examples, fixed, predictions):
+        restore = getattr(self.task, "restore", None)
+        if restore is None:
+            return predictions
+        return [restore(e, f, p) for e, f, p in zip(examples, fixed, predictions)]
+
+    def _evaluate(self, rt, examples):
+        """The metrics of the corrected copies (the gold labels move with their words); the prediction rows
+        written beside the user's rows are in the user's terms."""
+        fixed = self.fixer.apply(self.task, examples)
+        metrics, predictions = self.task.evaluate(rt, fixed)
+        return metrics, self._restore(examples, fixed, predictions)
+
+    def _explain_probe(self, rt, example, prediction, target=None):
+        """The probe of what the network read (the corrected words, and the prediction on them: explain's
+        probes find the answer and entities by their offsets there); its info lists the corrections."""
+        fixed, [read] = self._predict(rt, [example])
+        probes = self.task.explain_probe(rt, fixed[0], read, target)
+        corrections = {}
+        for word, _ in _recorded(self.task, example):
+            if (to := self.fixer.correct(word)) is not None:
+                corrections[word] = to
+        for probe in probes if isinstance(probes, list) else [probes]:
+            probe.info["prediction"] = prediction  # the user's terms, as predict gives it
+            if corrections:
+                probe.info["word_recognition"] = corrections
+        return probes
 
     def __getattr__(self, name):  # only for what __init__ did not set
         return getattr(self.task, name)

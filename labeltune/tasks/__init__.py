@@ -56,6 +56,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
         without it is not exported to ONNX (`labeltune export`)
     perturb(example, editor, rng) -> dict   optional: a copy of the example with its text fields edited by
         `editor` (robustness/perturb.Editor) and its labels moved along (`labeltune robustness`, `train --augment`)
+    restore(example, fixed, prediction) -> dict   optional: a prediction made on `fixed` (a copy of `example`
+        whose words `train --word-recognition` corrected) in terms of the user's input (QA, NER: spans, texts)
     extra_perturbations() -> list[robustness.probes.Special]   optional: task-specific perturbations (NER entity
         swap, QA distractor)
     attack_scores(rt, examples) -> list[(score, correct)]   optional: per example, what `robustness --attack`

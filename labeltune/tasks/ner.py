@@ -318,6 +318,22 @@ class NERTask:
 
         return perturb_ner(example, editor, rng)
 
+    def restore(self, example, fixed, prediction) -> dict:
+        """`train --word-recognition`: a prediction on the corrected copy `fixed` of `example` with the user's
+        words: entity texts (and raw text's character offsets) are the user's (were the corrected copy's)."""
+        from ..robustness.wordfix import span_back
+
+        back = span_back(example["text"], fixed["text"]) if "text" in example else None
+        entities = []
+        for ent in prediction["entities"]:
+            if back is not None:
+                start, end = back(ent["start"], ent["end"])
+                ent = dict(ent, start=start, end=end, text=example["text"][start:end])
+            else:
+                ent = dict(ent, text=" ".join(example["tokens"][ent["token_start"]:ent["token_end"]]))
+            entities.append(dict(ent, word=ent["text"]))
+        return dict(prediction, entities=entities)
+
     def extra_perturbations(self) -> list:
         """`labeltune robustness`: entities swapped for unseen names of the same type."""
         from ..robustness.probes import NER_SPECIALS

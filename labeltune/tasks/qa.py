@@ -274,6 +274,16 @@ class QATask:
 
         return perturb_qa(example, editor, rng)
 
+    def restore(self, example, fixed, prediction) -> dict:
+        """`train --word-recognition`: a prediction on the corrected copy `fixed` of `example` as a span of the
+        user's context (its offsets and text; was the corrected context's)."""
+        if prediction.get("start") is None or fixed["context"] == example["context"]:
+            return prediction
+        from ..robustness.wordfix import span_back
+
+        start, end = span_back(example["context"], fixed["context"])(prediction["start"], prediction["end"])
+        return dict(prediction, answer=example["context"][start:end], start=start, end=end)
+
     def extra_perturbations(self) -> list:
         """`labeltune robustness`: an AddSent-style distractor sentence, away from the answer."""
         from ..robustness.probes import QA_SPECIALS
