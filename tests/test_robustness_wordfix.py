@@ -164,3 +164,13 @@ def test_qa_and_ner_predictions_are_spans_of_the_users_text(tiny_fixed):
     [row] = ner.explain(text, method="ig", n_steps=4)
     assert row["prediction"] == raw and row["info"]["word_recognition"] == {"livs": "lives", "vistied": "visited"}
     assert [w["text"] for w in row["words"]][:2] == ["Anna", "lives"]
+
+
+def test_a_word_that_lacks_only_an_accent_gets_it_back():
+    """Before: "cafe" became "came" (also one edit, and more frequent in English); unaccented words are the
+    commonest misspelling of accented ones in es/fr, and they were the likeliest to be read as another word."""
+    en = WordFixer.fit(ClassificationTask(), TRAIN, "en")
+    assert [en.correct(w) for w in ["cafe", "Cafe", "cliche"]] == ["café", "Café", "cliché"]
+    es = WordFixer.fit(ClassificationTask(), [{"text": "una canción muy bonita", "labels": ["p"]}], "es")
+    assert [es.correct(w) for w in ["cancion", "CANCION", "pelicula", "bonnita", "canción"]] == \
+        ["canción", "CANCIÓN", "película", "bonita", None]

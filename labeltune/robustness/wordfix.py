@@ -12,7 +12,7 @@ joined with a word-frequency list of the language (pyspellchecker's, from OpenSu
 words alone). A word of 3 or more letters that is in neither, and that is one edit away (a letter replaced,
 dropped or inserted, or two neighbours swapped: Damerau-Levenshtein distance 1, the edits of the attack and of
 `--augment typo`) from known words, becomes the most frequent of them (its share of the training words plus its share of the
-language's); in the word's case, its punctuation kept. Every other word passes through unchanged
+language's; one that differs only by accents first); in the word's case, its punctuation kept. Every other word passes through unchanged
 (their "pass-through" back-off), so clean text is almost never touched.
 
 It works for every task through the task's `perturb` hook: the correction is an Editor plan that replaces whole
@@ -30,6 +30,7 @@ import json
 import os
 import random
 import re
+import unicodedata
 
 from .perturb import Editor
 
@@ -57,6 +58,10 @@ def _recorded(task, example: dict) -> list[tuple[str, int]]:
     recorder = Editor(lambda words, kinds, rng: {})
     task.perturb(example, recorder, random.Random(0))
     return recorder.seen
+
+
+def _unaccented(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
 def _cased(word: str, like: str) -> str:
@@ -137,7 +142,9 @@ class WordFixer:
         near = [c for c in (self.spell.candidates(low) or ()) if c != low and self.known(c) and " " not in c]
         if not near:
             return None
-        best = max(near, key=lambda c: (self.frequency(c), c))
+        # a word that lacks only an accent is that word, however frequent another neighbour ("cafe": café, not came)
+        plain = _unaccented(low)
+        best = max(near, key=lambda c: (_unaccented(c) == plain, self.frequency(c), c))
         return _cased(best, run)
 
     def correct(self, word: str) -> str | None:
