@@ -174,3 +174,25 @@ def test_a_word_that_lacks_only_an_accent_gets_it_back():
     es = WordFixer.fit(ClassificationTask(), [{"text": "una canción muy bonita", "labels": ["p"]}], "es")
     assert [es.correct(w) for w in ["cancion", "CANCION", "pelicula", "bonnita", "canción"]] == \
         ["canción", "CANCIÓN", "película", "bonita", None]
+
+
+def test_a_missing_or_damaged_front_end_is_named_with_what_to_do(zebra_fixed, tmp_path):
+    """Before: the message said to restore the file or train again, not that the network runs without it."""
+    import shutil
+
+    import labeltune
+
+    model = str(tmp_path / "model")
+    shutil.copytree(zebra_fixed["model"], model)
+    for damage in ("missing", '{"language": "en", "counts": {"a": "x"}}', "[1, 2]", '{"language": "xx", "counts": {}}'):
+        path = os.path.join(model, "word_recognition.json")
+        if damage == "missing":
+            os.remove(path)
+        else:
+            open(path, "w").write(damage)
+        with pytest.raises(UserError, match=r"word_recognition\.json cannot be read .*word_recognition=False\) runs "
+                                            r"the network alone"):
+            labeltune.load(model, precision="fp32")
+    # and it does: the network alone reads the typo as it is
+    bare = labeltune.load(model, precision="fp32", word_recognition=False)
+    assert bare.predict("movie zebar garden river")[0]["label"] == "negative"

@@ -112,7 +112,8 @@ class WordFixer:
             return cls({str(k): int(v) for k, v in saved["counts"].items()}, str(saved["language"]))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise UserError(f"--model {directory}: its labeltune.json names a word-recognition front end, but {FILE} "
-                            f"cannot be read ({e}); restore the file, or train again") from None
+                            f"cannot be read ({e}); restore the file or train again (labeltune.load(dir, word_recognition=False) "
+                            "runs the network alone, without the front end)") from None
 
     def known(self, word: str) -> bool:
         return word in self.counts or word in self.spell.word_frequency.dictionary
