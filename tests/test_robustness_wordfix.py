@@ -113,6 +113,8 @@ def test_the_model_card_says_what_reads_the_input(zebra_fixed):
     card = open(os.path.join(zebra_fixed["model"], "README.md")).read()
     assert "typo-correcting front end (`--word-recognition`, `word_recognition.json`" in card
     assert "the training words alone" in card and "load the network alone" in card
+    # before: "a word known to neither the training words alone that is one edit ..." (neither without nor)
+    assert "a word of 3 or more letters that is not a known word (known words: the training words alone)" in card
 
 
 def test_span_back_maps_spans_of_the_corrected_text_to_the_users():

@@ -118,8 +118,9 @@ def _front_end(meta: dict) -> str | None:
     words = "the training words alone" if wr.get("language") == "data" else \
         f"the training words and pyspellchecker's '{wr.get('language')}' word list"
     return (f"A typo-correcting front end (`--word-recognition`, `{wr.get('file')}`, {wr.get('words')} training words): "
-            f"a word known to neither {words} that is one edit from known ones is replaced by the most frequent of "
-            "them before the network reads it. `labeltune.load` applies it; plain `transformers` and `pipeline()` "
+            f"a word of 3 or more letters that is not a known word (known words: {words}) but is one edit from known "
+            "ones is replaced by the most frequent of them before the network reads it; predictions are given in "
+            "terms of the input as written. `labeltune.load` applies it; plain `transformers` and `pipeline()` "
             "load the network alone, without it.")
 
 
