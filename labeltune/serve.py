@@ -3,7 +3,7 @@
     POST /predict   {"inputs": <one input> | [<inputs>]} -> {"predictions": [...]}; the input and prediction
                     models come from the task's optional `api_schema(opts)` hook (else a generic JSON shape)
     GET  /health    {"status": "ok"}
-    GET  /metadata  task, labels, metrics.json, labeltune version, backend, limits
+    GET  /metadata  task, labels, metrics.json, labeltune version, backend, limits, word-recognition front end
     GET  /openapi.json, /docs, /redoc (pages served from files in the fastapi-offline package: no CDN)
 
 Dynamic batching: each request's inputs go into an asyncio queue; one consumer takes what has queued up
@@ -319,6 +319,9 @@ def create_app(predictor, opts: ServeOptions, model_dir: str = ""):
             "task": task.name, "labels": predictor.rt.setup.get("labels"), "labeltune_version": __version__,
             "backend": getattr(predictor, "backend", "torch"), "max_length": predictor.rt.max_length,
             "options": asdict(predictor.opts), "metrics": metrics,
+            # train --word-recognition: a typo-correcting front end reads the inputs (null: the network alone)
+            "word_recognition": ({"language": fixer.language, "words": len(fixer.counts)}
+                                 if (fixer := getattr(task, "fixer", None)) is not None else None),
             "limits": {"max_items": opts.max_items, "max_chars": opts.max_chars, "max_body_bytes": opts.max_body_bytes,
                        "max_batch_size": opts.max_batch_size, "max_wait_ms": opts.max_wait_ms},
         })

@@ -198,3 +198,22 @@ def test_a_missing_or_damaged_front_end_is_named_with_what_to_do(zebra_fixed, tm
     # and it does: the network alone reads the typo as it is
     bare = labeltune.load(model, precision="fp32", word_recognition=False)
     assert bare.predict("movie zebar garden river")[0]["label"] == "negative"
+
+
+def test_serve_says_a_front_end_reads_the_inputs_and_answers_in_the_users_terms(tiny_fixed):
+    """Before: /metadata did not say that a front end changes the inputs (a client saw only the network's options)."""
+    from fastapi.testclient import TestClient
+
+    import labeltune
+    from labeltune.serve import ServeOptions, create_app
+
+    model = tiny_fixed["qa"]
+    context = "Noah was the sonn of Lamech."
+    with TestClient(create_app(labeltune.load(model, precision="fp32"), ServeOptions(model=model), model)) as client:
+        assert client.get("/metadata").json()["word_recognition"] == {"language": "data", "words": 31}
+        answer = client.post("/predict", json={"inputs": {"question": "Whose son was Noah?", "context": context}})
+    [p] = answer.json()["predictions"]
+    assert p["answer"] == context[p["start"]:p["end"]] == "Lamech"
+    plain = labeltune.load(model, precision="fp32", word_recognition=False)
+    with TestClient(create_app(plain, ServeOptions(model=model), model)) as bare:
+        assert bare.get("/metadata").json()["word_recognition"] is None
