@@ -226,3 +226,23 @@ def test_words_in_capitals_pass_through():
     for word in ["CIA", "DNA", "USA", "HIV", "OPEC", "NASA", "FBI", "MOVEI", "(CNN)."]:
         assert fixer.correct(word) is None, word
     assert fixer.correct("Grwat") == "Great" and fixer.correct("viaa") == "via"  # not in capitals: corrected
+
+
+def test_evaluate_corrects_the_words_of_a_gold_answer_as_predict_does(tiny_fixed, tmp_path):
+    """Before: evaluate (and the final metrics of train) froze the gold answer's words, so the model read
+    "mountians" there while predict reads "mountains": the answer was "mount" and EM 50 where predict is right."""
+    import labeltune
+
+    qa = labeltune.load(tiny_fixed["qa"], precision="fp32")
+    rows = [("Whose son was Noah?", "Noah was the sonn of Lamech.", "Lamech"),
+            ("Where did the ark rest?", "The ark rested on the mountians of Ararat.", "the mountians of Ararat")]
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps({"id": str(i), "question": q, "context": c,
+                                        "answers": {"text": [a], "answer_start": [c.index(a)]}}) + "\n"
+                            for i, (q, c, a) in enumerate(rows)))
+    predicted = [p["answer"] for p in qa.predict([{"question": q, "context": c} for q, c, _ in rows])]
+    assert predicted == ["Lamech", "the mountians of Ararat"]
+    metrics = qa.evaluate(str(data), predictions=str(tmp_path / "p.jsonl"))
+    assert metrics["exact_match"] == 100.0
+    written = [json.loads(line) for line in open(tmp_path / "p.jsonl")]
+    assert [w["answer"] for w in written] == predicted

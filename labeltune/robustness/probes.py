@@ -69,8 +69,17 @@ def perturb_qa(example: dict, editor, rng: random.Random) -> dict:
     frozen = [(a["answer_start"], a["answer_start"] + len(a["text"])) for a in answers]
     out["context"], move = editor.text(example["context"], rng, frozen=frozen)
     if "answers" in example:
-        out["answers"] = [{"text": a["text"], "answer_start": move(s, e)[0]} for a, (s, e) in zip(answers, frozen)]
+        out["answers"] = [_moved_answer(a, out["context"], move(s, e)) for a, (s, e) in zip(answers, frozen)]
     return out
+
+
+def _moved_answer(answer: dict, context: str, span: tuple[int, int]) -> dict:
+    """The answer at its new place; its text as given, unless an editor that edits frozen words (the front end of
+    train --word-recognition corrects the answer's words as predict does) changed it: then as the context spells it."""
+    start, end = span
+    if context[start:start + len(answer["text"])] == answer["text"]:
+        return {"text": answer["text"], "answer_start": start}
+    return {"text": context[start:end], "answer_start": start}
 
 
 # --- NER: entity swap ------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import random
 import re
 import unicodedata
 
-from .perturb import Editor
+from .perturb import FREE, FROZEN, Editor
 
 FILE = "word_recognition.json"
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl", "ru", "ar", "lv", "eu", "fa")
@@ -174,7 +174,15 @@ class WordFixer:
 
     def apply(self, task, examples: list[dict]) -> list[dict]:
         """Copies of `examples` with their words corrected, labels moved by the task's perturb hook."""
-        return [task.perturb(e, Editor(self.plan), random.Random(0)) for e in examples]
+        return [task.perturb(e, _Correcting(self.plan), random.Random(0)) for e in examples]
+
+
+class _Correcting(Editor):
+    """The front end's editor: it corrects frozen words too (a QA answer's), as predict, which has no answers to
+    freeze, does; evaluate and the final metrics would otherwise score the model on typos predict corrects."""
+
+    def _edits(self, words, kinds, rng):
+        return super()._edits(words, [FREE if k == FROZEN else k for k in kinds], rng)
 
 
 def span_back(text: str, fixed: str):
