@@ -276,6 +276,8 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
         from .robustness import wordfix
 
         wordfix.check(task, cfg.word_recognition)
+        if main and (warning := wordfix.language_warning(task, train_ex, cfg.word_recognition)):
+            print(warning, flush=True)
     model = task.build_model(model_path, setup, opts, cfg)
     set_attention(model, cfg.attention, accelerator.device)
     model = adapters.apply(model, cfg)  # --peft: adapters + the head trainable, the rest frozen

@@ -246,3 +246,21 @@ def test_evaluate_corrects_the_words_of_a_gold_answer_as_predict_does(tiny_fixed
     assert metrics["exact_match"] == 100.0
     written = [json.loads(line) for line in open(tmp_path / "p.jsonl")]
     assert [w["answer"] for w in written] == predicted
+
+
+def test_a_word_list_of_another_language_than_the_data_is_warned_about(tmp_path, tiny_bert_dir, capsys):
+    """Before: `--word-recognition en` on Spanish text (a translation's source) trained in silence, and the front
+    end then rewrote unseen Spanish words one edit from English ones (perro -> perry, grande -> grand)."""
+    from labeltune.robustness.wordfix import language_warning
+    from labeltune.tasks.translation import TranslationTask
+    from trained import tiny_run
+
+    spanish = [{"source": "el gato duerme en la casa y el perro corre por el jardín", "target": "x"},
+               {"source": "los niños juegan con una pelota roja cerca del río grande", "target": "x"}]
+    warning = language_warning(TranslationTask(), spanish, "en")
+    assert warning.startswith("warning: --word-recognition en: its word list knows only ") and "the source's" in warning
+    assert language_warning(TranslationTask(), spanish, "es") is None
+    assert language_warning(TranslationTask(), spanish, "data") is None
+    assert language_warning(ClassificationTask(), TRAIN, "en") is None
+    tiny_run(tmp_path, tiny_bert_dir, "translation", word_recognition="fr")  # Spanish sources
+    assert "warning: --word-recognition fr: its word list knows only" in capsys.readouterr().out

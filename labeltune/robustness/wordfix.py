@@ -53,6 +53,30 @@ def check(task, value: str) -> None:
         raise UserError(f"--word-recognition: the task '{task.name}' has no perturb hook to correct its words through")
 
 
+MIN_KNOWN = 0.6  # share of the training words a language's list knows, below which it is likely another language
+
+
+def language_warning(task, examples: list[dict], language: str) -> str | None:
+    """A warning when the word list of `language` knows few of the training words (measured: English reviews 98%
+    in the 'en' list, Spanish 87% in 'es'; Spanish in 'en' 47%, English in 'es' 14%): every word it does not know
+    that is one edit from one it knows would be rewritten into that language (translation: give the source's)."""
+    if language == "data":
+        return None
+    from spellchecker import SpellChecker
+
+    words = [w for e in examples for w, _ in _recorded(task, e)]
+    cores = [c for w in words if (c := _PARTS.match(w).group(2).lower()).isalpha()]
+    if not cores:
+        return None
+    known = SpellChecker(language=language, distance=1).word_frequency.dictionary
+    share = sum(c in known for c in cores) / len(cores)
+    if share >= MIN_KNOWN:
+        return None
+    return (f"warning: --word-recognition {language}: its word list knows only {share:.0%} of the training words; if "
+            "the text is in another language, give that language (translation: the source's), or 'data' (the training "
+            "words alone): words it does not know would be rewritten into words of this list")
+
+
 def _recorded(task, example: dict) -> list[tuple[str, int]]:
     """The words of `example` as the task's perturb hook hands them to an editor, with their kinds."""
     recorder = Editor(lambda words, kinds, rng: {})
