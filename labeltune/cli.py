@@ -182,6 +182,8 @@ def parse_model_command(command: str, argv: list[str]):
     parser.add_argument("--batch-size", type=int, default=64, help="examples per batch (default: 64)")
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"),
                         help="torch, or onnx for a `labeltune export` directory (default: auto, from the directory)")
+    parser.add_argument("--no-word-recognition", action="store_true", help="a model trained with --word-recognition: "
+                        "the network alone, without its typo-correcting front end (to compare)")
     if task is not None:  # the task's options, to override what was saved (e.g. another --text-column)
         _add_dataclass_flags(parser, task.Options, skip=no_effect, defaults=meta.get("options"),
                              title=f"{TASK_TITLES.get(task.name, task.name)} (defaults: what this model was trained with)")
@@ -192,6 +194,9 @@ def parse_model_command(command: str, argv: list[str]):
 
         read_meta(parser.parse_known_args(argv)[0].model)
     ns = parser.parse_args(argv)
+    if ns.no_word_recognition and task is not None and not meta.get("word_recognition"):
+        raise UserError(f"--no-word-recognition: {ns.model} has no word-recognition front end to turn off (it was "
+                        "trained without --word-recognition)")
     overrides = _flags_given(ns, task.Options) if task is not None else {}
     return ns, overrides
 
@@ -285,7 +290,8 @@ def _run(command: str, rest: list[str]) -> int:
                             "replace the predictions; give each its own name")
         check_output_file(ns.data, ns.output)
         check_model_file(ns.model, ns.output, instead="eval_metrics.json")  # (runs/x/metrics.json: the run's own)
-    predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, backend=ns.backend, **overrides)
+    predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, backend=ns.backend,
+                         word_recognition=not ns.no_word_recognition, **overrides)
     if command == "evaluate":
         metrics = predictor.evaluate(ns.data, predictions=ns.predictions, keep_columns=ns.keep_columns)
         text = json.dumps(metrics, indent=1)

@@ -264,3 +264,29 @@ def test_a_word_list_of_another_language_than_the_data_is_warned_about(tmp_path,
     assert language_warning(ClassificationTask(), TRAIN, "en") is None
     tiny_run(tmp_path, tiny_bert_dir, "translation", word_recognition="fr")  # Spanish sources
     assert "warning: --word-recognition fr: its word list knows only" in capsys.readouterr().out
+
+
+def test_predict_and_evaluate_can_run_the_network_alone(zebra_fixed, tmp_path, capsys):
+    """Before: only the Python API (word_recognition=False) could; the CLI had no way to compare."""
+    from labeltune.cli import main
+
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("text\nmovie zebar garden river\n")
+    labels = []
+    for flags in ([], ["--no-word-recognition"]):
+        out = tmp_path / f"out{len(flags)}.jsonl"
+        assert main(["predict", "--model", zebra_fixed["model"], "--input", str(inputs), "--output", str(out),
+                     "--precision", "fp32", *flags]) == 0
+        labels.append(json.loads(out.read_text())["label"])
+    assert labels == ["positive", "negative"]  # the typo read as "zebra" by the front end; as it is without
+    assert main(["evaluate", "--model", zebra_fixed["model"], "--data", zebra_fixed["test"], "--precision", "fp32",
+                 "--no-word-recognition"]) == 0
+    plain = tmp_path / "plain"
+    os.makedirs(plain)
+    meta = json.load(open(os.path.join(zebra_fixed["model"], "labeltune.json")))
+    del meta["word_recognition"]
+    (plain / "labeltune.json").write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(["predict", "--model", str(plain), "--input", str(inputs), "--output", str(tmp_path / "o.jsonl"),
+                 "--no-word-recognition"]) == 2
+    assert "--no-word-recognition: " in (err := capsys.readouterr().err) and "has no word-recognition front end" in err
