@@ -458,6 +458,8 @@ class Predictor:
         self.directory = directory
         self.task = get_task(meta["task"])
         word_recognition = option_overrides.pop("word_recognition", True)  # False: the network alone
+        if not isinstance(word_recognition, bool):  # ("false" or "off" switched it on, in silence)
+            raise UserError(f"labeltune.load(): word_recognition={word_recognition!r}: must be True or False")
         known = {k: v for k, v in meta["options"].items()}
         fields = [f.name for f in dataclasses.fields(self.task.Options)]
         for name in option_overrides:  # (was a TypeError from the dataclass)

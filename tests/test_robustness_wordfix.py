@@ -290,3 +290,12 @@ def test_predict_and_evaluate_can_run_the_network_alone(zebra_fixed, tmp_path, c
     assert main(["predict", "--model", str(plain), "--input", str(inputs), "--output", str(tmp_path / "o.jsonl"),
                  "--no-word-recognition"]) == 2
     assert "--no-word-recognition: " in (err := capsys.readouterr().err) and "has no word-recognition front end" in err
+
+
+def test_load_takes_word_recognition_as_a_boolean(zebra_fixed):
+    """Before: word_recognition="false" was truthy: the front end stayed on, in silence."""
+    import labeltune
+
+    for value in ("false", "off", 0, None):
+        with pytest.raises(UserError, match=r"word_recognition=.*must be True or False"):
+            labeltune.load(zebra_fixed["model"], word_recognition=value)
