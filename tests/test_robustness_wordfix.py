@@ -299,3 +299,16 @@ def test_load_takes_word_recognition_as_a_boolean(zebra_fixed):
     for value in ("false", "off", 0, None):
         with pytest.raises(UserError, match=r"word_recognition=.*must be True or False"):
             labeltune.load(zebra_fixed["model"], word_recognition=value)
+
+
+def test_the_explain_page_says_which_words_the_front_end_corrected(tiny_fixed, tmp_path):
+    """Before: explain.html showed "lives" where the input said "livs", without a word on why."""
+    from labeltune.cli import main
+
+    data = tmp_path / "in.jsonl"
+    data.write_text(json.dumps({"text": "Anna livs in Rome"}) + "\n")
+    assert main(["explain", "--model", tiny_fixed["ner"], "--input", str(data), "--output", str(tmp_path / "x"),
+                 "--method", "ig", "--n-steps", "4"]) == 0
+    page = open(tmp_path / "x" / "explain.html", encoding="utf-8").read()
+    assert "the --word-recognition front end corrected these words before the network read them): livs &rarr; lives" \
+        in page

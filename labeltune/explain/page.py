@@ -44,6 +44,7 @@ def _example(row: dict, methods: list[str]) -> dict:
           "detail": _detail(targets[0]) if targets else "",
           "parts": [{"name": name, "words": words} for name, words in parts.items()],
           "answer": info.get("answer") or "", "translation": info.get("translation"),
+          "corrections": info.get("word_recognition") or {},  # train --word-recognition: the words it changed
           "matrix": None, "row_labels": [], "col_labels": []}
     if "target_tokens" in info and targets:  # translation: output tokens x source words (those in the window)
         cols = [k for k, w in enumerate(row["words"]) if not w.get("outside")][:MAX_MATRIX_COLUMNS]
