@@ -56,6 +56,8 @@ class ServeOptions:
     backend: str = opt("auto", "auto | torch | onnx (auto: onnx for a `labeltune export` directory)")
     precision: str = opt("auto", "auto | bf16 | fp16 | fp32 (torch backend)")
     threads: int = opt(0, "CPU threads for inference (0: the library's default)")
+    word_recognition: bool = opt(True, "a model trained with --word-recognition: its typo-correcting front end reads "
+                                       "the inputs (--no-word-recognition: the network alone)")
 
     def __post_init__(self):
         checks = [
@@ -360,7 +362,10 @@ def load_app(opts: ServeOptions):
         import torch
 
         torch.set_num_threads(opts.threads)
-    predictor = load(opts.model, precision=opts.precision, batch_size=opts.max_batch_size, backend=opts.backend)
+    from .robustness.wordfix import switch_off
+
+    predictor = load(opts.model, precision=opts.precision, batch_size=opts.max_batch_size, backend=opts.backend,
+                     **switch_off(not opts.word_recognition, opts.model))
     return create_app(predictor, opts, opts.model)
 
 

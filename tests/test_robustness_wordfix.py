@@ -312,3 +312,35 @@ def test_the_explain_page_says_which_words_the_front_end_corrected(tiny_fixed, t
     page = open(tmp_path / "x" / "explain.html", encoding="utf-8").read()
     assert "the --word-recognition front end corrected these words before the network read them): livs &rarr; lives" \
         in page
+
+
+def test_serve_explain_and_robustness_can_run_the_network_alone(zebra_fixed, tmp_path, capsys):
+    """Before: only predict/evaluate (and the Python API) could turn the front end off."""
+    from labeltune.cli import main
+    from labeltune.serve import ServeOptions, load_app
+
+    from fastapi.testclient import TestClient
+
+    with TestClient(load_app(ServeOptions(model=zebra_fixed["model"], word_recognition=False,
+                                          precision="fp32"))) as client:
+        assert client.get("/metadata").json()["word_recognition"] is None
+        answer = client.post("/predict", json={"inputs": "movie zebar garden river"}).json()
+    assert answer["predictions"][0]["label"] == "negative"  # the typo read as it is
+    data = tmp_path / "in.csv"
+    data.write_text("text,label\nmovie zebar garden river,positive\n")
+    assert main(["explain", "--model", zebra_fixed["model"], "--input", str(data), "--output", str(tmp_path / "x"),
+                 "--method", "ig", "--n-steps", "4", "--no-word-recognition"]) == 0
+    row = json.loads(open(tmp_path / "x" / "attributions.jsonl").readline())
+    assert [w["text"] for w in row["words"]] == ["movie", "zebar", "garden", "river"] and "info" not in row
+    assert main(["robustness", "--model", zebra_fixed["model"], "--data", str(data), "--output", str(tmp_path / "r"),
+                 "--perturbations", "case", "--no-word-recognition"]) == 0
+    assert json.load(open(tmp_path / "r" / "robustness.json"))["rows"][0]["model"] == 0.0  # read as "zebar"
+    plain = tmp_path / "plain"
+    os.makedirs(plain)
+    meta = json.load(open(os.path.join(zebra_fixed["model"], "labeltune.json")))
+    del meta["word_recognition"]
+    (plain / "labeltune.json").write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(["explain", "--model", str(plain), "--input", str(data), "--output", str(tmp_path / "y"),
+                 "--no-word-recognition"]) == 2
+    assert "has no word-recognition front end to turn off" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from ..errors import UserError
 
 def main(argv: list[str]) -> int:
     from ..cli import _add_dataclass_flags, _flags_given, saved_task
+    from ..robustness import wordfix
     from .core import ExplainOptions, explain_file
 
     task = saved_task(argv)
@@ -24,6 +25,7 @@ def main(argv: list[str]) -> int:
                         help="fp32 | bf16 | auto (default: fp32: IG's completeness is tighter in fp32)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
     parser.add_argument("--batch-size", type=int, default=64, help="examples per prediction batch (default: 64)")
+    parser.add_argument("--no-word-recognition", action="store_true", help=wordfix.NO_FLAG_HELP)
     _add_dataclass_flags(parser, ExplainOptions)
     if task is not None:
         _add_dataclass_flags(parser, task.Options)
@@ -32,6 +34,7 @@ def main(argv: list[str]) -> int:
         raise UserError("--threads must be >= 0")
     opts = ExplainOptions(**_flags_given(ns, ExplainOptions))
     overrides = _flags_given(ns, task.Options) if task is not None else {}
+    overrides.update(wordfix.switch_off(ns.no_word_recognition, ns.model))
     summary = explain_file(ns.model, ns.input, ns.output, opts, ns.precision, ns.threads, ns.batch_size, **overrides)
     line = {k: v for k, v in summary.items() if k not in ("global_view", "faithfulness")}
     if "faithfulness" in summary:

@@ -13,7 +13,7 @@ def main(argv: list[str]) -> int:
     import torch
 
     from ..cli import _add_dataclass_flags, _flags_given, saved_task
-    from . import RobustnessOptions, robustness
+    from . import RobustnessOptions, robustness, wordfix
 
     task = saved_task(argv)
     parser = Parser(prog="labeltune robustness",
@@ -24,6 +24,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--precision", default="fp32", help="fp32 | bf16 | auto (default: fp32, reproducible)")
     parser.add_argument("--batch-size", type=int, default=64, help="examples per batch (default: 64)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
+    parser.add_argument("--no-word-recognition", action="store_true", help=wordfix.NO_FLAG_HELP + " (--model and --compare)")
     _add_dataclass_flags(parser, RobustnessOptions)
     if task is not None:
         _add_dataclass_flags(parser, task.Options)
@@ -34,6 +35,7 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(ns.threads)
     opts = RobustnessOptions(**_flags_given(ns, RobustnessOptions))
     overrides = _flags_given(ns, task.Options) if task is not None else {}
+    overrides.update(wordfix.switch_off(ns.no_word_recognition, ns.model, opts.compare))
     result = robustness(ns.model, ns.data, ns.output, opts, ns.precision, ns.batch_size, **overrides)
     print(_table(result))
     print(f"wrote {os.path.join(ns.output, 'robustness.json')}, robustness.html and robustness.png")

@@ -310,6 +310,24 @@ def attach(directory: str, fixer: WordFixer) -> None:
     atomic_write_text(meta_path, json.dumps(meta, indent=1))
 
 
+NO_FLAG_HELP = ("a model trained with --word-recognition: the network alone, without its typo-correcting front end "
+                "(to compare)")
+
+
+def switch_off(given: bool, *models: str) -> dict:
+    """The `load()` keywords of the CLI flag --no-word-recognition (serve, explain, robustness): refused, like every
+    flag that would do nothing, when no model named has a front end to turn off."""
+    if not given:
+        return {}
+    from ..errors import UserError
+    from ..run import read_meta
+
+    if not any(read_meta(m).get("word_recognition") for m in models if m):
+        raise UserError(f"--no-word-recognition: {models[0]} has no word-recognition front end to turn off (it was "
+                        "trained without --word-recognition)")
+    return {"word_recognition": False}
+
+
 def wrap(task, directory: str, meta: dict, enabled: bool = True):
     """The task a loaded model predicts with: wrapped when its labeltune.json names a front end (and `enabled`)."""
     if not meta.get("word_recognition") or not enabled:
