@@ -194,9 +194,6 @@ def parse_model_command(command: str, argv: list[str]):
 
         read_meta(parser.parse_known_args(argv)[0].model)
     ns = parser.parse_args(argv)
-    if ns.no_word_recognition and task is not None and not meta.get("word_recognition"):
-        raise UserError(f"--no-word-recognition: {ns.model} has no word-recognition front end to turn off (it was "
-                        "trained without --word-recognition)")
     overrides = _flags_given(ns, task.Options) if task is not None else {}
     return ns, overrides
 
@@ -290,8 +287,10 @@ def _run(command: str, rest: list[str]) -> int:
                             "replace the predictions; give each its own name")
         check_output_file(ns.data, ns.output)
         check_model_file(ns.model, ns.output, instead="eval_metrics.json")  # (runs/x/metrics.json: the run's own)
+    from .robustness.wordfix import switch_off
+
     predictor = run.load(ns.model, precision=ns.precision, batch_size=ns.batch_size, backend=ns.backend,
-                         word_recognition=not ns.no_word_recognition, **overrides)
+                         **switch_off(ns.no_word_recognition, ns.model), **overrides)
     if command == "evaluate":
         metrics = predictor.evaluate(ns.data, predictions=ns.predictions, keep_columns=ns.keep_columns)
         text = json.dumps(metrics, indent=1)
