@@ -266,6 +266,16 @@ def test_a_word_list_of_another_language_than_the_data_is_warned_about(tmp_path,
     assert "warning: --word-recognition fr: its word list knows only" in capsys.readouterr().out
 
 
+def _without_front_end(model: str, tmp_path) -> str:
+    """A directory whose labeltune.json is `model`'s without the front end (enough for the CLI to refuse a flag)."""
+    plain = tmp_path / "plain"
+    os.makedirs(plain)
+    meta = json.load(open(os.path.join(model, "labeltune.json")))
+    del meta["word_recognition"]
+    (plain / "labeltune.json").write_text(json.dumps(meta))
+    return str(plain)
+
+
 def test_predict_and_evaluate_can_run_the_network_alone(zebra_fixed, tmp_path, capsys):
     """Before: only the Python API (word_recognition=False) could; the CLI had no way to compare."""
     from labeltune.cli import main
@@ -281,13 +291,9 @@ def test_predict_and_evaluate_can_run_the_network_alone(zebra_fixed, tmp_path, c
     assert labels == ["positive", "negative"]  # the typo read as "zebra" by the front end; as it is without
     assert main(["evaluate", "--model", zebra_fixed["model"], "--data", zebra_fixed["test"], "--precision", "fp32",
                  "--no-word-recognition"]) == 0
-    plain = tmp_path / "plain"
-    os.makedirs(plain)
-    meta = json.load(open(os.path.join(zebra_fixed["model"], "labeltune.json")))
-    del meta["word_recognition"]
-    (plain / "labeltune.json").write_text(json.dumps(meta))
+    plain = _without_front_end(zebra_fixed["model"], tmp_path)
     capsys.readouterr()
-    assert main(["predict", "--model", str(plain), "--input", str(inputs), "--output", str(tmp_path / "o.jsonl"),
+    assert main(["predict", "--model", plain, "--input", str(inputs), "--output", str(tmp_path / "o.jsonl"),
                  "--no-word-recognition"]) == 2
     assert "--no-word-recognition: " in (err := capsys.readouterr().err) and "has no word-recognition front end" in err
 
@@ -335,12 +341,8 @@ def test_serve_explain_and_robustness_can_run_the_network_alone(zebra_fixed, tmp
     assert main(["robustness", "--model", zebra_fixed["model"], "--data", str(data), "--output", str(tmp_path / "r"),
                  "--perturbations", "case", "--no-word-recognition"]) == 0
     assert json.load(open(tmp_path / "r" / "robustness.json"))["rows"][0]["model"] == 0.0  # read as "zebar"
-    plain = tmp_path / "plain"
-    os.makedirs(plain)
-    meta = json.load(open(os.path.join(zebra_fixed["model"], "labeltune.json")))
-    del meta["word_recognition"]
-    (plain / "labeltune.json").write_text(json.dumps(meta))
+    plain = _without_front_end(zebra_fixed["model"], tmp_path)
     capsys.readouterr()
-    assert main(["explain", "--model", str(plain), "--input", str(data), "--output", str(tmp_path / "y"),
+    assert main(["explain", "--model", plain, "--input", str(data), "--output", str(tmp_path / "y"),
                  "--no-word-recognition"]) == 2
     assert "has no word-recognition front end to turn off" in capsys.readouterr().err
