@@ -9,11 +9,11 @@ reaches the model only when it happens to spell another real word.
 
 The recogniser here is a dictionary, not their character RNN: the words of the training data (with their counts)
 joined with a word-frequency list of the language (pyspellchecker's, from OpenSubtitles; `data` uses the training
-words alone). A word of 3 or more letters that is in neither, and that is one edit away (a letter replaced,
-dropped or inserted, or two neighbours swapped: Damerau-Levenshtein distance 1, the edits of the attack and of
-`--augment typo`) from known words, becomes the most frequent of them (its share of the training words plus its share of the
-language's; one that differs only by accents first); in the word's case, its punctuation kept. Every other word passes through unchanged
-(their "pass-through" back-off), so clean text is almost never touched.
+words alone). A word of 3 or more letters, not in capitals, that is in neither, and that is one edit away (a letter
+replaced, dropped or inserted, or two neighbours swapped: Damerau-Levenshtein distance 1, the edits of the attack
+and of `--augment typo`) from known words, becomes the most frequent of them (its share of the training words plus
+its share of the language's; one that differs only by accents first); in the word's case, its punctuation kept.
+Every other word passes through unchanged (their "pass-through" back-off), so clean text is almost never touched.
 
 It works for every task through the task's `perturb` hook: the correction is an Editor plan that replaces whole
 words, so NER tags and QA answers stay aligned exactly as under a perturbation. A loaded model applies it in
@@ -134,8 +134,8 @@ class WordFixer:
             return cls({str(k): int(v) for k, v in saved["counts"].items()}, str(saved["language"]))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise UserError(f"--model {directory}: its labeltune.json names a word-recognition front end, but {FILE} "
-                            f"cannot be read ({e}); restore the file or train again (labeltune.load(dir, word_recognition=False) "
-                            "runs the network alone, without the front end)") from None
+                            f"cannot be read ({e}); restore the file or train again (labeltune.load(dir, "
+                            "word_recognition=False) runs the network alone, without the front end)") from None
 
     def known(self, word: str) -> bool:
         return word in self.counts or word in self.spell.word_frequency.dictionary
