@@ -213,7 +213,7 @@ CASES = [
      ["in.jsonl, line 2", "no key 'text'", "--text-column"]),
     ("clf-predict-output-type-not-written", {"in.csv": "text\nfine\n"},
      ["predict", "--model", "{clf}", "--input", "{d}/in.csv", "--output", "{d}/p.parquet"],
-     ["p.parquet", "'.parquet'", ".csv, .tsv or .jsonl"]),
+     ["p.parquet", "'.parquet'", "name it .csv, .tsv, .jsonl"]),
     ("clf-evaluate-predictions-type-not-written", {"v.csv": "text,label\nok,pos\n"},
      ["evaluate", "--model", "{clf}", "--data", "{d}/v.csv", "--predictions", "{d}/p.xlsx"],
      ["--predictions", "p.xlsx", "'.xlsx'"]),
