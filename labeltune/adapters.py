@@ -110,7 +110,7 @@ def peft_config(model, cfg):
     heads = head_modules(model)
     if cfg.peft == "lora":
         return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules=targets, modules_to_save=heads or None)
+                          use_dora=cfg.dora, bias=cfg.lora_bias, target_modules=targets, modules_to_save=heads or None)
     feedforward = [f for f in feedforward if f in targets]
     return IA3Config(target_modules=targets, feedforward_modules=feedforward, modules_to_save=heads or None)
 
@@ -142,6 +142,7 @@ def settings(model, cfg) -> dict:
     return {"method": cfg.peft, "r": cfg.lora_r if cfg.peft == "lora" else None,
             "lora_alpha": cfg.lora_alpha if cfg.peft == "lora" else None,
             "lora_dropout": cfg.lora_dropout if cfg.peft == "lora" else None,
+            "dora": cfg.dora if cfg.peft == "lora" else None, "lora_bias": cfg.lora_bias if cfg.peft == "lora" else None,
             "target_modules": sorted(conf.target_modules), "modules_to_save": sorted(conf.modules_to_save or []),
             **parameter_counts(model), "merged": True}
 

@@ -98,6 +98,10 @@ class TrainConfig:
     lora_r: int = opt(8, "with --peft lora: rank of the adapter matrices")
     lora_alpha: float = opt(16.0, "with --peft lora: scaling of the adapter update (alpha / r)")
     lora_dropout: float = opt(0.1, "with --peft lora: dropout on the adapter's input")
+    dora: bool = opt(False, "with --peft lora: DoRA (Liu et al. 2024), a learned magnitude per output feature "
+                            "beside the low-rank direction update; a few more parameters, slower steps")
+    lora_bias: str = opt("none", "with --peft lora: none | lora_only | all: which bias vectors train too (all: every "
+                                 "bias of the model, LayerNorm's included, about 0.1% more parameters)")
     target_modules: str = opt("", "with --peft: comma-separated layer names to adapt, e.g. 'query,value' (default: "
                                   "per architecture, from peft's tables)")
     save_adapter: bool = opt(False, "with --peft: also write the adapter alone to <output>/adapter/")
@@ -171,10 +175,12 @@ class TrainConfig:
             (self.lora_r >= 1, f"{flag('lora_r')} must be at least 1"),
             (self.lora_alpha > 0, f"{flag('lora_alpha')} must be positive"),
             (0 <= self.lora_dropout < 1, f"{flag('lora_dropout')} must be in [0, 1)"),
+            (self.lora_bias in ("none", "lora_only", "all"), f"{flag('lora_bias')} must be none, lora_only or all"),
             (not self.save_adapter or self.peft != "none", f"{flag('save_adapter')} needs {flag('peft')} lora or ia3"),
             # a LoRA setting without --peft lora would be ignored in silence (IA3 has no rank, alpha or dropout)
-            (self.peft == "lora" or not changed(self, ("lora_r", "lora_alpha", "lora_dropout")),
-             f"{flag('lora_r')}, {flag('lora_alpha')} and {flag('lora_dropout')} are LoRA's; they need {flag('peft')} lora"),
+            (self.peft == "lora" or not changed(self, ("lora_r", "lora_alpha", "lora_dropout", "dora", "lora_bias")),
+             f"{flag('lora_r')}, {flag('lora_alpha')}, {flag('lora_dropout')}, {flag('dora')} and {flag('lora_bias')} "
+             f"are LoRA's; they need {flag('peft')} lora"),
             (not self.target_modules or self.peft != "none", f"{flag('target_modules')} needs {flag('peft')} lora or ia3"),
             (self.few_shot or not changed(self, ("few_shot_iterations",)),
              f"{flag('few_shot_iterations')} needs {flag('few_shot')}"),

@@ -185,3 +185,46 @@ def test_bad_peft_options(tmp_path, tiny_bert_dir):
         TrainConfig(save_adapter=True)
     with pytest.raises(UserError, match=r"--peft \(peft=\) must be"):
         TrainConfig(peft="qlora")
+
+
+def test_dora_and_trained_biases_merge_and_reload(tmp_path, tiny_bert_dir):
+    """--dora adds a magnitude vector per adapted layer, --lora-bias all trains every bias (LayerNorm's too); the
+    merged model gives the adapter model's outputs, and the saved adapter directory reloads to the same predictions."""
+    from labeltune.loop import make_optimizer
+
+    model = _seq_cls(tiny_bert_dir)
+    cfg = TrainConfig(peft="lora", lora_dropout=0.0, dora=True, lora_bias="all", lr=1e-2)
+    peft_model = adapters.apply(model, cfg)
+    trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
+    assert any("lora_magnitude_vector" in n for n in trainable)
+    assert any(n.endswith("LayerNorm.bias") for n in trainable) and any(n.endswith("intermediate.dense.bias") for n in trainable)
+    assert not any(n.endswith("LayerNorm.weight") and "modules_to_save" not in n for n in trainable)
+    opt = make_optimizer(peft_model, cfg)
+    batch = {"input_ids": torch.tensor([[101, 2023, 2003, 102], [101, 6659, 999, 102]]), "labels": torch.tensor([0, 2])}
+    for _ in range(5):
+        peft_model(**batch).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    peft_model.eval()
+    with torch.no_grad():
+        adapter_logits = peft_model(input_ids=batch["input_ids"]).logits
+        merged_logits = adapters.merge(peft_model)(input_ids=batch["input_ids"]).logits
+    assert torch.allclose(adapter_logits, merged_logits, atol=1e-5)
+
+    train = _write(tmp_path / "train.csv", ["text", "label"], ROWS)
+    out = str(tmp_path / "out")
+    labeltune.train(model=tiny_bert_dir, train=train, output=out, peft="lora", dora=True, lora_bias="all",
+                    save_adapter=True, lora_dropout=0.0, epochs=3, quiet=True)
+    texts = [r[0] for r in ROWS]
+    merged_preds = labeltune.load(out, precision="fp32").predict(texts)
+    adapter_preds = labeltune.load(os.path.join(out, "adapter"), precision="fp32").predict(texts)
+    assert [p["label"] for p in merged_preds] == [p["label"] for p in adapter_preds]
+    for a, b in zip(merged_preds, adapter_preds):
+        assert abs(a["score"] - b["score"]) < 1e-4
+    with open(os.path.join(out, "labeltune.json"), encoding="utf-8") as f:
+        peft = json.load(f)["peft"]
+    assert peft["dora"] is True and peft["lora_bias"] == "all"
+    with pytest.raises(UserError, match="--lora-bias"):
+        TrainConfig(peft="lora", lora_bias="some")
+    with pytest.raises(UserError, match=r"--dora \(dora=\) and .* are LoRA's; they need --peft"):
+        TrainConfig(dora=True)

@@ -346,3 +346,18 @@ def test_serve_explain_and_robustness_can_run_the_network_alone(zebra_fixed, tmp
     assert main(["explain", "--model", plain, "--input", str(data), "--output", str(tmp_path / "y"),
                  "--no-word-recognition"]) == 2
     assert "has no word-recognition front end to turn off" in capsys.readouterr().err
+
+
+def test_suggest_ranks_pool_rows_as_the_front_end_reads_them(zebra_fixed):
+    """Active learning with a model trained with --word-recognition scores the corrected words: the typos of
+    "zebra" get the probabilities of "zebra" (positive), not those the network alone gives them (negative)."""
+    import labeltune
+
+    typos = [{"text": t} for t in ["movie zebar garden river", "movie zbera garden river", "movie zebrra garden river"]]
+    embed = lambda out, batch: [None] * len(out.logits)  # noqa: E731 (no embeddings needed here)
+    for word_recognition in (True, False):
+        pred = labeltune.load(zebra_fixed["model"], precision="fp32", word_recognition=word_recognition)
+        positive = pred.rt.setup["labels"].index("positive")
+        outs = pred.task.active_outputs(pred.rt, typos, embed)
+        p_pos = [float(o["probs"][0][positive]) for o in outs]
+        assert all((p > 0.5) == word_recognition for p in p_pos), (word_recognition, p_pos)

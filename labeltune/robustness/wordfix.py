@@ -244,8 +244,8 @@ def span_back(text: str, fixed: str):
 
 
 class WordRecognition:
-    """A task with the word recogniser in front of what reads input: predict, evaluate, attack_scores and
-    explain_probe get corrected copies of the examples; every other attribute is the task's own. Predictions
+    """A task with the word recogniser in front of what reads input: predict, evaluate, attack_scores,
+    explain_probe and active_outputs get corrected copies of the examples; every other attribute is the task's own. Predictions
     come back in the user's terms (the task's optional `restore` hook: QA's answer and NER's entities are spans
     of the user's text, not of the corrected copy)."""
 
@@ -259,6 +259,9 @@ class WordRecognition:
             self.attack_scores = lambda rt, examples: task.attack_scores(rt, fix(examples))
         if getattr(task, "explain_probe", None) is not None:
             self.explain_probe = self._explain_probe
+        # `suggest --model` ranks pool rows by what the network reads (probabilities and embeddings only, no text)
+        if getattr(task, "active_outputs", None) is not None:
+            self.active_outputs = lambda rt, examples, embed: task.active_outputs(rt, fix(examples), embed)
 
     def _predict(self, rt, examples):
         fixed = self.fixer.apply(self.task, examples)
