@@ -228,3 +228,13 @@ def test_dora_and_trained_biases_merge_and_reload(tmp_path, tiny_bert_dir):
         TrainConfig(peft="lora", lora_bias="some")
     with pytest.raises(UserError, match=r"--dora \(dora=\) and .* are LoRA's; they need --peft"):
         TrainConfig(dora=True)
+
+
+def test_the_model_card_names_dora_and_trained_biases():
+    from labeltune.report.card import _method
+
+    peft = {"method": "lora", "r": 4, "lora_alpha": 16.0, "lora_dropout": 0.1, "dora": True, "lora_bias": "all",
+            "target_modules": ["query"], "modules_to_save": ["classifier"]}
+    assert "LoRA (r 4, alpha 16.0, dropout 0.1, DoRA, biases all)" in _method({"metrics": {"peft": peft}, "meta": {}, "directory": "."})
+    plain = dict(peft, dora=False, lora_bias="none")
+    assert "LoRA (r 4, alpha 16.0, dropout 0.1) adapters" in _method({"metrics": {"peft": plain}, "meta": {}, "directory": "."})

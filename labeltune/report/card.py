@@ -92,7 +92,9 @@ def _method(run: dict) -> str | None:
     whose learning rate and epochs are its own (config.yaml's lr is then unset)."""
     peft, few = run["metrics"].get("peft"), (run["meta"].get("setup") or {}).get("few_shot")
     if peft:
-        what = (f"LoRA (r {peft.get('r')}, alpha {peft.get('lora_alpha')}, dropout {peft.get('lora_dropout')})"
+        extra = (", DoRA" if peft.get("dora") else "") + (f", biases {peft['lora_bias']}"
+                                                          if peft.get("lora_bias") not in (None, "none") else "")
+        what = (f"LoRA (r {peft.get('r')}, alpha {peft.get('lora_alpha')}, dropout {peft.get('lora_dropout')}{extra})"
                 if peft.get("method") == "lora" else str(peft.get("method", "adapters")).upper())
         layers = ", ".join(peft.get("target_modules") or []) or "the default layers"
         head = ", ".join(peft.get("modules_to_save") or [])
