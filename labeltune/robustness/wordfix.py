@@ -245,9 +245,9 @@ def span_back(text: str, fixed: str):
 
 class WordRecognition:
     """A task with the word recogniser in front of what reads input: predict, evaluate, attack_scores,
-    explain_probe and active_outputs get corrected copies of the examples; every other attribute is the task's own. Predictions
-    come back in the user's terms (the task's optional `restore` hook: QA's answer and NER's entities are spans
-    of the user's text, not of the corrected copy)."""
+    explain_probe and active_outputs get corrected copies of the examples; every other attribute is the task's
+    own. Predictions come back in the user's terms (the task's optional `restore` hook: QA's answer and NER's
+    entities are spans of the user's text, not of the corrected copy)."""
 
     def __init__(self, task, fixer: WordFixer):
         self.task, self.fixer = task, fixer
