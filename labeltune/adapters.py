@@ -79,19 +79,25 @@ def default_targets(model, method: str) -> tuple[list[str], list[str]]:
 
 
 def head_modules(model) -> list[str]:
-    """The task head: top-level modules beside the base model that hold parameters, are small (< 5% of the
-    model: a warm-started encoder or decoder is not a head) and are not a language model's output embeddings;
-    plus the base model's pooler where it has one (BERT-likes build it only for sequence classification, whose
-    head reads it; a sentence-transformers checkpoint such as all-MiniLM-L6-v2 never trained it: measured on
-    Rotten Tomatoes, LoRA at lr 5e-4 reached 57.8% with a frozen pooler, 71.4% with it trained; full fine-tuning
-    78.2%; benchmarks/bench_peft.py)."""
-    out_emb = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    total = sum(p.numel() for p in model.parameters())
+    """The modules peft trains in full and saves beside the adapter by default: the task head (`task_heads`) plus
+    the base model's pooler where it has one (BERT-likes build it only for sequence classification, whose head
+    reads it; a sentence-transformers checkpoint such as all-MiniLM-L6-v2 never trained it: measured on Rotten
+    Tomatoes, LoRA at lr 5e-4 reached 57.8% with a frozen pooler, 71.4% with it trained; full fine-tuning 78.2%;
+    benchmarks/bench_peft.py). --modules-to-save replaces this list."""
     base = getattr(model, getattr(model, "base_model_prefix", ""), None)
     pooler = getattr(base, "pooler", None) if base is not None else None
     heads = []
     if isinstance(pooler, torch.nn.Module):  # its layers by name (peft's IA3 cannot merge a wrapped BertPooler)
         heads = [f"pooler.{n}" for n, c in pooler.named_children() if any(True for _ in c.parameters())]
+    return heads + task_heads(model)
+
+
+def task_heads(model) -> list[str]:
+    """The task head: top-level modules beside the base model that hold parameters, are small (< 5% of the
+    model: a warm-started encoder or decoder is not a head) and are not a language model's output embeddings."""
+    out_emb = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    total = sum(p.numel() for p in model.parameters())
+    heads = []
     for name, child in model.named_children():
         n = sum(p.numel() for p in child.parameters())
         if n == 0 or child is out_emb or name == getattr(model, "base_model_prefix", None):
@@ -101,13 +107,33 @@ def head_modules(model) -> list[str]:
     return heads
 
 
+def _modules_to_save(model, cfg) -> list[str]:
+    """--modules-to-save, checked: every name is a module of the model, and the task head is among them (a new,
+    randomly initialised head left out would stay random in training and reload random: peft #310)."""
+    given = [m.strip() for m in getattr(cfg, "modules_to_save", "").split(",") if m.strip()]
+    if not given:
+        return head_modules(model)
+    names = [n for n, _ in model.named_modules()]
+    for m in given:
+        if not any(n == m or n.endswith("." + m) for n in names):
+            tops = ", ".join(n for n, _ in model.named_children())
+            raise UserError(f"--modules-to-save {m}: the model has no module of that name (its top-level modules: "
+                            f"{tops}; nested ones by dotted path, e.g. pooler.dense)")
+    missing = [h for h in task_heads(model) if h not in given]
+    if missing:
+        raise UserError(f"--modules-to-save {','.join(given)}: add the task head {','.join(missing)}: it is new, and "
+                        "left out it would stay untrained")
+    return given
+
+
 def peft_config(model, cfg):
-    """The peft config for `model` under `cfg` (--peft, --lora-r, --lora-alpha, --lora-dropout, --target-modules)."""
+    """The peft config for `model` under `cfg` (--peft, --lora-r, --lora-alpha, --lora-dropout, --target-modules,
+    --modules-to-save)."""
     from peft import IA3Config, LoraConfig
 
     given = [t.strip() for t in cfg.target_modules.split(",") if t.strip()]
     targets, feedforward = default_targets(model, cfg.peft) if not given else (given, [])
-    heads = head_modules(model)
+    heads = _modules_to_save(model, cfg)
     if cfg.peft == "lora":
         return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                           use_dora=cfg.dora, bias=cfg.lora_bias, target_modules=targets, modules_to_save=heads or None)

@@ -104,6 +104,9 @@ class TrainConfig:
                                  "bias of the model, LayerNorm's included, about 0.1% more parameters)")
     target_modules: str = opt("", "with --peft: comma-separated layer names to adapt, e.g. 'query,value' (default: "
                                   "per architecture, from peft's tables)")
+    modules_to_save: str = opt("", "with --peft: comma-separated modules trained in full and saved with the "
+                                   "adapter (default: the task head and a BERT-like pooler); e.g. 'classifier' with "
+                                   "--target-modules ...,pooler.dense adapts the pooler instead of training it")
     save_adapter: bool = opt(False, "with --peft: also write the adapter alone to <output>/adapter/")
     few_shot: bool = opt(False, "classification with 8-64 labels per class: SetFit's recipe (contrastive pair "
                                 "fine-tuning of the encoder, then a logistic-regression head; labeltune/fewshot.py)")
@@ -182,6 +185,7 @@ class TrainConfig:
              f"{flag('lora_r')}, {flag('lora_alpha')}, {flag('lora_dropout')}, {flag('dora')} and {flag('lora_bias')} "
              f"are LoRA's; they need {flag('peft')} lora"),
             (not self.target_modules or self.peft != "none", f"{flag('target_modules')} needs {flag('peft')} lora or ia3"),
+            (not self.modules_to_save or self.peft != "none", f"{flag('modules_to_save')} needs {flag('peft')} lora or ia3"),
             (self.few_shot or not changed(self, ("few_shot_iterations",)),
              f"{flag('few_shot_iterations')} needs {flag('few_shot')}"),
             (not (self.few_shot and self.peft != "none"), f"{flag('few_shot')} trains the whole encoder; drop {flag('peft')}"),

@@ -238,3 +238,37 @@ def test_the_model_card_names_dora_and_trained_biases():
     assert "LoRA (r 4, alpha 16.0, dropout 0.1, DoRA, biases all)" in _method({"metrics": {"peft": peft}, "meta": {}, "directory": "."})
     plain = dict(peft, dora=False, lora_bias="none")
     assert "LoRA (r 4, alpha 16.0, dropout 0.1) adapters" in _method({"metrics": {"peft": plain}, "meta": {}, "directory": "."})
+
+
+def test_modules_to_save_lets_lora_adapt_the_pooler(tmp_path, tiny_bert_dir):
+    """--modules-to-save classifier with --target-modules ...,pooler.dense: the pooler gets a low-rank adapter instead
+    of full training (far fewer parameters), the merged model gives the adapter model's outputs and the adapter
+    directory reloads to the same predictions; a list without the new head, or naming a module the model lacks, is
+    refused."""
+    full = adapters.apply(_seq_cls(tiny_bert_dir), TrainConfig(peft="lora", target_modules="query,value"))
+    cfg = TrainConfig(peft="lora", target_modules="query,value,pooler.dense", modules_to_save="classifier")
+    lean = adapters.apply(_seq_cls(tiny_bert_dir), cfg)
+    trainable = {n for n, p in lean.named_parameters() if p.requires_grad}
+    assert any("pooler.dense.lora_A" in n for n in trainable)
+    assert not any("pooler" in n and "modules_to_save" in n for n in trainable)
+    assert any("classifier.modules_to_save" in n for n in trainable)
+    assert adapters.parameter_counts(lean)["trainable_parameters"] < adapters.parameter_counts(full)["trainable_parameters"]
+
+    train = _write(tmp_path / "train.csv", ["text", "label"], ROWS)
+    out = str(tmp_path / "out")
+    labeltune.train(model=tiny_bert_dir, train=train, output=out, peft="lora", target_modules="query,value,pooler.dense",
+                    modules_to_save="classifier", save_adapter=True, lora_dropout=0.0, epochs=3, quiet=True)
+    texts = [r[0] for r in ROWS]
+    merged = labeltune.load(out, precision="fp32").predict(texts)
+    adapter = labeltune.load(os.path.join(out, "adapter"), precision="fp32").predict(texts)
+    assert [p["label"] for p in merged] == [p["label"] for p in adapter]
+    assert all(abs(a["score"] - b["score"]) < 1e-4 for a, b in zip(merged, adapter))
+    with open(os.path.join(out, "labeltune.json"), encoding="utf-8") as f:
+        assert json.load(f)["peft"]["modules_to_save"] == ["classifier"]
+
+    with pytest.raises(UserError, match="--modules-to-save pooler.dense: add the task head classifier"):
+        adapters.apply(_seq_cls(tiny_bert_dir), TrainConfig(peft="lora", modules_to_save="pooler.dense"))
+    with pytest.raises(UserError, match="--modules-to-save nosuch: the model has no module"):
+        adapters.apply(_seq_cls(tiny_bert_dir), TrainConfig(peft="lora", modules_to_save="classifier,nosuch"))
+    with pytest.raises(UserError, match=r"--modules-to-save \(modules_to_save=\) needs --peft"):
+        TrainConfig(modules_to_save="classifier")
