@@ -102,7 +102,9 @@ def out_of_fold(cfg, opts, task, train_ex: list[dict], k: int, work_dir: str) ->
         try:
             run.train(fold_cfg, opts, examples=(fold_train, None, None), setup=dict(setup))
             model = run.Predictor(out, precision=cfg.precision)
-            for i, u in zip(fold, hook(model.rt, [train_ex[i] for i in fold])):
+            # the fold model's task: with --word-recognition, wrapped by its front end (rows scored as it reads them)
+            scored = getattr(model.task, "label_quality", hook)
+            for i, u in zip(fold, scored(model.rt, [train_ex[i] for i in fold])):
                 units[i] = u
         finally:
             shutil.rmtree(out, ignore_errors=True)

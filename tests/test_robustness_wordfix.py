@@ -361,3 +361,19 @@ def test_suggest_ranks_pool_rows_as_the_front_end_reads_them(zebra_fixed):
         outs = pred.task.active_outputs(pred.rt, typos, embed)
         p_pos = [float(o["probs"][0][positive]) for o in outs]
         assert all((p > 0.5) == word_recognition for p in p_pos), (word_recognition, p_pos)
+
+
+def test_label_issues_scores_rows_as_the_front_end_reads_them_and_shows_the_users_words(zebra_fixed):
+    """label-issues' fold models trained with --word-recognition score the corrected words (typos of "zebra" get
+    "positive" probabilities, as predict gives them) while the units keep the user's text."""
+    import labeltune
+
+    rows = ["movie zebar garden river", "movie zbera garden river", "movie zebrra garden river"]
+    for word_recognition in (True, False):
+        pred = labeltune.load(zebra_fixed["model"], precision="fp32", word_recognition=word_recognition)
+        positive = pred.rt.setup["labels"].index("positive")
+        examples = [{"text": t, "labels": ["negative"]} for t in rows]
+        units = pred.task.label_quality(pred.rt, examples)
+        assert [u[0]["text"] for u in units] == rows  # the user's words, not "zebra"
+        p_pos = [float(u[0]["probs"][positive]) for u in units]
+        assert all((p > 0.5) == word_recognition for p in p_pos), (word_recognition, p_pos)

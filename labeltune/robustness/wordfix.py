@@ -245,7 +245,7 @@ def span_back(text: str, fixed: str):
 
 class WordRecognition:
     """A task with the word recogniser in front of what reads input: predict, evaluate, attack_scores,
-    explain_probe and active_outputs get corrected copies of the examples; every other attribute is the task's
+    explain_probe, active_outputs and label_quality get corrected copies of the examples; every other attribute is the task's
     own. Predictions come back in the user's terms (the task's optional `restore` hook: QA's answer and NER's
     entities are spans of the user's text, not of the corrected copy)."""
 
@@ -262,6 +262,11 @@ class WordRecognition:
         # `suggest --model` ranks pool rows by what the network reads (probabilities and embeddings only, no text)
         if getattr(task, "active_outputs", None) is not None:
             self.active_outputs = lambda rt, examples, embed: task.active_outputs(rt, fix(examples), embed)
+        # `label-issues` of a model trained with --word-recognition: scored as the network reads the rows, shown as
+        # the user wrote them
+        if getattr(task, "label_quality", None) is not None:
+            self.label_quality = lambda rt, examples, shown=None: task.label_quality(rt, fix(examples),
+                                                                                     shown or examples)
 
     def _predict(self, rt, examples):
         fixed = self.fixer.apply(self.task, examples)

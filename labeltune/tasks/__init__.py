@@ -43,9 +43,11 @@ A task is a small object with these members (composed by `labeltune.run`, never 
         a list of probes for an input read in several windows (NER), each listing the words outside it
     few_shot(cfg, model_path, train, setup, opts, tokenizer, max_length) -> (model, {"state": ...})   optional:
         --few-shot trains this way instead of the loop (classification: SetFit, labeltune/fewshot.py)
-    label_quality(rt, examples) -> list[dict]   optional: per example the given label's self-confidence, the
-        suggested label and its probability, for `labeltune label-issues` (labeltune/label_issues.py); first
-        called with no examples and an rt holding only setup and opts, to refuse data before any fold trains
+    label_quality(rt, examples, shown=None) -> list[dict]   optional: per example the given label's
+        self-confidence, the suggested label and its probability, for `labeltune label-issues`
+        (labeltune/label_issues.py); first called with no examples and an rt holding only setup and opts, to refuse
+        data before any fold trains; texts are taken from `shown` where given (the user's rows, when the network
+        reads corrected copies of them)
     active_outputs(rt, examples, embed) -> list[dict]   optional: active learning (`labeltune suggest`, `curve
         --strategy`): per example "probs" (units x classes) and "embedding" (`embed(output, batch)`'s row dict)
     api_schema(opts) -> (input type, prediction model)   optional: pydantic models of one input and one

@@ -185,8 +185,9 @@ class ClassificationTask:
             return load(directory, setup)
         return from_pretrained(AutoModelForSequenceClassification, directory)
 
-    def label_quality(self, rt, examples) -> list[list[dict]]:
-        """`labeltune label-issues`: per example one unit, its class probabilities and the given label's index."""
+    def label_quality(self, rt, examples, shown=None) -> list[list[dict]]:
+        """`labeltune label-issues`: per example one unit, its class probabilities and the given label's index;
+        its text is that of `shown` (the user's rows, where the network reads corrected copies)."""
         if rt.setup["multi_label"]:
             raise UserError("label issues: multi-label data is not supported (one label per row is)")
         if not examples:  # the check-only call label-issues makes before training any fold
@@ -195,7 +196,7 @@ class ClassificationTask:
         probs = self.probabilities(rt, examples)
         return [[{"probs": p, "given": index[e["labels"][0]],
                   "text": e["text"] + (f" || {e['text_pair']}" if "text_pair" in e else "")}]
-                for e, p in zip(examples, probs)]
+                for e, p in zip(shown or examples, probs)]
 
     def few_shot(self, cfg, model_path, train, setup, opts, tokenizer, max_length):
         """--few-shot: SetFit's recipe instead of the training loop (labeltune/fewshot.py)."""

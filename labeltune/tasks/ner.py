@@ -239,15 +239,21 @@ class NERTask:
         return [{"probs": o["probs"], "embedding": {"head_input": o["head"], "pooled": np.mean(o["pooled"], 0)}}
                 for o in out]
 
-    def label_quality(self, rt, examples) -> list[list[dict]]:
-        """`labeltune label-issues`: per example one unit per word: its tag probabilities and the given tag's index."""
+    def label_quality(self, rt, examples, shown=None) -> list[list[dict]]:
+        """`labeltune label-issues`: per example one unit per word: its tag probabilities and the given tag's index;
+        its words are those of `shown` (the user's rows, where the network reads corrected copies) where they
+        split into as many words."""
         if not examples:  # the check-only call label-issues makes before training any fold
             return []
         probs = self.word_probabilities(rt, examples)  # also gives raw-text examples their words and tags
+        if shown:
+            ensure_words(shown, rt.tokenizer)
+        words = [s["tokens"] if shown and len(s["tokens"]) == len(e["tokens"]) else e["tokens"]
+                 for e, s in zip(examples, shown or examples)]
         index = {name: i for i, name in enumerate(rt.setup["labels"])}
-        return [[{"probs": p[w], "given": index[tag], "unit": f"word {w + 1}: {e['tokens'][w]}",
-                  "text": " ".join(e["tokens"])} for w, tag in enumerate(e.get("tags", [])) if tag in index]
-                for e, p in zip(examples, probs)]
+        return [[{"probs": p[w], "given": index[tag], "unit": f"word {w + 1}: {ws[w]}", "text": " ".join(ws)}
+                 for w, tag in enumerate(e.get("tags", [])) if tag in index]
+                for e, ws, p in zip(examples, words, probs)]
 
     def _decode(self, rt, probs: list[np.ndarray]) -> list[tuple[list[str], list[float]]]:
         labels = rt.setup["labels"]
