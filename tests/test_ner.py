@@ -91,6 +91,27 @@ def test_schemes_detected_and_converted_to_iob2(tmp_path, text, scheme):
     assert not any(e["_issues"] for e in examples)
 
 
+IO = "John PER\nSmith PER\nsaw O\nParis LOC\nand O\nLyon LOC\n\nAnna PER\nBerlin LOC\n"
+
+
+def test_io_tags_read_as_runs_and_said(tmp_path, capsys):
+    """Bare types (Few-NERD's IO files): a run of one type is one entity, and the reading is said on stderr; an
+    explicit --scheme io is quiet and refuses a prefixed tag; integer tags and mixed files stay refused."""
+    path = _conll(tmp_path / "io.conll", IO)
+    examples = read_conll(path, NEROptions())
+    assert {e["_scheme"] for e in examples} == {"IO"}
+    assert [e["tags"] for e in examples] == [["B-PER", "I-PER", "O", "B-LOC", "O", "B-LOC"], ["B-PER", "B-LOC"]]
+    assert "read as IO tags" in capsys.readouterr().err
+    assert [e["tags"] for e in read_conll(path, NEROptions(scheme="io"))][0][:2] == ["B-PER", "I-PER"]
+    assert capsys.readouterr().err == ""
+    _raise(lambda: read_conll(_conll(tmp_path / "b.conll", IOB2), NEROptions(scheme="io")),
+           r"line 1: tag 'B-PER' has a B-/I-/E-/S- prefix, but --scheme \(scheme=\) io reads bare types")
+    _raise(lambda: read_conll(_conll(tmp_path / "mixed.conll", "John PER\nParis B-LOC\nsaw O\n"), NEROptions()),
+           r"line 1: tag 'PER' is neither O nor")
+    _raise(lambda: read_conll(_conll(tmp_path / "int.conll", "John 1\nSmith 2\nsaw 0\nx O\n"), NEROptions()),
+           r"line 1: tag '1' is neither O nor .*--tag-names")
+
+
 def test_iob1_b_separates_same_type_neighbours():
     seq = [("I", "PER"), ("B", "PER"), ("I", "PER"), ("I", "LOC")]
     assert to_iob2(seq, "IOB1") == (["B-PER", "B-PER", "I-PER", "B-LOC"], [])

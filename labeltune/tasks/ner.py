@@ -35,7 +35,7 @@ from .ner_read import JSON_EXTENSIONS, _is_jsonl, _tokens, read_conll, read_json
 from .ner_tags import detect_scheme, entity_metrics, entity_spans, parse_tag, repair_iob2, to_iob2  # noqa: F401
 from .ner_windows import FAR, IGNORE, encode_windows, ensure_words  # noqa: F401
 
-SCHEMES = ("auto", "iob1", "iob2", "bioes")
+SCHEMES = ("auto", "io", "iob1", "iob2", "bioes")
 
 
 @dataclass
@@ -50,7 +50,8 @@ class NEROptions:
     spans_column: str = opt("entities", "JSONL: raw text's entity spans, [{start, end, label}] or [start, end, label]")
     doc_column: str = opt("doc", "JSONL: field naming a row's document; a document never straddles a split")
     tag_names: str = opt("", "comma-separated names of integer tags 0,1,..., e.g. 'O,B-PER,I-PER'")
-    scheme: str = opt("auto", "auto | iob1 | iob2 | bioes (= bilou): the data's tag scheme (IOB2 is used inside)")
+    scheme: str = opt("auto", "auto | io | iob1 | iob2 | bioes (= bilou): the data's tag scheme (IOB2 is used "
+                              "inside; io: bare types such as PER, a run of one type is one entity)")
     strict_tags: bool = opt(False, "refuse invalid tag sequences instead of repairing them as conlleval does")
     label_all_subwords: bool = opt(False, "train on every sub-word of a word, not only the first one")
     stride: int = opt(64, "long inputs: sub-words shared by consecutive windows (capped at half a window)")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..data.readers import raise_or_record, read_lines, read_table, read_text, recorded
 from ..errors import UserError, flag, where
-from .ner_tags import detect_scheme, parse_tag, to_iob2
+from .ner_tags import detect_scheme, is_io, parse_io_tag, parse_tag, to_iob2
 
 if TYPE_CHECKING:
     from .ner import NEROptions
@@ -33,12 +33,19 @@ def _finish_tags(path: str, rows: list[dict], opts: NEROptions, problems: list[s
     tagged = [r for r in rows if "_raw_tags" in r]
     if not tagged:
         return
-    parsed = [[recorded(problems, parse_tag, t, r["_locs"][i]) for i, t in enumerate(r["_raw_tags"])] for r in tagged]
+    given = opts.scheme.lower()
+    io = given == "io" or (given == "auto" and is_io([r["_raw_tags"] for r in tagged]))
+    parse = parse_io_tag if io else parse_tag
+    parsed = [[recorded(problems, parse, t, r["_locs"][i]) for i, t in enumerate(r["_raw_tags"])] for r in tagged]
     if problems is not None:  # a row with an unreadable tag is recorded; the scheme comes from the others
         kept = [k for k, seq in enumerate(parsed) if None not in seq]
         tagged, parsed = [tagged[k] for k in kept], [parsed[k] for k in kept]
-    scheme = detect_scheme(parsed) if opts.scheme.lower() == "auto" else opts.scheme.upper()
-    if scheme != "BIOES":
+    scheme = "IO" if io else detect_scheme(parsed) if given == "auto" else opts.scheme.upper()
+    if io and given == "auto" and problems is None:  # a reading of the data, said where it is made
+        print(f"labeltune: {path}: tags without B-/I- prefixes, read as IO tags: a run of words of one type is one "
+              "entity (two neighbouring entities of the same type become one); --scheme io says so and hides this "
+              "note", file=sys.stderr)
+    if scheme not in ("BIOES", "IO"):
         for r, seq in zip(tagged, parsed):
             bad = next((i for i, (p, _) in enumerate(seq) if p in "ES"), None)
             if bad is not None:
@@ -46,7 +53,7 @@ def _finish_tags(path: str, rows: list[dict], opts: NEROptions, problems: list[s
                                 "pass --scheme bioes (or auto)")
     repaired = 0
     for r, seq in zip(tagged, parsed):
-        r["tags"], issues = to_iob2(seq, scheme)
+        r["tags"], issues = to_iob2(seq, "IOB1" if io else scheme)  # IO is IOB1 without B-
         r["_issues"] = [f"{r['_locs'][i]}: {what}" for i, what in issues]
         if issues and opts.strict_tags:
             raise_or_record(problems, f"{r['_issues'][0]} (invalid {scheme}); fix the tags, or drop --strict-tags to "

@@ -1,4 +1,4 @@
-"""NER tags: the schemes (IOB1, IOB2, BIOES) read and converted to IOB2, entities of IOB2 tags, and the
+"""NER tags: the schemes (IO, IOB1, IOB2, BIOES) read and converted to IOB2, entities of IOB2 tags, and the
 entity metrics (seqeval, strict IOB2).
 
 Split out of tasks/ner.py (the task class there composes these functions).
@@ -15,12 +15,35 @@ def parse_tag(tag: str, loc: str) -> tuple[str, str | None]:
     E-/S-); anything else is an error."""
     if tag == "O":
         return "O", None
-    if len(tag) > 2 and tag[0] in "BIESLU" and tag[1] == "-":
+    if _prefixed(tag):
         return {"L": "E", "U": "S"}.get(tag[0], tag[0]), tag[2:]
     raise UserError(
         f"{loc}: tag '{tag}' is neither O nor a B-/I-/E-/S- (or L-/U-) prefix and a type (e.g. B-PER); "
         f"check {flag('conll_tag_index')} / {flag('tags_column')}, or {flag('tag_names')} for integer tags"
     )
+
+
+def _prefixed(tag: str) -> bool:
+    return len(tag) > 2 and tag[0] in "BIESLU" and tag[1] == "-"
+
+
+def is_io(raw: list[list[str]]) -> bool:
+    """IO tags (a bare type per word, no B-/I- prefix: Few-NERD's files, many spreadsheet exports): O occurs, and
+    every other tag is a type with no prefix and not an integer (integer tags need --tag-names)."""
+    tags = {t for seq in raw for t in seq}
+    types = tags - {"O"}
+    return "O" in tags and bool(types) and not any(_prefixed(t) or t.strip().lstrip("-").isdigit() for t in types)
+
+
+def parse_io_tag(tag: str, loc: str) -> tuple[str, str | None]:
+    """An IO tag as the IOB1 reading of it: ('O', None) or ('I', type); IOB1's conversion then starts an entity
+    wherever the type changes, so a run of words of one type is one entity."""
+    if tag == "O":
+        return "O", None
+    if _prefixed(tag):
+        raise UserError(f"{loc}: tag '{tag}' has a B-/I-/E-/S- prefix, but {flag('scheme')} io reads bare types "
+                        f"(PER, LOC, O); pass {flag('scheme')} auto")
+    return "I", tag
 
 
 def detect_scheme(sequences: list[list[tuple[str, str | None]]]) -> str:
