@@ -181,6 +181,28 @@ def test_misaligned_answer_reported_with_id_and_repaired(tmp_path):
     assert TASK.report(fixed, None, _tokenizer(), opts(), 384)["train"]["answers_repaired"] == 1
 
 
+def test_answers_without_answer_start_are_located_or_refused_when_ambiguous(tmp_path, capsys):
+    """Hand-made data often gives the answer text alone: found in the context where it occurs once (and said),
+    refused where it occurs more than once (the first with --repair-answers), in both answer shapes."""
+    rows = flat_rows()
+    rows[6]["answers"] = {"text": ["sky"]}
+    rows[2]["answers"] = [{"text": "God's Spirit"}]
+    path = write_jsonl(tmp_path / "nostart.jsonl", rows)
+    got = TASK.read(path, opts())
+    assert got[6]["answers"][0]["answer_start"] == CTX2.index("sky")
+    assert got[2]["answers"][0]["answer_start"] == CTX1.index("God's Spirit")
+    assert "2 answer(s) without answer_start located by their text" in capsys.readouterr().err
+    rows[4]["answers"] = {"text": ["day"]}  # "day" occurs twice in CTX2
+    path = write_jsonl(tmp_path / "twice.jsonl", rows)
+    with pytest.raises(labeltune.UserError, match=r"id q4\): answer 'day' has no answer_start and occurs 2 times"):
+        TASK.read(path, opts())
+    assert TASK.read(path, opts(repair_answers=True))[4]["answers"][0]["answer_start"] == CTX2.index("day")
+    del rows[0]["answers"]
+    rows[0]["answer"] = "x"
+    with pytest.raises(labeltune.UserError, match=r"id q0\): no key 'answers' .*the row has 'answer'"):
+        TASK.read(write_jsonl(tmp_path / "answer.jsonl", rows), opts())
+
+
 def test_answer_outside_context_and_other_data_problems(tmp_path):
     rows = flat_rows()
     rows[0]["answers"] = {"text": ["Moses"], "answer_start": [0]}  # not in this context at all

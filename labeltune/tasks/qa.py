@@ -80,6 +80,9 @@ class QATask:
         if repaired:  # never silent: say how many answers were moved
             print(f"{path}: --repair-answers moved answer_start of {repaired} answer(s) to where their text occurs",
                   file=sys.stderr)
+        if located := sum(e.get("_located", 0) for e in examples):  # a reading of the data, said
+            print(f"{path}: {located} answer(s) without answer_start located by their text in the context",
+                  file=sys.stderr)
         return examples
 
     def row_problems(self, path: str, opts: QAOptions) -> list[str]:

@@ -128,19 +128,29 @@ def make_example(raw: dict, loc: str, labelled: bool, opts: QAOptions, problems:
         fixed = _align(ex["context"], text, start, label, opts, problems)
         if fixed is not None:
             ex["answers"].append({"text": text, "answer_start": fixed})
-            ex["_repaired"] = ex.get("_repaired", 0) + (fixed != start)
+            if start is None:  # no answer_start given: located (its only place, or the first with --repair-answers)
+                ex["_located"] = ex.get("_located", 0) + 1
+            else:
+                ex["_repaired"] = ex.get("_repaired", 0) + (fixed != start)
     return ex
 
 
-def _answers(raw: dict, label: str) -> list[tuple[str, int]]:
-    """(text, answer_start) pairs from SQuAD's list of objects or the flat {text: [...], answer_start: [...]}."""
+def _answers(raw: dict, label: str) -> list[tuple[str, int | None]]:
+    """(text, answer_start) pairs from SQuAD's list of objects or the flat {text: [...], answer_start: [...]}; an
+    answer given without answer_start has None there (`_align` finds it in the context)."""
     if "answers" not in raw:
-        raise UserError(f"{label}: no key 'answers' (use [] or {{\"text\": [], \"answer_start\": []}} for no answer)")
+        hint = next((f"; the row has '{k}': give it as \"answers\": {{\"text\": [...]}}" for k in ("answer", "answer_text")
+                     if k in raw), "")
+        raise UserError(f"{label}: no key 'answers' (use [] or {{\"text\": [], \"answer_start\": []}} for no "
+                        f"answer{hint})")
     value = raw["answers"]
     if isinstance(value, dict):
-        if not {"text", "answer_start"} <= set(value):
-            raise UserError(f"{label}: 'answers' needs the keys 'text' and 'answer_start', has {sorted(value)}")
-        texts, starts = value["text"], value["answer_start"]
+        if "text" not in value:
+            raise UserError(f"{label}: 'answers' needs the key 'text' (and 'answer_start', or the answer is looked up in "
+                            f"the context), has {sorted(value)}")
+        texts = value["text"]
+        starts = value["answer_start"] if "answer_start" in value else (
+            [None] * len(texts) if isinstance(texts, list) else None)
         if isinstance(texts, str) and not isinstance(starts, list):  # one answer as one object (SQuAD's, unlisted)
             texts, starts = [texts], [starts]
         if not isinstance(texts, list) or not isinstance(starts, list) or len(texts) != len(starts):
@@ -149,29 +159,38 @@ def _answers(raw: dict, label: str) -> list[tuple[str, int]]:
     elif isinstance(value, list):
         pairs = []
         for a in value:
-            if not isinstance(a, dict) or "text" not in a or "answer_start" not in a:
-                raise UserError(f"{label}: each answer needs 'text' and 'answer_start', got {a!r:.80}")
-            pairs.append((a["text"], a["answer_start"]))
+            if not isinstance(a, dict) or "text" not in a:
+                raise UserError(f"{label}: each answer needs 'text' (and 'answer_start'), got {a!r:.80}")
+            pairs.append((a["text"], a.get("answer_start")))
     else:
         raise UserError(f"{label}: 'answers' is {type(value).__name__}, expected a list or a dict of lists")
     for text, start in pairs:
         if not isinstance(text, str):
             raise UserError(f"{label}: answer text {text!r:.60} is {type(text).__name__}, expected a string")
-        if not isinstance(start, int) or isinstance(start, bool):
+        if start is not None and (not isinstance(start, int) or isinstance(start, bool)):
             raise UserError(f"{label}: answer_start {start!r:.60} is {type(start).__name__}, expected an integer")
     return pairs
 
 
-def _align(context: str, text: str, start: int, label: str, opts: QAOptions, problems: list[str]) -> int | None:
-    """answer_start if it points at `text`; else (with --repair-answers) the nearest place the text occurs."""
+def _align(context: str, text: str, start: int | None, label: str, opts: QAOptions,
+           problems: list[str]) -> int | None:
+    """answer_start if it points at `text`; else (with --repair-answers) the nearest place the text occurs. Without
+    answer_start (None): the one place the text occurs; where it occurs more than once, the first with
+    --repair-answers, else a problem (which occurrence is the answer is the user's call)."""
     if not text.strip():
         problems.append(f"{label}: empty answer text")
         return None
-    if 0 <= start and context[start : start + len(text)] == text:
+    if start is not None and 0 <= start and context[start : start + len(text)] == text:
         return start
     found = [m.start() for m in re.finditer(re.escape(text), context)]
     if not found:
         problems.append(f"{label}: answer {text!r:.60} does not occur in the context")
+        return None
+    if start is None:
+        if len(found) == 1 or opts.repair_answers:
+            return found[0]
+        problems.append(f"{label}: answer {text!r:.60} has no answer_start and occurs {len(found)} times in the "
+                        f"context (at {found[:3]}); give answer_start, or pass {flag('repair_answers')} to take the first")
         return None
     if opts.repair_answers:
         return min(found, key=lambda s: (abs(s - start), s))
