@@ -108,6 +108,8 @@ def test_a_model_path_that_is_not_a_trained_model_says_what_it_is(clf_run, tmp_p
     ("TEXT,LABEL", "text", "did you mean --text-column TEXT?"),
     ("a gripping film,positive", "label", "the first line looks like data, not a header: add a first line naming the "
                                           "columns, one 'label'"),  # no header line
+    ("Go.,Va !", "source", "the first line looks like data, not a header: add a first line naming the columns, one "
+                           "'source'"),  # a Tatoeba/Anki pair file: its first line is a sentence pair
 ])
 def test_a_missing_column_names_the_likely_fix(tmp_path, header, column, words):
     """The error listed the file's columns only; now it names the flag and value that fit, or says that the file
