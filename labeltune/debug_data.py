@@ -130,8 +130,9 @@ def _read(task, path, opts, problems: list, split: str):
 
 
 def bad_bytes(path) -> list[str]:
-    """Every line of a text file that is not valid UTF-8 (the reader stops at the first)."""
-    if not path or not os.path.isfile(path):
+    """Every line of a text file that is not valid UTF-8 (the reader stops at the first); a Parquet file is binary
+    (its reader checks it)."""
+    if not path or not os.path.isfile(path) or str(path).lower().endswith(".parquet"):
         return []
     out = []
     with open(path, "rb") as f:

@@ -153,6 +153,21 @@ def write_records(path: str, records: list[dict]) -> str:
     return path
 
 
+def _write_parquet(path: str, rows: list[dict]) -> str:
+    """Rows as a Parquet file (class ids already read as names stay names), replacing `path` only when written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".tmp-{os.getpid()}-{os.path.basename(path)}")
+    try:
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
 # --- held-out splits as files ------------------------------------------------------------------------------
 def write_split(source: str, examples: list[dict], out_dir: str, name: str, opts) -> str | None:
     """Write the held-out `examples` of the file `source` as `<out_dir>/<name>.<ext>`, in the source's format.
@@ -167,6 +182,8 @@ def write_split(source: str, examples: list[dict], out_dir: str, name: str, opts
         if len(rows) != len(examples):
             return None
         path = os.path.join(out_dir, name + (".jsonl" if ext == ".ndjson" else ext))
+        if ext == ".parquet":
+            return _write_parquet(path, rows)
         if ext in (".csv", ".tsv"):
             with atomic_open(path, newline="") as f:
                 w = csv.DictWriter(f, table.columns, delimiter="\t" if ext == ".tsv" else ",")

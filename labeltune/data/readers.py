@@ -19,7 +19,7 @@ from ..errors import UserError, where
 from ..errors import flag as flag_name
 from ..files import write_jsonl  # noqa: F401  (the readers' counterpart, imported from here)
 
-TABLE_FORMATS = (".csv", ".tsv", ".jsonl", ".json", ".ndjson")
+TABLE_FORMATS = (".csv", ".tsv", ".jsonl", ".json", ".ndjson", ".parquet")
 FIELD_LIMIT = 2**31 - 1  # the C long of Windows; csv.field_size_limit refuses anything larger there
 
 
@@ -168,7 +168,7 @@ def recorded(problems: list[str] | None, check, *args):
 
 
 def read_table(path: str, problems: list[str] | None = None) -> Table:
-    """Read a CSV, TSV, JSONL (or JSON list) file, or a directory saved by `datasets.save_to_disk`.
+    """Read a CSV, TSV, JSONL (or JSON list) or Parquet file, or a directory saved by `datasets.save_to_disk`.
 
     With `problems` (debug-data's row_problems hooks), a JSON line that does not parse or is not an object is
     recorded there and skipped, so one pass lists every such line; without it the first one raises."""
@@ -180,6 +180,8 @@ def read_table(path: str, problems: list[str] | None = None) -> Table:
     if ext not in TABLE_FORMATS:
         raise UserError(f"{path}: unknown file type '{ext}'; use one of {', '.join(TABLE_FORMATS)} or a datasets dir"
                         f"{_rename_hint(path)}")
+    if ext == ".parquet":
+        return _read_parquet(path)
     text = read_text(path)
     if ext in (".csv", ".tsv"):
         _refuse_json_named_table(path, text, ext)
@@ -386,6 +388,32 @@ def _read_datasets_dir(path: str) -> Table:
             for row in rows:
                 row[column] = _named(row[column], names)
     return Table(path, list(ds.column_names), rows, [None] * len(ds))
+
+
+def _read_parquet(path: str) -> Table:
+    """A Parquet file (the Hugging Face hub's own format: every data set has a Parquet copy). Rows are located as
+    "row N" (0-based, as pandas and `datasets` count); class ids become their names where the file carries
+    `datasets` features (a ClassLabel column), as for a save_to_disk directory."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for a file that is not Parquet
+        raise UserError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]}); check the file, or save "
+                        "the data as .csv or .jsonl") from None
+    rows = table.to_pylist()
+    try:
+        import datasets
+
+        features = datasets.Features.from_arrow_schema(table.schema)
+    except Exception:  # no `datasets` metadata, or one this version cannot read: ids stay as they are
+        features = {}
+    for column, feature in features.items():
+        names = _class_names(feature)
+        if names is not None:
+            for row in rows:
+                row[column] = _named(row[column], names)
+    return Table(path, list(table.column_names), rows, [None] * len(rows))
 
 
 def _class_names(feature) -> list[str] | None:

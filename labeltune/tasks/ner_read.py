@@ -24,7 +24,8 @@ JSON_EXTENSIONS = (".jsonl", ".json", ".ndjson")
 def _is_jsonl(path: str, opts: NEROptions) -> bool:
     if opts.data_format != "auto":
         return opts.data_format == "jsonl"
-    return str(path).lower().endswith(JSON_EXTENSIONS) or os.path.isdir(path)  # a datasets.save_to_disk dir: rows
+    # a datasets.save_to_disk dir and a Parquet file hold rows too
+    return str(path).lower().endswith(JSON_EXTENSIONS + (".parquet",)) or os.path.isdir(path)
 
 
 def _finish_tags(path: str, rows: list[dict], opts: NEROptions, problems: list[str] | None = None) -> None:

@@ -1,0 +1,73 @@
+"""Parquet files, the Hugging Face hub's own format: read by every task as rows (class ids become their names
+where the file carries `datasets` features), splits carved from one written back as Parquet, a bad file named."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import labeltune
+from labeltune.errors import UserError
+from labeltune.tasks import get_task
+
+
+def _parquet(path, columns: dict, features=None) -> str:
+    import datasets
+
+    datasets.Dataset.from_dict(columns, features=features).to_parquet(str(path))
+    return str(path)
+
+
+def test_classification_parquet_with_class_names_trains_and_splits_back(tmp_path, tiny_bert_dir):
+    import datasets
+
+    texts = [f"{w} film number {i}" for i in range(10) for w in ("a fine", "a dull")]
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["negative", "positive"])})
+    path = _parquet(tmp_path / "train.parquet", {"text": texts, "label": [1, 0] * 10}, features)
+    task = get_task("classification")
+    rows = task.read(path, task.Options())
+    assert [r["labels"] for r in rows[:2]] == [["positive"], ["negative"]]  # the names, not 1 / 0
+    assert rows[3]["_where"] == f"{path}, row 3"
+
+    out = str(tmp_path / "out")
+    labeltune.train(model=tiny_bert_dir, train=path, output=out, epochs=1, batch_size=4, precision="fp32",
+                    validation_fraction=0.2, test_fraction=0.2, seed=0, quiet=True)
+    split = os.path.join(out, "splits", "test.parquet")
+    assert os.path.isfile(split)
+    back = task.read(split, task.Options())
+    assert len(back) == 4 and {r["labels"][0] for r in back} <= {"negative", "positive"}
+    metrics = labeltune.load(out, precision="fp32").evaluate(split)
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+
+
+def test_ner_parquet_with_ner_tags_names(tmp_path):
+    import datasets
+
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER"]))})
+    path = _parquet(tmp_path / "ner.parquet", {"tokens": [["John", "Smith", "sings"], ["Mary", "left"]],
+                                               "ner_tags": [[1, 2, 0], [1, 0]]}, features)
+    task = get_task("ner")
+    rows = task.read(path, task.Options())
+    assert [r["tags"] for r in rows] == [["B-PER", "I-PER", "O"], ["B-PER", "O"]]
+
+
+def test_a_file_that_is_not_parquet_is_named(tmp_path):
+    bad = tmp_path / "train.parquet"
+    bad.write_text("text,label\ngood,pos\n")
+    task = get_task("classification")
+    with pytest.raises(UserError, match=r"train.parquet: not a readable Parquet file .*save the data as \.csv"):
+        task.read(str(bad), task.Options())
+
+
+def test_debug_data_reads_parquet_without_byte_complaints(tmp_path, capsys):
+    """debug-data's line-by-line UTF-8 check is for text files; a Parquet file is binary."""
+    from labeltune.cli import main as cli
+
+    path = _parquet(tmp_path / "d.parquet", {"text": ["good film", "bad film", "fine film", "awful film"],
+                                            "label": ["pos", "neg", "pos", "neg"]})
+    assert cli(["debug-data", "--task", "classification", "--train", path]) == 0
+    out = capsys.readouterr().out
+    assert "UTF-8" not in out and "errors: 0" in out
