@@ -200,6 +200,8 @@ def _rename_hint(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext in tools:
         return f"; it is compressed: decompress it first ({tools[ext]} {path}) and give the file inside"
+    if ext in (".xlsx", ".xls", ".xlsm", ".ods", ".numbers"):
+        return "; it is a spreadsheet: save it from the spreadsheet program as CSV UTF-8 (File > Save As) and give the .csv"
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as f:
             first = f.readline()

@@ -1,5 +1,6 @@
-"""Parquet files, the Hugging Face hub's own format: read by every task as rows (class ids become their names
-where the file carries `datasets` features), splits carved from one written back as Parquet, a bad file named."""
+"""Data files as users bring them: Parquet (the Hugging Face hub's own format) read by every task as rows, class ids
+become their names where the file carries `datasets` features, splits carved from one written back as Parquet, a
+bad file named; a spreadsheet gets how to save it as CSV."""
 
 from __future__ import annotations
 
@@ -71,3 +72,11 @@ def test_debug_data_reads_parquet_without_byte_complaints(tmp_path, capsys):
     assert cli(["debug-data", "--task", "classification", "--train", path]) == 0
     out = capsys.readouterr().out
     assert "UTF-8" not in out and "errors: 0" in out
+
+
+def test_a_spreadsheet_gets_how_to_save_it(tmp_path):
+    book = tmp_path / "labels.xlsx"
+    book.write_bytes(b"PK\x03\x04 not really a workbook")
+    task = get_task("classification")
+    with pytest.raises(UserError, match=r"labels.xlsx: unknown file type '.xlsx'.*save it .* as CSV UTF-8"):
+        task.read(str(book), task.Options())
