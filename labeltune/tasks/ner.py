@@ -40,8 +40,9 @@ SCHEMES = ("auto", "io", "iob1", "iob2", "bioes")
 
 @dataclass
 class NEROptions:
-    data_format: str = opt("auto", "auto | conll | jsonl | text (auto: .jsonl/.json/.ndjson are JSON lines, else "
-                                   "CoNLL; text: one raw text per line, prediction inputs only)")
+    data_format: str = opt("auto", "auto | conll | jsonl | text (auto: .jsonl/.json/.ndjson/.parquet files and "
+                                   "datasets directories are rows, else CoNLL; text: one raw text per line, "
+                                   "prediction inputs only)")
     conll_token_index: int = opt(0, "CoNLL: column of the token (0 = first)")
     conll_tag_index: int = opt(-1, "CoNLL: column of the tag (-1 = last)")
     tokens_column: str = opt("tokens", "JSONL: field holding the list of tokens (pre-tokenized input)")
