@@ -80,3 +80,16 @@ def test_a_spreadsheet_gets_how_to_save_it(tmp_path):
     task = get_task("classification")
     with pytest.raises(UserError, match=r"labels.xlsx: unknown file type '.xlsx'.*save it .* as CSV UTF-8"):
         task.read(str(book), task.Options())
+
+
+@pytest.mark.parametrize("task_name", ["classification", "ner", "qa", "translation"])
+def test_a_hub_data_set_id_gets_how_to_save_a_split(task_name, tmp_path, monkeypatch):
+    """labeltune reads files, never the network: `--train user/name` says how to save a split with `datasets`; a
+    missing file with an extension just does not exist."""
+    monkeypatch.chdir(tmp_path)
+    task = get_task(task_name)
+    with pytest.raises(UserError, match=r"^someone/reviews does not exist; if 'someone/reviews' is a Hugging Face hub "
+                                        r"data set, .*load_dataset\('someone/reviews', split='train'\)\.to_parquet"):
+        task.read("someone/reviews", task.Options())
+    with pytest.raises(UserError, match=r"^missing\.csv does not exist$"):
+        task.read("missing.csv", task.Options())

@@ -100,7 +100,7 @@ def bad_bytes_replaced():
 def read_text(path: str) -> str:
     """Read a whole UTF-8 file, with errors that name the file and the line of a bad byte."""
     if not os.path.exists(path):
-        raise UserError(f"{path} does not exist")
+        raise UserError(f"{path} does not exist{_hub_hint(path)}")
     if os.path.isdir(path):
         raise UserError(f"{path} is a directory, expected a file")
     with open(path, "rb") as f:
@@ -176,6 +176,8 @@ def read_table(path: str, problems: list[str] | None = None) -> Table:
         raise UserError("no data file given")
     if os.path.isdir(path):
         return _read_datasets_dir(path)
+    if not os.path.exists(path):
+        raise UserError(f"{path} does not exist{_hub_hint(path)}")
     ext = os.path.splitext(path)[1].lower()
     if ext not in TABLE_FORMATS:
         raise UserError(f"{path}: unknown file type '{ext}'; use one of {', '.join(TABLE_FORMATS)} or a datasets dir"
@@ -191,6 +193,16 @@ def read_table(path: str, problems: list[str] | None = None) -> Table:
     if ext == ".json" and text.lstrip().startswith("{") and "\n" in text.strip():
         _refuse_one_object(path, text)
     return _read_jsonl(path, text, problems)
+
+
+def _hub_hint(path: str) -> str:
+    """For a missing path without a file extension that reads as a hub data set id ('imdb', 'user/name'): how to
+    save a split as a file (labeltune reads files, never the network)."""
+    path = str(path)
+    if os.path.splitext(path)[1] or path.count("/") > 1 or path.startswith((".", "/", "~")):
+        return ""
+    return (f"; if '{path}' is a Hugging Face hub data set, save a split as a file first (labeltune reads files): "
+            f"python -c \"import datasets; datasets.load_dataset('{path}', split='train').to_parquet('train.parquet')\"")
 
 
 def _rename_hint(path: str) -> str:

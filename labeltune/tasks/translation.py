@@ -130,8 +130,8 @@ class TranslationTask:
             if len(parts) != 2:
                 raise UserError(f"{path}: give parallel text as exactly two files, SOURCE,TARGET (e.g. train.en,train.es)")
             return _read_parallel(*parts)
-        if os.path.isdir(path) or os.path.splitext(path)[1].lower() in TABLE_FORMATS:
-            return _read_table(path, opts, labelled)
+        if os.path.isdir(path) or os.path.splitext(path)[1].lower() in TABLE_FORMATS or not os.path.exists(path):
+            return _read_table(path, opts, labelled)  # (a missing path: read_table's error, with its hub hint)
         if labelled:
             raise UserError(
                 f"{path}: a plain-text file holds sources only; give the references too, as two line-aligned files "
