@@ -6,12 +6,14 @@
 
 One function per command, with the flags' names as keywords: train, tune_model (`tune`), learning_curve (`curve`),
 suggest, find_label_issues (`label-issues`), measure_robustness (`robustness`), export_onnx (`export`),
-write_report (`report`); load(dir) -> Predictor with predict, predict_file, evaluate and explain. Mistakes raise
-UserError with the message the CLI prints; results are plain JSON-serialisable Python.
+write_report (`report`); load(dir) -> Predictor with predict, predict_file, evaluate and explain. Data is a file
+path, or rows in memory (a pandas DataFrame, a `datasets.Dataset`, a list of dicts: labeltune/data/memory.py).
+Mistakes raise UserError with the message the CLI prints; results are plain JSON-serialisable Python.
 """
 
 import contextlib
 
+from .data.memory import files_for
 from .errors import UserError
 from .run import Predictor, load
 
@@ -64,8 +66,8 @@ def train(config=None, /, **options) -> dict:
 
     options = _with_config(config, options, "labeltune.train()")
     task = get_task(options.get("task", "classification"))
-    cfg, opts = split_options(options, [TrainConfig, task.Options], "labeltune.train()")
-    with _own_threads():
+    with files_for(options) as options, _own_threads():  # a DataFrame / Dataset / list of dicts: a temporary file
+        cfg, opts = split_options(options, [TrainConfig, task.Options], "labeltune.train()")
         return _train(cfg, opts)
 
 
@@ -82,8 +84,8 @@ def tune_model(config=None, /, **options) -> dict:
 
     options = _with_config(config, options, "labeltune.tune_model()")  # (a config file or dict, as train's)
     task = get_task(options.get("task", "classification"))
-    cfg, opts, topts = split_options(options, [TrainConfig, task.Options, TuneOptions], "labeltune.tune_model()")
-    with _own_threads():
+    with files_for(options) as options, _own_threads():
+        cfg, opts, topts = split_options(options, [TrainConfig, task.Options, TuneOptions], "labeltune.tune_model()")
         return tune(cfg, opts, topts)
 
 
@@ -100,11 +102,11 @@ def learning_curve(config=None, /, **options) -> dict:
     _refuse_unused(options, ("validation_fraction", "resume", "save_adapter", "overwrite"), "labeltune.learning_curve()",
                    "each run trains afresh with no validation split and keeps no weights; a rerun reuses finished runs")
     compare = options.pop("compare", None)  # {"name": {"lr": 3e-4}} as well as the flag's 'name:lr=3e-4;...'
-    cfg, opts, copts = split_options(options, [TrainConfig, task.Options, CurveOptions], "labeltune.learning_curve()")
-    if compare is not None:
-        copts.compare = compare if isinstance(compare, dict) else split_options(
-            {"compare": compare}, [CurveOptions], "labeltune.learning_curve()")[0].compare
-    with _own_threads():
+    with files_for(options) as options, _own_threads():
+        cfg, opts, copts = split_options(options, [TrainConfig, task.Options, CurveOptions], "labeltune.learning_curve()")
+        if compare is not None:
+            copts.compare = compare if isinstance(compare, dict) else split_options(
+                {"compare": compare}, [CurveOptions], "labeltune.learning_curve()")[0].compare
         return curve(cfg, opts, copts)
 
 
@@ -127,8 +129,8 @@ def find_label_issues(config=None, /, **options) -> dict:
     task = get_task(options.get("task", "classification"))
     _refuse_unused(options, ("validation", "test", "validation_fraction", "test_fraction", "resume", "save_adapter"),
                    "labeltune.find_label_issues()", "every row of train is scored by the fold model that held it out")
-    configs = split_options(options, [TrainConfig, task.Options, LabelIssueOptions], "labeltune.find_label_issues()")
-    with _own_threads():
+    with files_for(options) as options, _own_threads():
+        configs = split_options(options, [TrainConfig, task.Options, LabelIssueOptions], "labeltune.find_label_issues()")
         return _find(*configs)
 
 

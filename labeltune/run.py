@@ -555,7 +555,13 @@ class Predictor:
             raise with_model_hint(e, path, self.task.name) from None
 
     def evaluate(self, path: str, predictions: str | None = None, keep_columns: str | list[str] | None = None) -> dict:
-        """Metrics on the labelled file `path`; `predictions`: also write each row's prediction beside its gold."""
+        """Metrics on the labelled file `path` (or rows in memory: a DataFrame, a datasets.Dataset, a list of dicts);
+        `predictions`: also write each row's prediction beside its gold."""
+        from .data.memory import files_for, is_rows
+
+        if is_rows(path):  # written to a temporary Parquet file for the call (data/memory.py)
+            with files_for({"path": path}, ("path",)) as given:
+                return self.evaluate(given["path"], predictions, keep_columns)
         path = api_path(path, "path", "evaluate")
         predictions = api_path(predictions, "predictions", "evaluate", optional=True)
         if parse_keep(keep_columns) and not predictions:  # (was ignored in silence: the metrics have no rows)

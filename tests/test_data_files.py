@@ -93,3 +93,33 @@ def test_a_hub_data_set_id_gets_how_to_save_a_split(task_name, tmp_path, monkeyp
         task.read("someone/reviews", task.Options())
     with pytest.raises(UserError, match=r"^missing\.csv does not exist$"):
         task.read("missing.csv", task.Options())
+
+
+def test_the_python_api_takes_rows_in_memory(tmp_path, tiny_bert_dir):
+    """A notebook's data: a pandas DataFrame, a datasets.Dataset (its ClassLabel names kept) or a list of dicts as
+    train= / validation=, and to evaluate(); a bad row is named by its position; no temporary file is left."""
+    import glob
+    import tempfile
+
+    import datasets
+    import pandas as pd
+
+    texts = [f"{w} film number {i}" for i in range(8) for w in ("a fine", "a dull")]
+    df = pd.DataFrame({"text": texts, "label": ["pos", "neg"] * 8}, index=range(100, 116))  # the index is not used
+    ds = datasets.Dataset.from_dict({"text": texts[:6], "label": [1, 0] * 3}, features=datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])}))
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "labeltune-data-*")))
+    out = str(tmp_path / "out")
+    metrics = labeltune.train(model=tiny_bert_dir, train=df, validation=ds, output=out, epochs=1, batch_size=4,
+                              precision="fp32", quiet=True)
+    assert "accuracy" in metrics["validation"]
+    model = labeltune.load(out, precision="fp32")
+    assert set(model.rt.setup["labels"]) == {"neg", "pos"}
+    rows = [{"text": t, "label": lab} for t, lab in zip(texts[:4], ["pos", "neg", "pos", "neg"])]
+    assert model.evaluate(rows)["n"] == 4 and model.evaluate(df)["n"] == 16
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "labeltune-data-*"))) == before
+
+    bad = df.copy()
+    bad.iloc[5, 0] = "   "
+    with pytest.raises(UserError, match=r"train\.parquet, row 5: empty text"):
+        labeltune.train(model=tiny_bert_dir, train=bad, output=str(tmp_path / "bad"), epochs=1, quiet=True)

@@ -262,13 +262,13 @@ def test_train_takes_a_config_file_or_dict_and_data_frames_are_named(tmp_path, t
     with pytest.raises(UserError, match=r"positional argument is a config file .* not '.*train.csv'; give the rest "
                                         r"by name, e.g. train=\"data.csv\""):
         labeltune.train(data)
-    df = pd.read_csv(data)
-    with pytest.raises(UserError, match=r"^labeltune.train\(\): 'train' \(--train\) = a DataFrame: expected a string; "
+    df = pd.read_csv(data)  # (train= and evaluate() take a DataFrame: tests/test_data_files.py)
+    with pytest.raises(UserError, match=r"^labeltune.train\(\): 'model' \(--model\) = a DataFrame: expected a string; "
                                         r"save it as a file first, e.g. df.to_csv"):
-        labeltune.train(train=df, output=str(tmp_path / "b"))
+        labeltune.train(train=data, model=df, output=str(tmp_path / "b"))
     predictor = labeltune.load(clf_run)
-    with pytest.raises(UserError, match=r"^evaluate\(\): path is a DataFrame; give a file path .* use predict\(df\)"):
-        predictor.evaluate(df)
+    with pytest.raises(UserError, match=r"^predict_file\(\): path is a DataFrame; give a file path .* use predict\(df\)"):
+        predictor.predict_file(df, str(tmp_path / "p.jsonl"))
     with pytest.raises(UserError, match=r"^predict_file\(\): output is None; give a file path"):
         predictor.predict_file(data, None)
 
