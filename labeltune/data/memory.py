@@ -5,7 +5,8 @@ call and read like any file, so every check, split and message is the one a file
 Messages name the rows "<tmp>/train.parquet, row N": N is the row's position, 0-based (`df.iloc[N]`,
 `dataset[N]`, `rows[N]`). A `datasets.Dataset` keeps its ClassLabel names (the Parquet file carries its features).
 The temporary files are removed when the call returns; splits carved from them are written into the run's
-`splits/` folder as usual.
+`splits/` folder as usual. The run's config.yaml names the temporary paths, which are gone by then: to rerun a
+run from its config, save the data as a file and give its path.
 """
 
 from __future__ import annotations
