@@ -148,10 +148,12 @@ def measure_robustness(model, data, output, precision: str = "fp32", batch_size:
     own = field_names(RobustnessOptions)
     (ropts,) = split_options({k: v for k, v in options.items() if k in own}, [RobustnessOptions],
                              "labeltune.measure_robustness()")
-    paths = [api_path(v, n, "measure_robustness") for v, n in ((model, "model"), (data, "data"), (output, "output"))]
     if ropts.compare:
         ropts.compare = os.fspath(ropts.compare)
-    return robustness(*paths, ropts, precision, batch_size, **{k: v for k, v in options.items() if k not in own})
+    with files_for({"data": data}, ("data",)) as given:  # rows in memory: a temporary file (data/memory.py)
+        paths = [api_path(v, n, "measure_robustness") for v, n in ((model, "model"), (given["data"], "data"),
+                                                                    (output, "output"))]
+        return robustness(*paths, ropts, precision, batch_size, **{k: v for k, v in options.items() if k not in own})
 
 
 def export_onnx(**options) -> dict:
@@ -175,8 +177,8 @@ def write_report(model) -> dict:
 
 def suggest(**options) -> list[dict]:
     """`labeltune suggest` from Python: the pool rows to label next (`model=`, `pool=`, `output=`, `n=`,
-    `strategy=`, and the model's input options as `labeltune suggest` takes them, e.g. `text_column="review"`);
-    returns them with their rank and score."""
+    `strategy=`, and the model's input options as `labeltune suggest` takes them, e.g. `text_column="review"`;
+    `pool=` may be rows in memory, as train='s data); returns them with their rank and score."""
     from .active import SuggestOptions, suggest as _suggest
     from .config import field_names, split_options
 
@@ -187,9 +189,10 @@ def suggest(**options) -> list[dict]:
         from .tasks import get_task
 
         classes.append(get_task(read_meta(model_directory(options["model"]))["task"]).Options)
-    sopts, *task_opts = split_options(options, classes, "labeltune.suggest()")
-    overrides = {k: getattr(task_opts[0], k) for k in options if task_opts and k in field_names(classes[1])}
-    return _suggest(sopts, overrides)
+    with files_for(options, ("pool",)) as options:  # a pool in memory: a temporary file (data/memory.py)
+        sopts, *task_opts = split_options(options, classes, "labeltune.suggest()")
+        overrides = {k: getattr(task_opts[0], k) for k in options if task_opts and k in field_names(classes[1])}
+        return _suggest(sopts, overrides)
 
 
 __all__ = ["UserError", "Predictor", "load", "train", "tune_model", "learning_curve", "suggest", "find_label_issues",

@@ -117,6 +117,10 @@ def test_the_python_api_takes_rows_in_memory(tmp_path, tiny_bert_dir):
     assert set(model.rt.setup["labels"]) == {"neg", "pos"}
     rows = [{"text": t, "label": lab} for t, lab in zip(texts[:4], ["pos", "neg", "pos", "neg"])]
     assert model.evaluate(rows)["n"] == 4 and model.evaluate(df)["n"] == 16
+    chosen = labeltune.suggest(model=out, pool=df[["text"]], output=str(tmp_path / "next.csv"), n=3)
+    assert len(chosen) == 3 and os.path.isfile(tmp_path / "next.csv")
+    report = labeltune.measure_robustness(out, df, str(tmp_path / "rob"), perturbations="case", severities="0.5")
+    assert os.path.isfile(tmp_path / "rob" / "robustness.json") and report
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "labeltune-data-*"))) == before
 
     bad = df.copy()

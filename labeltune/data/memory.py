@@ -1,5 +1,6 @@
 """Data held in memory, for the Python API: a pandas DataFrame, a `datasets.Dataset` or a list of dicts given as
-`train=`, `validation=` or `test=` (or to `Predictor.evaluate`) is written to a temporary Parquet file for the
+`train=`, `validation=` or `test=` (or as suggest's `pool=`, measure_robustness's `data`, `Predictor.evaluate`'s
+`path`) is written to a temporary Parquet file for the
 call and read like any file, so every check, split and message is the one a file gets.
 
 Messages name the rows "<tmp>/train.parquet, row N": N is the row's position, 0-based (`df.iloc[N]`,
