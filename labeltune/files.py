@@ -128,3 +128,41 @@ def write_jsonl(path, records) -> None:
     with atomic_open(path) as f:
         for r in records:
             f.write(json.dumps(finite(r), ensure_ascii=False) + "\n")
+
+
+def arrow_table(rows: list[dict]):
+    """`rows` as a pyarrow Table with the columns of every row, in first-seen order (pyarrow's from_pylist keeps
+    the first row's keys only and drops the rest in silence); a missing value is null. A column pyarrow cannot
+    give one type (an id that is a number in some rows and text in others) is stored as text: strings as they
+    are, other values as JSON."""
+    import pyarrow as pa
+
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    arrays = []
+    for c in columns:
+        values = [r.get(c) for r in rows]
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays.append(pa.array([v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                                    for v in values], type=pa.string()))
+    return pa.Table.from_arrays(arrays, names=columns)
+
+
+def write_parquet(path: str, rows: list[dict]) -> str:
+    """`rows` as the Parquet file `path` (see arrow_table), which is replaced only when the file is whole."""
+    import pyarrow.parquet as pq
+
+    writable_file(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".parquet")
+    os.close(fd)
+    try:
+        pq.write_table(arrow_table(rows), tmp)
+        make_readable(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

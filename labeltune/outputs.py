@@ -10,7 +10,8 @@ predictions can be read, filtered and joined without the input file beside it:
                like a prediction or gold field (e.g. `label`) is written as input_<name>
 
 The file format follows the name: `.csv` / `.tsv` (nested values as JSON), `.json` (one JSON array), `.jsonl`
-(also `.ndjson` or no extension), and `-` for standard output (JSONL). Parent folders are created.
+(also `.ndjson` or no extension), `.parquet` (nested values as Parquet structs and lists), and `-` for standard
+output (JSONL). Parent folders are created.
 
 Splits carved from --train are written to `<output>/splits/validation.<ext>` and `test.<ext>` in the input's
 own format (CSV stays CSV with its columns; a SQuAD JSON file becomes SQuAD JSON; CoNLL becomes CoNLL), so
@@ -28,7 +29,7 @@ import sys
 
 from .data.readers import TABLE_FORMATS, read_table
 from .errors import UserError
-from .files import atomic_open, finite, writable_file
+from .files import atomic_open, finite, writable_file, write_parquet
 
 INPUT_KEYS = ("id", "text", "text_pair", "tokens", "question", "context", "source")
 
@@ -113,23 +114,24 @@ def check_output_file(source: str | None, output: str | None, flag: str = "--out
                         "the results: choose another file name")
 
 
-RECORD_TYPES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", "")  # what write_records writes, by the name
+RECORD_TYPES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", "")  # what write_records writes, by the name
 
 
 def check_records_name(path: str | None, flag: str = "--output") -> None:
     """Before any work: UserError for a prediction file whose name asks for a type write_records does not write
-    (p.parquet, p.xlsx would otherwise hold JSON Lines under that name)."""
+    (p.xlsx, p.feather would otherwise hold JSON Lines under that name)."""
     if not path or path == "-":
         return
     ext = os.path.splitext(path)[1].lower()
     if ext not in RECORD_TYPES:
         raise UserError(f"{flag} {path}: the file type follows the name, and '{ext}' is not one labeltune writes; "
-                        "name it .csv, .tsv, .jsonl (JSON Lines; also .ndjson or no extension) or .json (one JSON "
-                        "array), or - for standard output (JSON Lines)")
+                        "name it .csv, .tsv, .jsonl (JSON Lines; also .ndjson or no extension), .json (one JSON "
+                        "array) or .parquet, or - for standard output (JSON Lines)")
 
 
 def write_records(path: str, records: list[dict]) -> str:
-    """Write rows as CSV/TSV (by extension), JSONL otherwise; '-' is standard output. Returns where they went."""
+    """Write rows as CSV/TSV/Parquet (by extension), JSONL otherwise; '-' is standard output. Returns where they
+    went."""
     records = [finite(r) for r in records]  # inf/NaN -> null (empty in CSV): JSON has no such numbers
     if path == "-":
         for r in records:
@@ -137,6 +139,8 @@ def write_records(path: str, records: list[dict]) -> str:
         sys.stdout.flush()
         return "standard output"
     ext = os.path.splitext(path)[1].lower()
+    if ext == ".parquet":
+        return write_parquet(path, records)
     with atomic_open(path, newline="") as f:  # refuses a folder; creates missing folders
         if ext in (".csv", ".tsv"):
             columns = list(dict.fromkeys(k for r in records for k in r))
@@ -150,21 +154,6 @@ def write_records(path: str, records: list[dict]) -> str:
         else:
             for r in records:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    return path
-
-
-def _write_parquet(path: str, rows: list[dict]) -> str:
-    """Rows as a Parquet file (class ids already read as names stay names), replacing `path` only when written."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    try:
-        pq.write_table(pa.Table.from_pylist(rows), tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 
@@ -183,7 +172,7 @@ def write_split(source: str, examples: list[dict], out_dir: str, name: str, opts
             return None
         path = os.path.join(out_dir, name + (".jsonl" if ext == ".ndjson" else ext))
         if ext == ".parquet":
-            return _write_parquet(path, rows)
+            return write_parquet(path, rows)
         if ext in (".csv", ".tsv"):
             with atomic_open(path, newline="") as f:
                 w = csv.DictWriter(f, table.columns, delimiter="\t" if ext == ".tsv" else ",")

@@ -127,3 +127,20 @@ def test_the_python_api_takes_rows_in_memory(tmp_path, tiny_bert_dir):
     bad.iloc[5, 0] = "   "
     with pytest.raises(UserError, match=r"train\.parquet, row 5: empty text"):
         labeltune.train(model=tiny_bert_dir, train=bad, output=str(tmp_path / "bad"), epochs=1, quiet=True)
+
+
+def test_parquet_output_keeps_every_rows_columns_and_mixed_types(tmp_path):
+    """pyarrow's from_pylist keeps the first row's keys only: a column that starts in a later row (a gold field,
+    a kept id) was dropped in silence; a column of numbers and text could not be written at all."""
+    import pandas as pd
+
+    from labeltune.outputs import write_records
+
+    path = write_records(str(tmp_path / "sub" / "p.parquet"), [
+        {"text": "a", "entities": []},
+        {"text": "b", "entities": [{"text": "J", "start": 0, "end": 1, "score": 0.5}], "gold": ["B-PER"]},
+        {"text": "c", "id": 7}, {"text": "d", "id": "x-8"}])
+    rows = pd.read_parquet(path)
+    assert list(rows.columns) == ["text", "entities", "gold", "id"]
+    assert list(rows["id"])[2:] == ["7", "x-8"] and rows["gold"][1].tolist() == ["B-PER"]
+    assert [f for f in os.listdir(tmp_path / "sub")] == ["p.parquet"]  # no temporary file left

@@ -464,9 +464,12 @@ def test_json_output_is_one_array_as_the_error_now_says(clf_run, tmp_path):
     predictor = labeltune.load(clf_run)
     assert predictor.predict_file(data, str(tmp_path / "p.json")) == 8
     assert len(pd.read_json(tmp_path / "p.json")) == 8 and isinstance(json.loads((tmp_path / "p.json").read_text()), list)
-    with pytest.raises(UserError, match=r"\.jsonl \(JSON Lines; also \.ndjson or no extension\) or \.json \(one JSON "
-                                        r"array\)"):
-        predictor.predict_file(data, str(tmp_path / "p.parquet"))
+    with pytest.raises(UserError, match=r"\.jsonl \(JSON Lines; also \.ndjson or no extension\), \.json \(one JSON "
+                                        r"array\) or \.parquet"):
+        predictor.predict_file(data, str(tmp_path / "p.feather"))
+    assert predictor.predict_file(data, str(tmp_path / "p.parquet")) == 8  # Parquet is written too (outputs.write_records)
+    rows = pd.read_parquet(tmp_path / "p.parquet")
+    assert len(rows) == 8 and {"text", "label", "score"} <= set(rows.columns)
 
 
 def test_tracking_settings_without_report_to_are_refused():

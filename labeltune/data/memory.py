@@ -34,10 +34,11 @@ def write_rows(value, path: str) -> str:
     import pyarrow.parquet as pq
 
     from ..errors import UserError
+    from ..files import arrow_table
 
     try:
-        if isinstance(value, list):
-            pq.write_table(pa.Table.from_pylist(value), path)
+        if isinstance(value, list):  # every row's keys (from_pylist would keep the first row's only)
+            pq.write_table(arrow_table(value), path)
         elif hasattr(value, "features"):  # datasets.Dataset: its writer keeps the features (ClassLabel names)
             import datasets
 
