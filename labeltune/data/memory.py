@@ -1,7 +1,7 @@
 """Data held in memory, for the Python API: a pandas DataFrame, a `datasets.Dataset` or a list of dicts given as
 `train=`, `validation=` or `test=` (or as suggest's `pool=`, measure_robustness's `data`, `Predictor.evaluate`'s
-`path`) is written to a temporary Parquet file for the
-call and read like any file, so every check, split and message is the one a file gets.
+`path`) is written to a temporary Parquet file for the call and read like any file, so every check, split and
+message is the one a file gets.
 
 Messages name the rows "<tmp>/train.parquet, row N": N is the row's position, 0-based (`df.iloc[N]`,
 `dataset[N]`, `rows[N]`). A `datasets.Dataset` keeps its ClassLabel names (the Parquet file carries its features).

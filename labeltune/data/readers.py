@@ -61,9 +61,9 @@ class Table:
         close = close or difflib.get_close_matches(column, self.columns, n=1, cutoff=0.75)
         if close:
             return f"; did you mean {flag_name(flag).split()[0]} {close[0]}?"
-        # a header cell that is also a value of its column, or that reads as a sentence (3+ words, or a closing
+        # a header cell that is also a value of its column, or that reads as a sentence (4+ words, or a closing
         # . ? !), is data: Tatoeba/Anki pair files and many exports have no header line
-        sentence = lambda c: len(c.split()) >= 3 or c.rstrip().endswith((".", "?", "!", "。", "？", "！"))  # noqa: E731
+        sentence = lambda c: len(c.split()) >= 4 or c.rstrip().endswith((".", "?", "!", "。", "？", "！"))  # noqa: E731
         if any(any(row.get(c) == c for row in self.rows) for c in self.columns) or any(map(sentence, self.columns)):
             return f"; the first line looks like data, not a header: add a first line naming the columns, one '{column}'"
         return ""
