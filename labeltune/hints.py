@@ -21,6 +21,13 @@ def guess_task(path: str | None) -> str | None:
     if not path or not os.path.isfile(path):
         return None
     ext = os.path.splitext(path)[1].lower()
+    if ext == ".parquet":  # binary: its column names from the schema
+        try:
+            import pyarrow.parquet as pq
+
+            return _by_keys(set(pq.read_schema(path).names))
+        except Exception:  # not readable as Parquet: the reader's own error says so
+            return None
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as f:
             head = f.read(20000)
@@ -46,6 +53,11 @@ def guess_task(path: str | None) -> str | None:
             keys = set(first)
     elif ext in (".csv", ".tsv"):
         keys = {k.strip().strip('"') for k in lines[0].split("\t" if ext == ".tsv" else ",")}
+    return _by_keys(keys)
+
+
+def _by_keys(keys: set) -> str | None:
+    """The task whose columns (or JSON keys) these are, or None."""
     if {"question", "context"} <= keys:
         return "qa"
     if {"tokens", "tags"} <= keys or {"tokens", "ner_tags"} <= keys or ("text" in keys and "spans" in keys):

@@ -55,6 +55,16 @@ def test_ner_parquet_with_ner_tags_names(tmp_path):
     assert [r["tags"] for r in rows] == [["B-PER", "I-PER", "O"], ["B-PER", "O"]]
 
 
+def test_a_parquet_file_of_another_task_gets_the_task_hint(tmp_path):
+    from labeltune.cli import main as cli
+
+    path = _parquet(tmp_path / "ner.parquet", {"tokens": [["John", "sings"]], "ner_tags": [["B-PER", "O"]]})
+    from labeltune.hints import guess_task
+
+    assert guess_task(path) == "ner"
+    assert cli(["train", "--train", path, "--output", str(tmp_path / "o")]) == 2
+
+
 def test_a_file_that_is_not_parquet_is_named(tmp_path):
     bad = tmp_path / "train.parquet"
     bad.write_text("text,label\ngood,pos\n")
