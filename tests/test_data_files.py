@@ -57,10 +57,9 @@ def test_ner_parquet_with_ner_tags_names(tmp_path):
 
 def test_a_parquet_file_of_another_task_gets_the_task_hint(tmp_path):
     from labeltune.cli import main as cli
-
-    path = _parquet(tmp_path / "ner.parquet", {"tokens": [["John", "sings"]], "ner_tags": [["B-PER", "O"]]})
     from labeltune.hints import guess_task
 
+    path = _parquet(tmp_path / "ner.parquet", {"tokens": [["John", "sings"]], "ner_tags": [["B-PER", "O"]]})
     assert guess_task(path) == "ner"
     assert cli(["train", "--train", path, "--output", str(tmp_path / "o")]) == 2
 
