@@ -115,7 +115,7 @@ class Predictor:
     def predict_file(self, path: str, output: str, keep_columns: str | list[str] | None = None) -> int:
         """Predict every row of `path`; write rows of input + kept columns + prediction (+ gold where given).
 
-        `output`: .csv / .tsv / .jsonl by its extension, '-' for standard output. `keep_columns`: input
+        `output`: .csv / .tsv / .jsonl / .json / .parquet by its extension, '-' for standard output. `keep_columns`: input
         columns copied into each row unchanged (an id, a date), as a list or 'id,date'. `path` '-': JSON Lines
         from standard input (`jq ... | labeltune predict --input - --output -`)."""
         path, output = api_path(path, "path", "predict_file"), api_path(output, "output", "predict_file")
