@@ -15,6 +15,7 @@ A metric benchmark (held-out scores, not speed). For each task and training-set 
               bench_classification.py, bench_ner.py and bench_qa.py.
   hf_3ep      (optional, --contenders) the same Trainer at its own default of 3 epochs.
   old         (optional) labeltune's earlier fixed recipe: batch 32, 3 epochs, lr 5e-5.
+  alt_lr      (optional) labeltune's automatic batch size and epochs at --alt-lr (default 5e-5) instead of its lr.
 
 Translation has no Trainer contender here for a causal LM (bench_translation.py compares BERT2BERT with the
 Seq2SeqTrainer); its `hf` row is the example scripts' recipe (batch 8, lr 5e-5, no warmup, equal epochs) run
@@ -162,7 +163,9 @@ def main() -> int:
     p.add_argument("--tasks", default="classification,ner,qa,translation")
     p.add_argument("--sizes", default="100,300,1000,3000", help="training-set sizes (examples)")
     p.add_argument("--n-eval", type=int, default=300, help="held-out examples every size is scored on")
-    p.add_argument("--contenders", default="labeltune,hf", help="labeltune, hf, hf_3ep, old")
+    p.add_argument("--contenders", default="labeltune,hf", help="labeltune, hf, hf_3ep, old, alt_lr")
+    p.add_argument("--alt-lr", type=float, default=5e-5, help="alt_lr: labeltune's automatic batch size and epochs "
+                   "at this learning rate (does the automatic lr help?)")
     p.add_argument("--model", default="all-MiniLM-L6-v2", help="model for classification, NER and QA "
                    "(translation uses labeltune's default, SmolLM2-135M-Instruct)")
     p.add_argument("--seed", default="0", help="seed, or a comma list (0,1,2): each seed draws its own training "
@@ -212,6 +215,11 @@ def run_cell(a, task_name: str, n: int, contenders: list[str]) -> dict:
             row["hf" if task != "translation" else "hf_recipe"] = round(hf(lt["epochs"])[metric], 4)
         if "hf_3ep" in contenders:
             row["hf_3ep"] = round(hf(3.0)[metric], 4)
+        if "alt_lr" in contenders:  # labeltune's automatic batch size and epochs at another lr (--alt-lr)
+            alt = {**model, "lr": a.alt_lr}
+            row["alt_lr"] = a.alt_lr
+            row["labeltune_alt_lr"] = round(_labeltune(task, train, test, os.path.join(work, "alt"), a.seed, alt,
+                                                       **extra)["metrics"][metric], 4)
         if "old" in contenders:
             old = {"batch_size": 32, "epochs": 3.0, "lr": 5e-5, **model}
             row["old"] = round(_labeltune(task, train, test, os.path.join(work, "old"), a.seed, old, **extra)
