@@ -134,7 +134,7 @@ def translation(a, n: int, work: str):
 TASKS = {"classification": classification, "ner": ner, "qa": qa, "translation": translation}
 
 
-COLUMNS = ("labeltune", "hf", "hf_recipe", "hf_3ep", "old")
+COLUMNS = ("labeltune", "hf", "hf_recipe", "hf_3ep", "old", "labeltune_alt_lr")
 
 
 def table(rows: list[dict]) -> str:
