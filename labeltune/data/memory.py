@@ -31,14 +31,13 @@ def is_rows(value) -> bool:
 def write_rows(value, path: str) -> str:
     """`value` (see is_rows) as the Parquet file `path`."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from ..errors import UserError
-    from ..files import arrow_table
+    from ..files import write_parquet
 
     try:
         if isinstance(value, list):  # every row's keys (from_pylist would keep the first row's only)
-            pq.write_table(arrow_table(value), path)
+            write_parquet(path, value)
         elif hasattr(value, "features"):  # datasets.Dataset: its writer keeps the features (ClassLabel names)
             import datasets
 

@@ -396,11 +396,7 @@ def _read_datasets_dir(path: str) -> Table:
     if isinstance(ds, datasets.DatasetDict):
         raise UserError(f"{path} holds splits {list(ds)}; pass one of them, e.g. {os.path.join(path, list(ds)[0])}")
     rows = ds.to_list()
-    for column, feature in ds.features.items():  # class ids -> their names, so a model never says "0"/"LABEL_0"
-        names = _class_names(feature)
-        if names is not None:
-            for row in rows:
-                row[column] = _named(row[column], names)
+    _name_classes(rows, ds.features)
     return Table(path, list(ds.column_names), rows, [None] * len(ds))
 
 
@@ -422,12 +418,18 @@ def _read_parquet(path: str) -> Table:
         features = datasets.Features.from_arrow_schema(table.schema)
     except Exception:  # no `datasets` metadata, or one this version cannot read: ids stay as they are
         features = {}
+    _name_classes(rows, features)
+    return Table(path, list(table.column_names), rows, [None] * len(rows))
+
+
+def _name_classes(rows: list[dict], features) -> None:
+    """Class ids -> their names in place, for each ClassLabel column (or list of them) of `features`, so a model
+    never says "0"/"LABEL_0"."""
     for column, feature in features.items():
         names = _class_names(feature)
         if names is not None:
             for row in rows:
                 row[column] = _named(row[column], names)
-    return Table(path, list(table.column_names), rows, [None] * len(rows))
 
 
 def _class_names(feature) -> list[str] | None:
