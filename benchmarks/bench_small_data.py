@@ -139,22 +139,30 @@ COLUMNS = ("labeltune", "hf", "hf_recipe", "hf_3ep", "old", "labeltune_alt_lr")
 
 def table(rows: list[dict]) -> str:
     """A Markdown table with one line per (task, size): each contender's mean over the seeds run."""
-    groups: dict[tuple, list[dict]] = {}
+    merged: list[dict] = []  # rows of one cell and seed from separate processes (--contenders) become one
     for r in rows:
+        same = [m for m in merged if (m["task"], m["n"], m.get("seed", 0)) == (r["task"], r["n"], r.get("seed", 0))
+                and not set(COLUMNS) & set(m) & set(r)]
+        if same:
+            same[0].update(r)
+        else:
+            merged.append(dict(r))
+    groups: dict[tuple, list[dict]] = {}
+    for r in merged:
         groups.setdefault((r["task"], r["n"]), []).append(r)
     cols = [c for c in COLUMNS if any(c in r for r in rows)]
     lines = ["| task | n | metric | seeds | labeltune recipe (batch, epochs, lr, steps) | " + " | ".join(cols) + " |",
              "|---|---|---|---|---|" + "---|" * len(cols)]
     for (task, n), rs in groups.items():
-        rc = rs[0]["labeltune_recipe"]
-        seeds = ",".join(str(r.get("seed", 0)) for r in rs)
+        rc = next((r["labeltune_recipe"] for r in rs if "labeltune_recipe" in r), None)
+        seeds = ",".join(sorted({str(r.get("seed", 0)) for r in rs}))
         means = []
         for c in cols:
             vals = [r[c] for r in rs if c in r]
             means.append(f"{sum(vals) / len(vals):.4f}" + (f" ({len(vals)})" if len(vals) != len(rs) else "")
                          if vals else "")
-        lines.append(f"| {task} | {n} | {rs[0]['metric']} | {seeds} | {rc['batch_size']}, {rc['epochs']:g}, "
-                     f"{rc['lr']:g}, {rc['steps']} | " + " | ".join(means) + " |")
+        recipe = f"{rc['batch_size']}, {rc['epochs']:g}, {rc['lr']:g}, {rc['steps']}" if rc else "not run"
+        lines.append(f"| {task} | {n} | {rs[0]['metric']} | {seeds} | {recipe} | " + " | ".join(means) + " |")
     return "\n".join(lines)
 
 
@@ -163,7 +171,10 @@ def main() -> int:
     p.add_argument("--tasks", default="classification,ner,qa,translation")
     p.add_argument("--sizes", default="100,300,1000,3000", help="training-set sizes (examples)")
     p.add_argument("--n-eval", type=int, default=300, help="held-out examples every size is scored on")
-    p.add_argument("--contenders", default="labeltune,hf", help="labeltune, hf, hf_3ep, old, alt_lr")
+    p.add_argument("--contenders", default="labeltune,hf", help="labeltune, hf, hf_3ep, old, alt_lr (leave out "
+                   "labeltune to run the others in a second process beside it: give --hf-epochs then)")
+    p.add_argument("--hf-epochs", type=float, help="without the labeltune contender: the epochs labeltune chose for "
+                   "this cell (its labeltune_recipe), for hf / hf_recipe")
     p.add_argument("--alt-lr", type=float, default=5e-5, help="alt_lr: labeltune's automatic batch size and epochs "
                    "at this learning rate (does the automatic lr help?)")
     p.add_argument("--model", default="all-MiniLM-L6-v2", help="model for classification, NER and QA "
@@ -191,6 +202,8 @@ def main() -> int:
     torch.set_num_threads(a.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     contenders = a.contenders.split(",")
+    if "labeltune" not in contenders and a.hf_epochs is None and {"hf"} & set(contenders):
+        p.error("--contenders without labeltune: give --hf-epochs (the epochs labeltune chose for the cell)")
     rows = []
     for task_name in a.tasks.split(","):
         for n in [int(x) for x in a.sizes.split(",")]:
@@ -208,11 +221,15 @@ def run_cell(a, task_name: str, n: int, contenders: list[str]) -> dict:
         model = {} if task == "translation" else {"model": a.model}
         row = {"task": task, "n": n, "seed": a.seed, "metric": metric}
         t = time.perf_counter()
-        lt = _labeltune(task, train, test, os.path.join(work, "lt"), a.seed, model, **extra)
-        row["labeltune"] = round(lt["metrics"][metric], 4)
-        row["labeltune_recipe"] = {k: lt[k] for k in ("batch_size", "epochs", "lr", "steps")}
+        epochs = a.hf_epochs
+        if "labeltune" in contenders:
+            lt = _labeltune(task, train, test, os.path.join(work, "lt"), a.seed, model, **extra)
+            row["labeltune"] = round(lt["metrics"][metric], 4)
+            row["labeltune_recipe"] = {k: lt[k] for k in ("batch_size", "epochs", "lr", "steps")}
+            epochs = lt["epochs"]
         if "hf" in contenders:
-            row["hf" if task != "translation" else "hf_recipe"] = round(hf(lt["epochs"])[metric], 4)
+            row["hf" if task != "translation" else "hf_recipe"] = round(hf(epochs)[metric], 4)
+            row["hf_epochs"] = epochs
         if "hf_3ep" in contenders:
             row["hf_3ep"] = round(hf(3.0)[metric], 4)
         if "alt_lr" in contenders:  # labeltune's automatic batch size and epochs at another lr (--alt-lr)
