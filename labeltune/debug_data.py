@@ -130,9 +130,11 @@ def _read(task, path, opts, problems: list, split: str):
 
 
 def bad_bytes(path) -> list[str]:
-    """Every line of a text file that is not valid UTF-8 (the reader stops at the first); a Parquet file is binary
-    (its reader checks it)."""
-    if not path or not os.path.isfile(path) or str(path).lower().endswith(".parquet"):
+    """Every line of a text file that is not valid UTF-8 (the reader stops at the first); a Parquet file, a
+    spreadsheet, an archive are binary (their reader checks or refuses them: each line of a workbook was listed)."""
+    from .data.readers import is_binary_name
+
+    if not path or not os.path.isfile(path) or str(path).lower().endswith(".parquet") or is_binary_name(path):
         return []
     out = []
     with open(path, "rb") as f:

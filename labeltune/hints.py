@@ -45,8 +45,9 @@ def guess_task(path: str | None) -> str | None:
         return "qa"
     keys = set()
     if ext in (".jsonl", ".ndjson", ".json"):
-        try:
-            first = json.loads(lines[0]) if ext != ".json" or not stripped.startswith("[") else None
+        try:  # a JSON list (rows in memory are written as one): its first object
+            first = (json.loads(lines[0]) if ext != ".json" or not stripped.startswith("[") else
+                     json.JSONDecoder().raw_decode(stripped[1:].lstrip())[0])
         except json.JSONDecodeError:
             first = None
         if isinstance(first, dict):

@@ -1,10 +1,12 @@
 """Data held in memory, for the Python API: a pandas DataFrame, a `datasets.Dataset` or a list of dicts given as
 `train=`, `validation=` or `test=` (or as suggest's `pool=`, measure_robustness's `data`, `Predictor.evaluate`'s
-`path`) is written to a temporary Parquet file for the call and read like any file, so every check, split and
-message is the one a file gets.
+`path`) is written to a temporary file for the call and read like any file, so every check, split and message
+is the one a file gets: a DataFrame or Dataset as Parquet, a list of dicts as a JSON list (Parquet gives a column
+one type: spans given as [start, end, "PER"] came back as text, a dict missing a key in one row got it as null).
 
-Messages name the rows "<tmp>/train.parquet, row N": N is the row's position, 0-based (`df.iloc[N]`,
-`dataset[N]`, `rows[N]`). A `datasets.Dataset` keeps its ClassLabel names (the Parquet file carries its features).
+Messages name the rows "<tmp>/train.parquet, row N" (a list: "<tmp>/train.json, row N"): N is the row's position,
+0-based (`df.iloc[N]`, `dataset[N]`, `rows[N]`); NaN in a list of dicts is a missing value, as in pandas.
+A `datasets.Dataset` keeps its ClassLabel names (the Parquet file carries its features).
 The temporary files are removed when the call returns; splits carved from them are written into the run's
 `splits/` folder as usual. The run's config.yaml names the temporary paths, which are gone by then: to rerun a
 run from its config, save the data as a file and give its path.
@@ -13,8 +15,11 @@ run from its config, save the data as a file and give its path.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
+
+from ..files import finite
 
 DATA_KEYS = ("train", "validation", "test")
 
@@ -28,13 +33,33 @@ def is_rows(value) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(r, dict) for r in value)
 
 
-def write_rows(value, path: str) -> str:
-    """`value` (see is_rows) as the Parquet file `path`."""
+def _plain(value):
+    """json.dumps' `default` for what a list of dicts from pandas or numpy holds: arrays and numpy numbers as lists
+    and numbers, dates as ISO text, pandas' NA and NaT as null; anything else is a TypeError (the rows then go to
+    Parquet)."""
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if callable(getattr(value, "tolist", None)):
+        return finite(value.tolist())
+    if callable(getattr(value, "isoformat", None)):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def write_rows(value, stem: str) -> str:
+    """`value` (see is_rows) as the file `stem`.json (a list of dicts) or `stem`.parquet; returns its path."""
     import pyarrow as pa
 
     from ..errors import UserError
-    from ..files import write_parquet
+    from ..files import atomic_write_text, write_parquet
 
+    name = os.path.basename(stem)
+    if isinstance(value, list):  # JSON keeps each row as given (see the module docstring); NaN -> null
+        try:
+            return atomic_write_text(stem + ".json", json.dumps(finite(value), ensure_ascii=False, default=_plain))
+        except (TypeError, ValueError):  # a value JSON has no form for (bytes, Decimal): Parquet, which has some
+            pass
+    path = stem + ".parquet"
     try:
         if isinstance(value, list):  # every row's keys (from_pylist would keep the first row's only)
             write_parquet(path, value)
@@ -51,7 +76,6 @@ def write_rows(value, path: str) -> str:
         else:  # pandas: positions, not the index, number the rows
             value.to_parquet(path, index=False)
     except (pa.ArrowException, TypeError, ValueError) as e:
-        name = os.path.splitext(os.path.basename(path))[0]
         raise UserError(f"{name}=: these rows cannot be stored as a table ({str(e).splitlines()[0]}); give each "
                         "column one type, or save the data as a file yourself") from None
     return path
@@ -59,10 +83,16 @@ def write_rows(value, path: str) -> str:
 
 @contextlib.contextmanager
 def files_for(options: dict, keys=DATA_KEYS):
-    """`options` with each in-memory data set under `keys` replaced by the path of a temporary Parquet file."""
+    """`options` with each in-memory data set under `keys` replaced by the path of a temporary file."""
+    from ..errors import UserError
+
+    for k in keys:  # (an empty list became the path "", refused as a missing hub data set named '')
+        if isinstance(options.get(k), (list, tuple)) and not options[k]:
+            raise UserError(f"{k}=: an empty list: there are no rows; give a list of dicts (one per row), a DataFrame, "
+                            "a datasets.Dataset or a file path")
     given = [k for k in keys if is_rows(options.get(k))]
     if not given:
         yield options
         return
     with tempfile.TemporaryDirectory(prefix="labeltune-data-") as tmp:
-        yield {**options, **{k: write_rows(options[k], os.path.join(tmp, f"{k}.parquet")) for k in given}}
+        yield {**options, **{k: write_rows(options[k], os.path.join(tmp, k)) for k in given}}

@@ -103,6 +103,10 @@ def read_text(path: str) -> str:
         raise UserError(f"{path} does not exist{_hub_hint(path)}")
     if os.path.isdir(path):
         raise UserError(f"{path} is a directory, expected a file")
+    if is_binary_name(path):  # a workbook or an archive read as text: "line 1: byte 0xee is not valid UTF-8"
+        hint = ("; it is a spreadsheet: save it from the spreadsheet program as Text (Tab delimited) and give that file"
+                if os.path.splitext(path)[1].lower() in _SPREADSHEETS else _rename_hint(path))
+        raise UserError(f"{path} is not a text file{hint}")
     with open(path, "rb") as f:
         raw = f.read()
     if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, as Excel writes it
@@ -205,14 +209,22 @@ def _hub_hint(path: str) -> str:
             f"python -c \"import datasets; datasets.load_dataset('{path}', split='train').to_parquet('train.parquet')\"")
 
 
+_DECOMPRESS = {".gz": "gunzip -k", ".bz2": "bunzip2 -k", ".xz": "unxz -k", ".zst": "unzstd", ".zip": "unzip"}
+_SPREADSHEETS = (".xlsx", ".xls", ".xlsm", ".ods", ".numbers")
+
+
+def is_binary_name(path) -> bool:
+    """A spreadsheet or a compressed file by its name: binary, never data to read as text (see _rename_hint)."""
+    return os.path.splitext(str(path))[1].lower() in (*_DECOMPRESS, *_SPREADSHEETS)
+
+
 def _rename_hint(path: str) -> str:
     """'; it is tab-separated: rename it to .tsv' for a table saved as .txt (Excel's "Text (Tab delimited)"); for a
     compressed file, how to decompress it."""
-    tools = {".gz": "gunzip -k", ".bz2": "bunzip2 -k", ".xz": "unxz -k", ".zst": "unzstd", ".zip": "unzip"}
     ext = os.path.splitext(path)[1].lower()
-    if ext in tools:
-        return f"; it is compressed: decompress it first ({tools[ext]} {path}) and give the file inside"
-    if ext in (".xlsx", ".xls", ".xlsm", ".ods", ".numbers"):
+    if ext in _DECOMPRESS:
+        return f"; it is compressed: decompress it first ({_DECOMPRESS[ext]} {path}) and give the file inside"
+    if ext in _SPREADSHEETS:
         return "; it is a spreadsheet: save it from the spreadsheet program as CSV UTF-8 (File > Save As) and give the .csv"
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as f:
@@ -396,8 +408,16 @@ def _read_datasets_dir(path: str) -> Table:
     if isinstance(ds, datasets.DatasetDict):
         raise UserError(f"{path} holds splits {list(ds)}; pass one of them, e.g. {os.path.join(path, list(ds)[0])}")
     rows = ds.to_list()
+    _refuse_no_rows(path, rows, ds.column_names)
     _name_classes(rows, ds.features)
     return Table(path, list(ds.column_names), rows, [None] * len(ds))
+
+
+def _refuse_no_rows(path: str, rows: list, columns: list[str]) -> None:
+    """A table with columns and no rows is refused as a CSV header without rows is (predict and evaluate met an
+    IndexError on it; train a puzzling "0 groups" split error)."""
+    if not rows:
+        raise UserError(f"{path} has columns ({', '.join(columns) or 'none'}) but no rows")
 
 
 def _read_parquet(path: str) -> Table:
@@ -412,6 +432,7 @@ def _read_parquet(path: str) -> Table:
         raise UserError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]}); check the file, or save "
                         "the data as .csv or .jsonl") from None
     rows = table.to_pylist()
+    _refuse_no_rows(path, rows, table.column_names)
     try:
         import datasets
 

@@ -431,7 +431,8 @@ def _read_text_lines(path: str, opts: ClassificationOptions, labelled: bool) -> 
 
 
 def _one_label(value, loc: str, names: list[str] | None) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and value != value):
+        # (NaN: pandas' missing value, in a float column of a Parquet file polars or pyarrow wrote; was the class "nan")
         raise UserError(f"{loc}: empty label; every training and evaluation row needs one")
     if isinstance(value, float) and value.is_integer():
         value = int(value)

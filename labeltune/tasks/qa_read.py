@@ -149,7 +149,8 @@ def _answers(raw: dict, label: str) -> list[tuple[str, int | None]]:
             raise UserError(f"{label}: 'answers' needs the key 'text' (and 'answer_start', or the answer is looked up in "
                             f"the context), has {sorted(value)}")
         texts = value["text"]
-        starts = value["answer_start"] if "answer_start" in value else (
+        # a null answer_start: a Parquet struct column of rows with and without it (pandas, pyarrow) has the key
+        starts = value["answer_start"] if value.get("answer_start") is not None else (
             [None] * len(texts) if isinstance(texts, list) else None)
         if isinstance(texts, str) and not isinstance(starts, list):  # one answer as one object (SQuAD's, unlisted)
             texts, starts = [texts], [starts]

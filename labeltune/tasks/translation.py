@@ -45,7 +45,7 @@ import torch
 
 from ..batching import pad, sorted_batches
 from ..config import opt
-from ..data.readers import TABLE_FORMATS
+from ..data.readers import TABLE_FORMATS, is_binary_name
 from ..errors import UserError, check, flag
 from ..models import autocast, from_pretrained, resolve_model
 # the helpers are importable from here, as before the split (tests, explain, benchmarks use them)
@@ -130,8 +130,9 @@ class TranslationTask:
             if len(parts) != 2:
                 raise UserError(f"{path}: give parallel text as exactly two files, SOURCE,TARGET (e.g. train.en,train.es)")
             return _read_parallel(*parts)
-        if os.path.isdir(path) or os.path.splitext(path)[1].lower() in TABLE_FORMATS or not os.path.exists(path):
-            return _read_table(path, opts, labelled)  # (a missing path: read_table's error, with its hub hint)
+        if os.path.isdir(path) or os.path.splitext(path)[1].lower() in TABLE_FORMATS or not os.path.exists(path) \
+                or is_binary_name(path):  # (a missing path, a workbook: read_table's error, with its hint)
+            return _read_table(path, opts, labelled)
         if labelled:
             raise UserError(
                 f"{path}: a plain-text file holds sources only; give the references too, as two line-aligned files "

@@ -1,0 +1,125 @@
+"""Review F: data as users bring it to the Parquet, in-memory, IO-tag and text-only-answer paths: lists of dicts
+with spans as lists and NaN, Parquet struct columns with nulls, tables without rows, spreadsheets and archives
+given to every task."""
+
+from __future__ import annotations
+
+import pytest
+
+import labeltune
+from labeltune.data.memory import files_for
+from labeltune.errors import UserError
+from labeltune.tasks import get_task
+
+
+def _read(task_name: str, rows, labelled: bool = True, **options) -> list[dict]:
+    task = get_task(task_name)
+    with files_for({"train": rows}) as given:
+        return task.read(given["train"], task.Options(**options), labelled)
+
+
+def test_a_list_of_dicts_keeps_spans_given_as_lists():
+    """[start, end, label] spans (a form the JSONL reader takes) mix numbers and text: Parquet stored the column as
+    JSON text, and the reader said "entity spans must be a list, got str"."""
+    rows = [{"text": "John lives in Paris", "entities": [[0, 4, "PER"], [14, 19, "LOC"]]},
+            {"text": "nothing here", "entities": []}]
+    examples = _read("ner", rows)
+    assert [e["spans"] for e in examples] == [[(0, 4, "PER"), (14, 19, "LOC")], []]
+
+
+def test_a_list_of_dicts_keeps_a_dict_of_other_keys_per_row():
+    """Parquet gives a dict column the keys of every row: a row of {en, de} read as {en, fr: None, de} and was
+    refused as an "empty target" instead of "no 'fr'"."""
+    rows = [{"translation": {"en": "Hi", "fr": "Salut"}}, {"translation": {"en": "No", "de": "Nein"}}]
+    with pytest.raises(UserError, match=r"train\.json, row 1: no 'fr' in 'translation' \(it has en, de\)"):
+        _read("translation", rows, source_lang="en", target_lang="fr")
+
+
+def test_nan_in_a_list_of_dicts_is_a_missing_value():
+    """A NaN label became the class "nan", a NaN text the text "NaN" (pandas' missing value, in rows built by hand
+    or by df.to_dict('records'))."""
+    with pytest.raises(UserError, match=r"train\.json, row 1: empty label"):
+        _read("classification", [{"text": "a fine film", "label": 1.0}, {"text": "dull", "label": float("nan")}])
+    with pytest.raises(UserError, match=r"train\.json, row 1: empty text in column 'text'"):
+        _read("classification", [{"text": "a fine film", "label": 1}, {"text": float("nan"), "label": 0}])
+
+
+def test_nan_in_a_parquet_float_label_column_is_a_missing_label(tmp_path):
+    """pyarrow and polars keep NaN in a float column (pandas writes null): the row became class "nan"."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = str(tmp_path / "train.parquet")
+    pq.write_table(pa.table({"text": ["good", "bad", "fine"], "label": pa.array([1.0, float("nan"), 0.0])}), path)
+    task = get_task("classification")
+    with pytest.raises(UserError, match=r"train\.parquet, row 1: empty label"):
+        task.read(path, task.Options())
+
+
+def test_qa_answers_struct_with_a_null_answer_start_is_located(tmp_path):
+    """A Parquet struct column of rows with and without answer_start has the key in every row, null where it was
+    left out: "answers 'text' and 'answer_start' must be lists of the same length"."""
+    import pandas as pd
+
+    from labeltune.tasks.qa_read import read_examples
+
+    path = str(tmp_path / "qa.parquet")
+    pd.DataFrame({"id": ["a", "b"], "question": ["Where?", "Which?"], "context": ["x France", "Spain y"],
+                  "answers": [{"text": ["France"], "answer_start": [2]}, {"text": ["Spain"]}]}).to_parquet(path)
+    examples, problems = read_examples(path, get_task("qa").Options())
+    assert problems == []
+    assert [e["answers"] for e in examples] == [[{"text": "France", "answer_start": 2}],
+                                                [{"text": "Spain", "answer_start": 0}]]
+
+
+def test_a_table_with_columns_and_no_rows_is_refused(tmp_path, tiny_bert_dir):
+    """An empty DataFrame saved as Parquet read as no rows: predict and evaluate met an IndexError, train a
+    "0 groups" split error; an empty list became the path "" (a hub data set named '')."""
+    import pandas as pd
+
+    path = str(tmp_path / "empty.parquet")
+    pd.DataFrame({"text": pd.Series([], dtype=str), "label": pd.Series([], dtype=int)}).to_parquet(path)
+    for name in ("classification", "ner", "qa", "translation"):
+        task = get_task(name)
+        with pytest.raises(UserError, match=r"empty\.parquet has columns \(text, label\) but no rows"):
+            task.read(path, task.Options(source_lang="en", target_lang="fr") if name == "translation" else task.Options())
+    with pytest.raises(UserError, match=r"^train=: an empty list: there are no rows"):
+        labeltune.train(model=tiny_bert_dir, train=[], output=str(tmp_path / "out"), quiet=True)
+
+
+@pytest.mark.parametrize("name", ["data.xlsx", "data.conll.gz"])
+@pytest.mark.parametrize("task_name", ["ner", "translation"])
+def test_a_spreadsheet_or_archive_is_named_by_every_task(tmp_path, task_name, name):
+    """NER (CoNLL) and translation (plain text lines) read such a file as text: "line 1: byte 0xee is not valid
+    UTF-8", or for labelled translation "a plain-text file holds sources only"."""
+    path = tmp_path / name
+    path.write_bytes(b"PK\x03\x04\xee\xff\x00 not text\n\x80\x81")
+    task = get_task(task_name)
+    opts = task.Options(source_lang="en", target_lang="fr") if task_name == "translation" else task.Options()
+    what = r"it is a spreadsheet: save it" if name.endswith(".xlsx") else r"it is compressed: decompress it first"
+    for labelled in (True, False):
+        with pytest.raises(UserError, match=rf"{name}.*{what}") as caught:
+            task.read(str(path), opts, labelled)
+        assert "not valid UTF-8" not in str(caught.value) and "sources only" not in str(caught.value)
+
+
+def test_debug_data_names_a_spreadsheet_once(tmp_path, capsys):
+    """debug-data listed every line of a workbook (a zip) as "byte 0x.. is not valid UTF-8"."""
+    from labeltune.cli import main as cli
+
+    book = tmp_path / "labels.xlsx"
+    book.write_bytes(b"PK\x03\x04\xee\n\x80\x81\n\xff\xfe\n")
+    assert cli(["debug-data", "--task", "ner", "--train", str(book)]) != 0
+    out = capsys.readouterr().out
+    assert "errors: 1" in out and "it is a spreadsheet" in out and "not valid UTF-8" not in out
+
+
+def test_a_json_list_of_another_tasks_shape_is_guessed(tmp_path):
+    """Rows in memory are written as a JSON list: its first object tells the task, as a JSONL line does."""
+    from labeltune.hints import guess_task
+
+    with files_for({"train": [{"tokens": ["John", "sings"], "tags": ["B-PER", "O"]}]}) as given:
+        assert guess_task(given["train"]) == "ner"
+    path = tmp_path / "rows.json"
+    path.write_text('[\n {"question": "q?", "context": "c", "id": "1"}\n]\n', encoding="utf-8")
+    assert guess_task(str(path)) == "qa"
