@@ -123,3 +123,14 @@ def test_a_json_list_of_another_tasks_shape_is_guessed(tmp_path):
     path = tmp_path / "rows.json"
     path.write_text('[\n {"question": "q?", "context": "c", "id": "1"}\n]\n', encoding="utf-8")
     assert guess_task(str(path)) == "qa"
+
+
+def test_an_answer_without_answer_start_that_overlaps_itself_is_ambiguous():
+    """"ha ha" occurs at 0 and 3 in "ha ha ha"; non-overlapping matching found it once and took 0 without a word."""
+    from labeltune.tasks.qa_read import read_examples
+
+    rows = [{"id": "a", "question": "What did he say?", "context": "ha ha ha", "answers": {"text": ["ha ha"]}}]
+    with files_for({"train": rows}) as given:
+        examples, problems = read_examples(given["train"], get_task("qa").Options())
+    assert examples[0]["answers"] == [] and len(problems) == 1
+    assert "occurs 2 times in the context (at [0, 3])" in problems[0]

@@ -183,7 +183,9 @@ def _align(context: str, text: str, start: int | None, label: str, opts: QAOptio
         return None
     if start is not None and 0 <= start and context[start : start + len(text)] == text:
         return start
-    found = [m.start() for m in re.finditer(re.escape(text), context)]
+    # every place, overlapping ones too ("ha ha" occurs twice in "ha ha ha"; finditer's matches do not overlap, so
+    # an ambiguous answer read as one found once)
+    found = [m.start() for m in re.finditer(f"(?={re.escape(text)})", context)]
     if not found:
         problems.append(f"{label}: answer {text!r:.60} does not occur in the context")
         return None
