@@ -134,3 +134,27 @@ def test_an_answer_without_answer_start_that_overlaps_itself_is_ambiguous():
         examples, problems = read_examples(given["train"], get_task("qa").Options())
     assert examples[0]["answers"] == [] and len(problems) == 1
     assert "occurs 2 times in the context (at [0, 3])" in problems[0]
+
+
+def test_a_multi_hot_label_vector_is_refused():
+    """[0, 1, 0, 1] (a 0/1 per class) was read as the class ids 0 and 1: every row had the labels "0" and "1"."""
+    import pandas as pd
+
+    rows = pd.DataFrame({"text": ["a fine film", "dull"], "labels": [[0, 1, 0, 1], [1, 0, 0, 0]]})
+    with pytest.raises(UserError, match=r"train\.parquet, row 0: label \[0, 1, 0, 1\] looks like a multi-hot vector"):
+        _read("classification", rows, multi_label=True, label_column="labels")
+    rows = [{"text": "a fine film", "labels": ["sad", "funny"]}, {"text": "dull", "labels": [0, 1]}]  # ids, once each
+    assert [e["labels"] for e in _read("classification", rows, multi_label=True, label_column="labels")] == \
+        [["funny", "sad"], ["0", "1"]]
+
+
+def test_a_hub_test_split_with_label_minus_one_says_what_minus_one_is(tmp_path):
+    """GLUE's test splits carry ClassLabel -1 ("no label"); the error said "empty label" of a row that shows -1."""
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    ds = datasets.Dataset.from_dict({"text": ["a", "b", "c"], "label": [0, -1, -1]}, features=features)
+    with pytest.raises(UserError, match=r"train\.parquet, row 1: empty label.*it is -1, `datasets`' 'no label' \(2 such "
+                                        r"row\(s\).*ds\.filter\(lambda r: r\['label'\] != -1\)"):
+        _read("classification", ds)
+    assert [e["text"] for e in _read("classification", ds, labelled=False)] == ["a", "b", "c"]

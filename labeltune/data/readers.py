@@ -29,6 +29,7 @@ class Table:
     columns: list[str]
     rows: list[dict] = field(default_factory=list)
     lines: list[int | None] = field(default_factory=list)  # source line of each row (None for `datasets` dirs)
+    no_label: dict[str, int] = field(default_factory=dict)  # per ClassLabel column: the -1 ids read as None
 
     def where(self, i: int) -> str:
         line = self.lines[i]
@@ -409,8 +410,7 @@ def _read_datasets_dir(path: str) -> Table:
         raise UserError(f"{path} holds splits {list(ds)}; pass one of them, e.g. {os.path.join(path, list(ds)[0])}")
     rows = ds.to_list()
     _refuse_no_rows(path, rows, ds.column_names)
-    _name_classes(rows, ds.features)
-    return Table(path, list(ds.column_names), rows, [None] * len(ds))
+    return Table(path, list(ds.column_names), rows, [None] * len(ds), _name_classes(rows, ds.features))
 
 
 def _refuse_no_rows(path: str, rows: list, columns: list[str]) -> None:
@@ -439,18 +439,20 @@ def _read_parquet(path: str) -> Table:
         features = datasets.Features.from_arrow_schema(table.schema)
     except Exception:  # no `datasets` metadata, or one this version cannot read: ids stay as they are
         features = {}
-    _name_classes(rows, features)
-    return Table(path, list(table.column_names), rows, [None] * len(rows))
+    return Table(path, list(table.column_names), rows, [None] * len(rows), _name_classes(rows, features))
 
 
-def _name_classes(rows: list[dict], features) -> None:
+def _name_classes(rows: list[dict], features) -> dict[str, int]:
     """Class ids -> their names in place, for each ClassLabel column (or list of them) of `features`, so a model
-    never says "0"/"LABEL_0"."""
+    never says "0"/"LABEL_0"; returns how many rows of each such column had the id -1 ("no label", now None)."""
+    no_label = {}
     for column, feature in features.items():
         names = _class_names(feature)
         if names is not None:
             for row in rows:
+                no_label[column] = no_label.get(column, 0) + (row[column] == -1)
                 row[column] = _named(row[column], names)
+    return {c: n for c, n in no_label.items() if n}
 
 
 def _class_names(feature) -> list[str] | None:

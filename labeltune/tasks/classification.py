@@ -69,6 +69,11 @@ class ClassificationTask:
                 except UserError as e:  # an empty label in what looks like multi-label data: a row with no label
                     hint = None if opts.multi_label else multi_label_hint(
                         list({lab for x in examples for lab in x["labels"]}))
+                    unlabelled = table.no_label.get(opts.label_column)
+                    if unlabelled:  # a hub test split (GLUE's): every label -1, read as empty
+                        hint = (f"it is -1, `datasets`' 'no label' ({unlabelled} such row(s); a hub test split has no "
+                                "labels): predict reads them; to train or evaluate keep the labelled rows, e.g. "
+                                f"ds.filter(lambda r: r['{opts.label_column}'] != -1)")
                     raise UserError(f"{e}; {hint}" if hint and "empty label" in str(e) else str(e)) from None
             examples.append(ex)
         return examples
@@ -403,6 +408,12 @@ def _labels(value, loc: str, opts: ClassificationOptions, names: list[str] | Non
             value = [v for v in value.split(opts.label_delimiter)]
         if not isinstance(value, list):
             value = [value]
+        if len(value) > len(set(value)) and all(isinstance(v, (int, float)) and v in (0, 1) for v in value):
+            # a multi-hot vector (one 0/1 per class, as sklearn and many exports write it) read as class ids was
+            # the two classes "0" and "1" for every row, without a word; a list of labels names each one once
+            raise UserError(f"{loc}: label {value!r:.80} looks like a multi-hot vector (a 0/1 per class); give the "
+                            "labels present as names, e.g. [names[i] for i, v in enumerate(row) if v], or as class ids "
+                            "with --label-names")
         values = [_one_label(v, loc, names) for v in value if not (isinstance(v, str) and not v.strip())]
         return sorted(set(values), key=_label_key)
     if isinstance(value, list):
