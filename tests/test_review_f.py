@@ -158,3 +158,19 @@ def test_a_hub_test_split_with_label_minus_one_says_what_minus_one_is(tmp_path):
                                         r"row\(s\).*ds\.filter\(lambda r: r\['label'\] != -1\)"):
         _read("classification", ds)
     assert [e["text"] for e in _read("classification", ds, labelled=False)] == ["a", "b", "c"]
+
+
+def test_a_dataset_dict_or_a_dict_of_columns_is_named(tmp_path, tiny_bert_dir):
+    """load_dataset(...) without split= gives a DatasetDict, and a notebook's data is often a dict of columns: both
+    were "'train' (--train) = a DatasetDict: expected a string"."""
+    import datasets
+
+    data = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a"], "label": [1]}),
+                                 "test": datasets.Dataset.from_dict({"text": ["b"], "label": [0]})})
+    with pytest.raises(UserError, match=r"^train=: a dict of splits \(train, test\); give one of them, e.g. "
+                                        r"train=data\['train'\]"):
+        labeltune.train(model=tiny_bert_dir, train=data, output=str(tmp_path / "out"), quiet=True)
+    with pytest.raises(UserError, match=r"^validation=: a dict of columns \(text, label\); give it as rows: "
+                                        r"pandas\.DataFrame\(columns\)"):
+        labeltune.train(model=tiny_bert_dir, train=data["train"], validation={"text": ["a"], "label": [1]},
+                        output=str(tmp_path / "out"), quiet=True)

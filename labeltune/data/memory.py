@@ -77,19 +77,33 @@ def write_rows(value, stem: str) -> str:
             value.to_parquet(path, index=False)
     except (pa.ArrowException, TypeError, ValueError) as e:
         raise UserError(f"{name}=: these rows cannot be stored as a table ({str(e).splitlines()[0]}); give each "
-                        "column one type, or save the data as a file yourself") from None
+                        "column a name of its own and one type, or save the data as a file yourself") from None
     return path
+
+
+def _refuse_shape(key: str, value) -> None:
+    """UserError for data in memory of a shape that is not rows: an empty list (became the path "", refused as a
+    missing hub data set named ''), a DatasetDict or a dict of columns (were "expected a string")."""
+    from ..errors import UserError
+
+    if isinstance(value, (list, tuple)) and not value:
+        raise UserError(f"{key}=: an empty list: there are no rows; give a list of dicts (one per row), a DataFrame, "
+                        "a datasets.Dataset or a file path")
+    if not isinstance(value, dict) or not value:
+        return
+    if all(map(is_rows, value.values())):  # a datasets.DatasetDict (load_dataset's answer without split=)
+        raise UserError(f"{key}=: a dict of splits ({', '.join(map(str, value))}); give one of them, e.g. "
+                        f"{key}=data[{next(iter(value))!r}]")
+    if all(isinstance(v, (list, tuple)) for v in value.values()):
+        raise UserError(f"{key}=: a dict of columns ({', '.join(map(str, value))}); give it as rows: "
+                        "pandas.DataFrame(columns), datasets.Dataset.from_dict(columns) or a list of dicts")
 
 
 @contextlib.contextmanager
 def files_for(options: dict, keys=DATA_KEYS):
     """`options` with each in-memory data set under `keys` replaced by the path of a temporary file."""
-    from ..errors import UserError
-
-    for k in keys:  # (an empty list became the path "", refused as a missing hub data set named '')
-        if isinstance(options.get(k), (list, tuple)) and not options[k]:
-            raise UserError(f"{k}=: an empty list: there are no rows; give a list of dicts (one per row), a DataFrame, "
-                            "a datasets.Dataset or a file path")
+    for k in keys:
+        _refuse_shape(k, options.get(k))
     given = [k for k in keys if is_rows(options.get(k))]
     if not given:
         yield options
