@@ -174,3 +174,15 @@ def test_a_dataset_dict_or_a_dict_of_columns_is_named(tmp_path, tiny_bert_dir):
                                         r"pandas\.DataFrame\(columns\)"):
         labeltune.train(model=tiny_bert_dir, train=data["train"], validation={"text": ["a"], "label": [1]},
                         output=str(tmp_path / "out"), quiet=True)
+
+
+def test_a_csv_with_pandas_index_says_index_false(tmp_path):
+    """df.to_csv(path) writes the index as an unnamed first column: say where it came from and how to leave it out."""
+    import pandas as pd
+
+    path = str(tmp_path / "train.csv")
+    pd.DataFrame({"text": ["a fine film", "dull"], "label": ["pos", "neg"]}).to_csv(path)
+    task = get_task("classification")
+    with pytest.raises(UserError, match=r"train\.csv, line 2: column 1 has no name .* holds '0'; name it, or delete "
+                                        r"the column \(pandas' index, as df\.to_csv writes it: save with index=False\)"):
+        task.read(path, task.Options())

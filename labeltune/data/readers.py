@@ -305,8 +305,10 @@ def _parse_delimited(path: str, text: str, delimiter: str, sep_line: bool, quoti
             )
         lost = next((k for k, (h, v) in enumerate(zip(header, values)) if not h and v.strip()), None)
         if lost is not None:  # an unnamed column is dropped only while it holds nothing
+            index = " (pandas' index, as df.to_csv writes it: save with index=False)" if lost == 0 and \
+                values[0].strip().isdigit() else ""
             raise UserError(f"{where(path, start)}: column {lost + 1} has no name in the header (line {header_line}) "
-                            f"but holds {values[lost].strip()!r:.40}; name it, or delete the column")
+                            f"but holds {values[lost].strip()!r:.40}; name it, or delete the column{index}")
         table.rows.append({h: v for h, v in zip(header, values) if h})
         table.lines.append(start)
         start = reader.line_num + 1
