@@ -17,6 +17,12 @@ Strategies (`rank`):
   margin score; the candidate nearest each centre, closest call first. Uncertain, but neither n near-copies of
   one hard case (top-n uncertainty does that within a round) nor a lone outlier (a centre lies where candidates
   are dense).
+- typiclust: TypiClust (Hacohen, Dekel and Weinshall 2022, "Active learning on a budget"), made for small
+  budgets, where uncertainty picks lose to random ones: k-means with (labelled + n) clusters (at most 500) on the
+  L2-normalised mean-pooled embeddings of the pool and the rows already labelled (`--labelled`), then, round-robin
+  over the clusters holding the fewest labelled rows, largest first, the most typical unlabelled row of each: the
+  one whose 20 nearest neighbours in its cluster are closest (typicality = 1 / mean distance). So a round covers
+  the regions no label covers yet, with rows that stand for many others rather than outliers.
 
 What a row's prediction is comes from the task's optional hook `active_outputs(rt, examples, embed)`:
 per example "probs", an array (units x classes) -- one unit for a classified text, one binary unit per
@@ -41,7 +47,7 @@ from .cli_help import Parser
 from .errors import UserError, check, flag
 from .files import atomic_open
 
-STRATEGIES = ("random", "entropy", "margin", "bald", "badge", "kmeans", "diverse")
+STRATEGIES = ("random", "entropy", "margin", "bald", "badge", "kmeans", "diverse", "typiclust")
 
 
 @dataclass
@@ -55,7 +61,9 @@ class SuggestOptions:
     strategy: str = opt("entropy", " | ".join(STRATEGIES))
     mc_passes: int = opt(10, "for bald: forward passes with dropout on")
     candidates: int = opt(10, "for diverse: cluster the n x this many closest calls (Zhdanov 2019: 10)")
-    seed: int = opt(0, "seed for random, bald's dropout masks, badge's, kmeans' and diverse's seeding")
+    labelled: str = opt(None, "for typiclust: the rows already labelled (e.g. the model's training file), so the "
+                        "picks go where no label is yet; without it every region counts as unlabelled")
+    seed: int = opt(0, "seed for random, bald's dropout masks and the k-means of badge, kmeans, diverse, typiclust")
     batch_size: int = opt(64, "examples per batch when scoring the pool")
     precision: str = opt("auto", "auto | bf16 | fp16 | fp32")
 
@@ -69,6 +77,7 @@ class SuggestOptions:
             (self.strategy == "bald" or not changed(self, ("mc_passes",)), f"{flag('mc_passes')} is for --strategy bald"),
             (self.strategy == "diverse" or not changed(self, ("candidates",)),
              f"{flag('candidates')} is for --strategy diverse"),
+            (self.strategy == "typiclust" or not self.labelled, f"{flag('labelled')} is for --strategy typiclust"),
         ]
         check(checks)
 
@@ -248,11 +257,59 @@ def diverse_picks(scores: np.ndarray, x: np.ndarray, n: int, seed: int, candidat
     return sorted(((i, float(scores[i])) for i in chosen), key=lambda t: -t[1])
 
 
+TYPICLUST_MAX_CLUSTERS, TYPICLUST_NEIGHBOURS, TYPICLUST_MIN_CLUSTER = 500, 20, 5  # the paper's code's values
+
+
+def typiclust_picks(x: np.ndarray, labelled: np.ndarray, n: int, seed: int) -> list[tuple[int, float]]:
+    """TypiClust's picks (module docstring) from the rows of `x` (pool rows first, then `labelled` ones: a
+    boolean mask over x) as [(row, typicality)]. Hand-written: no maintained library ships it (the authors' code
+    is a research repository); scikit-learn gives the k-means and the neighbours."""
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neighbors import NearestNeighbors
+
+    x = x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+    k = max(1, min(int(labelled.sum()) + n, TYPICLUST_MAX_CLUSTERS, len(x)))
+    with warnings.catch_warnings():  # duplicate rows leave fewer distinct clusters than k
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        clusters = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(x).labels_
+    sizes = np.bincount(clusters, minlength=k)
+    covered = np.bincount(clusters[labelled], minlength=k)
+    free = clusters.copy()
+    free[labelled] = -1
+    # the paper skips clusters of 5 rows or fewer (outliers), with ~100 rows a cluster; where there are few rows
+    # a cluster (a small pool, or a model that spreads unfamiliar rows thin), half the mean size is the bar
+    min_size = min(TYPICLUST_MIN_CLUSTER, len(x) / k / 2)
+    order = [c for c in np.lexsort((-sizes, covered)) if sizes[c] > min_size and (free == c).any()]
+    order = order or [c for c in np.lexsort((-sizes, covered)) if (free == c).any()]
+    picks: list[tuple[int, float]] = []
+    while len(picks) < n and order:
+        for c in list(order):
+            members = np.flatnonzero(free == c)
+            if not len(members):
+                order.remove(c)
+                continue
+            neighbours = min(TYPICLUST_NEIGHBOURS, max(1, len(members) // 2))
+            if len(members) == 1:
+                best, typ = int(members[0]), 0.0
+            else:
+                dist, _ = NearestNeighbors(n_neighbors=neighbours + 1).fit(x[members]).kneighbors(x[members])
+                typicality = 1.0 / (dist[:, 1:].mean(1) + 1e-5)  # column 0 is the row itself
+                j = int(np.argmax(typicality))
+                best, typ = int(members[j]), float(typicality[j])
+            picks.append((best, typ))
+            free[best] = -1
+            if len(picks) == n:
+                break
+    return picks
+
+
 def rank(rt, task, examples: list[dict], n: int, strategy: str, seed: int = 0, mc_passes: int = 10,
-         candidates: int = 10) -> list[tuple[int, float]]:
+         candidates: int = 10, labelled: list[dict] | None = None) -> list[tuple[int, float]]:
     """The `n` examples to label next, in order: [(index into examples, score)]. Scores: the strategy's
     uncertainty (entropy, margin, bald; diverse: its margin), the gradient-embedding length (badge), the cluster
-    size (kmeans), a uniform draw (random)."""
+    size (kmeans), the typicality (typiclust), a uniform draw (random). `labelled`: the rows already labelled,
+    which typiclust reads (the others ignore them)."""
     if strategy not in STRATEGIES:
         raise UserError(f"--strategy {strategy}: choose from {', '.join(STRATEGIES)}")
     n = min(n, len(examples))
@@ -264,6 +321,11 @@ def rank(rt, task, examples: list[dict], n: int, strategy: str, seed: int = 0, m
     if strategy == "bald":
         scores = bald(rt, task, examples, mc_passes, seed)
         return [(int(i), float(scores[i])) for i in np.argsort(-scores, kind="stable")[:n]]
+    if strategy == "typiclust":
+        outs = outputs(rt, task, examples + list(labelled or []))
+        mask = np.arange(len(outs)) >= len(examples)
+        picks = typiclust_picks(np.stack([o["embedding"]["pooled"] for o in outs]), mask, n, seed)
+        return [(i, t) for i, t in picks if i < len(examples)]
     outs = outputs(rt, task, examples)
     if strategy in ("entropy", "margin"):
         scores = uncertainty(strategy, [o["probs"] for o in outs])
@@ -297,8 +359,11 @@ def suggest(sopts: SuggestOptions, option_overrides: dict | None = None) -> list
     examples = predictor.task.read(sopts.pool, predictor.opts, labelled=False)
     if not examples:
         raise UserError(f"--pool {sopts.pool}: no rows")
+    labelled = None
+    if sopts.labelled:
+        labelled = predictor.task.read(sopts.labelled, predictor.opts, labelled=False)
     ranked = rank(predictor.rt, predictor.task, examples, sopts.n, sopts.strategy, sopts.seed, sopts.mc_passes,
-                  sopts.candidates)
+                  sopts.candidates, labelled)
     # the pool's own rows, found by the location every example keeps; tasks that read non-tabular files
     # (CoNLL) give the example's fields instead
     rows, columns = None, None

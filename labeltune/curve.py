@@ -58,7 +58,7 @@ class CurveOptions:
     compare: str = opt("", "recipes on one plot: 'name:key=value,key=value;name2:...' (overrides of the training "
                            "options; quote a value holding commas: key='a,b'); empty: one recipe 'default'")
     strategy: str = opt("", "simulate active learning with these comma-separated strategies (random, entropy, "
-                            "margin, bald, badge, kmeans, diverse): the first size is the seed set, each later one a "
+                            "margin, bald, badge, kmeans, diverse, typiclust): the first size is the seed set, each later one a "
                             "round; random is added as the baseline")
     mc_passes: int = opt(10, "for --strategy bald: forward passes with dropout on")
     candidates: int = opt(10, "for --strategy diverse: cluster the round's size x this many closest calls")
@@ -303,7 +303,7 @@ def _active_runs(cfg, opts, setup, train_ex, strata, test_ex, sizes, per_class, 
                 predictor = run.load(previous, batch_size=cfg.eval_batch_size)
                 ranked = active.rank(predictor.rt, predictor.task, [train_ex[i] for i in pool], n, strategy,
                                      seed=seed * 1000 + r, mc_passes=copts.mc_passes,
-                                     candidates=copts.candidates)
+                                     candidates=copts.candidates, labelled=[train_ex[i] for i in labelled])
                 picks = [pool[i] for i, _ in ranked]
                 del predictor
             labelled = sorted(labelled + picks)

@@ -184,3 +184,60 @@ def test_ner_sentences_scored_by_their_words(tmp_path, tiny_bert_dir):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["rank"] for r in rows] == [1, 2, 3] and all(r["tokens"][0] in B for r in rows)
     assert rows[0]["where"].startswith(str(tmp_path / "pool.conll"))
+
+
+def test_typiclust_covers_the_regions_no_label_covers():
+    """Three blobs; blob A holds the one labelled row. TypiClust's picks (k = 1 + 2 clusters) go to blobs B and C,
+    one each, and are their most typical rows (near the centre), not the loose rows around them; without the
+    labelled row the picks go to the two largest blobs, A and B."""
+    from labeltune.active import typiclust_picks
+
+    rng = np.random.default_rng(0)
+
+    def blob(axis, tight, loose):
+        centre = np.eye(4)[axis]
+        return np.vstack([centre + 0.05 * rng.standard_normal((tight, 4)), centre + 0.3 * rng.standard_normal((loose, 4))])
+
+    x = np.vstack([blob(0, 70, 5), blob(1, 55, 5), blob(2, 40, 5), np.eye(4)[0] + 0.05 * rng.standard_normal((1, 4))])
+    region = np.repeat([0, 1, 2, 0], [75, 60, 45, 1])  # pool rows 0-179, the labelled row 180
+    mask = np.arange(len(x)) == 180
+    picks = typiclust_picks(x, mask, 2, seed=0)
+    assert sorted(region[i] for i, _ in picks) == [1, 2]
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    for i, _ in picks:  # the most typical rows: among the tight ones, closer to the blob's centre than most
+        members = np.flatnonzero(region[:180] == region[i])
+        d = np.linalg.norm(unit[members] - unit[members].mean(0), axis=1)
+        assert np.linalg.norm(unit[i] - unit[members].mean(0)) <= np.quantile(d, 0.25)
+    unlabelled = typiclust_picks(x[:180], np.zeros(180, bool), 2, seed=0)
+    assert sorted(region[i] for i, _ in unlabelled) == [0, 1]
+    assert typiclust_picks(x, mask, 2, seed=0) == picks  # seeded
+
+
+def test_typiclust_fills_n_from_a_small_pool_with_duplicates():
+    from labeltune.active import typiclust_picks
+
+    x = np.vstack([np.ones((5, 3)), np.eye(3)])
+    picks = typiclust_picks(x, np.zeros(8, bool), 7, seed=0)
+    assert len({i for i, _ in picks}) == 7
+
+
+def test_suggest_typiclust_with_the_labelled_file_picks_the_new_region(region_model, tmp_path):
+    """The model's training rows (region A) as --labelled, a pool of region-A rows and a dense region C (texts of
+    three words the model never saw labelled): the picks come from C, the region no label covers."""
+    rng = random.Random(1)
+    pool = [(f"a{i}", t) for i, t in enumerate(_texts(POS, 20, rng) + _texts(NEG, 20, rng))]
+    pool += [(f"c{i}", t) for i, t in enumerate(_texts(["table", "chair", "window"], 40, rng))]
+    rng.shuffle(pool)
+    with open(tmp_path / "pool.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("id", "text")] + pool)
+    out = tmp_path / "typ.csv"
+    argv = ["suggest", "--model", str(region_model / "model"), "--pool", str(tmp_path / "pool.csv"), "--n", "5",
+            "--strategy", "typiclust", "--labelled", str(region_model / "train.csv"), "--output", str(out)]
+    assert cli_main(argv) == 0
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert len({r["id"] for r in rows}) == 5
+    assert sum(r["id"].startswith("c") for r in rows) >= 4
+    bad = ["suggest", "--model", str(region_model / "model"), "--pool", str(tmp_path / "pool.csv"),
+           "--strategy", "entropy", "--labelled", str(region_model / "train.csv"), "--output", str(out)]
+    assert cli_main(bad) == 2
