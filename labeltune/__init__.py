@@ -177,8 +177,9 @@ def write_report(model) -> dict:
 
 def suggest(**options) -> list[dict]:
     """`labeltune suggest` from Python: the pool rows to label next (`model=`, `pool=`, `output=`, `n=`,
-    `strategy=`, and the model's input options as `labeltune suggest` takes them, e.g. `text_column="review"`;
-    `pool=` may be rows in memory, as train='s data); returns them with their rank and score."""
+    `strategy=`, `labelled=` for typiclust, and the model's input options as `labeltune suggest` takes them, e.g.
+    `text_column="review"`; `pool=` and `labelled=` may be rows in memory, as train='s data); returns them with
+    their rank and score."""
     from .active import SuggestOptions, suggest as _suggest
     from .config import field_names, split_options
 
@@ -189,7 +190,7 @@ def suggest(**options) -> list[dict]:
         from .tasks import get_task
 
         classes.append(get_task(read_meta(model_directory(options["model"]))["task"]).Options)
-    with files_for(options, ("pool",)) as options:  # a pool in memory: a temporary file (data/memory.py)
+    with files_for(options, ("pool", "labelled")) as options:  # rows in memory: temporary files (data/memory.py)
         sopts, *task_opts = split_options(options, classes, "labeltune.suggest()")
         overrides = {k: getattr(task_opts[0], k) for k in options if task_opts and k in field_names(classes[1])}
         return _suggest(sopts, overrides)

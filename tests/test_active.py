@@ -241,3 +241,14 @@ def test_suggest_typiclust_with_the_labelled_file_picks_the_new_region(region_mo
     bad = ["suggest", "--model", str(region_model / "model"), "--pool", str(tmp_path / "pool.csv"),
            "--strategy", "entropy", "--labelled", str(region_model / "train.csv"), "--output", str(out)]
     assert cli_main(bad) == 2
+
+
+def test_suggest_api_takes_labelled_rows_in_memory(region_model, tmp_path):
+    import pandas as pd
+
+    pool = pd.read_csv(region_model / "pool.csv")
+    with open(region_model / "train.csv") as f:
+        labelled = list(csv.DictReader(f))
+    rows = labeltune.suggest(model=str(region_model / "model"), pool=pool, labelled=labelled, n=3,
+                             strategy="typiclust", output=str(tmp_path / "s.csv"))
+    assert len({r["id"] for r in rows}) == 3 and all(r["id"] in set(pool["id"]) for r in rows)
