@@ -186,3 +186,17 @@ def test_a_csv_with_pandas_index_says_index_false(tmp_path):
     with pytest.raises(UserError, match=r"train\.csv, line 2: column 1 has no name .* holds '0'; name it, or delete "
                                         r"the column \(pandas' index, as df\.to_csv writes it: save with index=False\)"):
         task.read(path, task.Options())
+
+
+def test_a_csv_given_to_ner_says_which_files_ner_reads(tmp_path):
+    """Kaggle's "Sentence #,Word,POS,Tag" export read as CoNLL said "line 3: 1 column(s) but the first line has 2
+    (the tag column is missing?)"; a CSV of texts to predict "4 column(s) but the first line has 1"."""
+    task = get_task("ner")
+    data = tmp_path / "ner_dataset.csv"
+    data.write_text("Sentence #,Word,POS,Tag\nSentence: 1,Thousands,NNS,O\n,of,IN,O\n,London,NNP,B-geo\n")
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text\nJohn lives in Paris\nMary sings\n")
+    for path, labelled in ((data, True), (texts, False)):
+        with pytest.raises(UserError, match=r"\.csv, line 1: NER reads CoNLL .* not CSV: save the tokens and tags "
+                                            r"tab-separated as \.tsv, or the rows as \.jsonl"):
+            task.read(str(path), task.Options(), labelled)
