@@ -82,7 +82,8 @@ def test_a_table_with_columns_and_no_rows_is_refused(tmp_path, tiny_bert_dir):
     for name in ("classification", "ner", "qa", "translation"):
         task = get_task(name)
         with pytest.raises(UserError, match=r"empty\.parquet has columns \(text, label\) but no rows"):
-            task.read(path, task.Options(source_lang="en", target_lang="fr") if name == "translation" else task.Options())
+            opts = task.Options(source_lang="en", target_lang="fr") if name == "translation" else task.Options()
+            task.read(path, opts)
     with pytest.raises(UserError, match=r"^train=: an empty list: there are no rows"):
         labeltune.train(model=tiny_bert_dir, train=[], output=str(tmp_path / "out"), quiet=True)
 
@@ -154,8 +155,8 @@ def test_a_hub_test_split_with_label_minus_one_says_what_minus_one_is(tmp_path):
 
     features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
     ds = datasets.Dataset.from_dict({"text": ["a", "b", "c"], "label": [0, -1, -1]}, features=features)
-    with pytest.raises(UserError, match=r"train\.parquet, row 1: empty label.*it is -1, `datasets`' 'no label' \(2 such "
-                                        r"row\(s\).*ds\.filter\(lambda r: r\['label'\] != -1\)"):
+    with pytest.raises(UserError, match=r"train\.parquet, row 1: empty label.*it is -1, `datasets`' 'no label' "
+                                        r"\(2 such row\(s\).*ds\.filter\(lambda r: r\['label'\] != -1\)"):
         _read("classification", ds)
     assert [e["text"] for e in _read("classification", ds, labelled=False)] == ["a", "b", "c"]
 
@@ -183,8 +184,9 @@ def test_a_csv_with_pandas_index_says_index_false(tmp_path):
     path = str(tmp_path / "train.csv")
     pd.DataFrame({"text": ["a fine film", "dull"], "label": ["pos", "neg"]}).to_csv(path)
     task = get_task("classification")
-    with pytest.raises(UserError, match=r"train\.csv, line 2: column 1 has no name .* holds '0'; name it, or delete "
-                                        r"the column \(pandas' index, as df\.to_csv writes it: save with index=False\)"):
+    with pytest.raises(UserError, match=r"train\.csv, line 2: column 1 has no name .* holds '0'; name it, or "
+                                        r"delete the column \(pandas' index, as df\.to_csv writes it: save with "
+                                        r"index=False\)"):
         task.read(path, task.Options())
 
 

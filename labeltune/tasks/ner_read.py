@@ -71,12 +71,12 @@ def _finish_tags(path: str, rows: list[dict], opts: NEROptions, problems: list[s
 def read_conll(path: str, opts: NEROptions, labelled: bool = True, problems: list[str] | None = None) -> list[dict]:
     """Sentences of a CoNLL column file; every line must have as many columns as the first one.
     `problems` (row_problems): a bad line is appended there and skipped instead of raised."""
-    if opts.data_format == "auto" and str(path).lower().endswith(".csv"):  # read as CoNLL (columns split at spaces),
+    if opts.data_format == "auto" and str(path).lower().endswith(".csv") and os.path.isfile(path):  # read as CoNLL,
         # a CSV said "the tag column is missing?" of a "Sentence #,Word,POS,Tag" export or a column of texts
-        raise UserError(f"{where(path, 1)}: NER reads CoNLL (a token and its tag per line, separated by a tab or spaces, a blank "
-                        "line between sentences), JSON Lines or Parquet rows (tokens and tags, or text and entity "
-                        f"spans), not CSV: save the tokens and tags tab-separated as .tsv, or the rows as .jsonl; texts "
-                        f"to predict one per line with {flag('data_format')} text")
+        raise UserError(f"{where(path, 1)}: NER reads CoNLL (a token and its tag per line, separated by a tab or "
+                        "spaces, a blank line between sentences), JSON Lines or Parquet rows (tokens and tags, or text "
+                        "and entity spans), not CSV: save the tokens and tags tab-separated as .tsv, or the rows as "
+                        f".jsonl; texts to predict one per line with {flag('data_format')} text")
     text = read_text(path)
     examples, tokens, locs, tags, first_line = [], [], [], [], None
     doc, n_columns = 0, None
