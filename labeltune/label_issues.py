@@ -116,6 +116,7 @@ def rank(train_ex: list[dict], units: list[list[dict]], labels: list[str]) -> tu
     flat = [(i, u) for i, us in enumerate(units) for u in us]
     if not flat:
         raise UserError("label issues: the training data has no labelled units to check")
+    labels = flat[0][1].get("classes") or labels  # a unit may name its own columns (NER on IO tags: the bare types)
     probs = np.stack([np.asarray(u["probs"], dtype=np.float64) for _, u in flat])
     given = np.array([u["given"] for _, u in flat])
     cl = confident_learning(probs, given)

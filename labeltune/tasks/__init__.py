@@ -47,7 +47,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
         self-confidence, the suggested label and its probability, for `labeltune label-issues`
         (labeltune/label_issues.py); first called with no examples and an rt holding only setup and opts, to refuse
         data before any fold trains; texts are taken from `shown` where given (the user's rows, when the network
-        reads corrected copies of them)
+        reads corrected copies of them); a unit's optional "classes" names its "probs" columns in the
+        data's own tags (default: setup["labels"]; NER on IO data: O and the bare types)
     active_outputs(rt, examples, embed) -> list[dict]   optional: active learning (`labeltune suggest`, `curve
         --strategy`): per example "probs" (units x classes) and "embedding" (`embed(output, batch)`'s row dict)
     api_schema(opts) -> (input type, prediction model)   optional: pydantic models of one input and one

@@ -252,9 +252,17 @@ class NERTask:
             ensure_words(shown, rt.tokenizer)
         words = [s["tokens"] if shown and len(s["tokens"]) == len(e["tokens"]) else e["tokens"]
                  for e, s in zip(examples, shown or examples)]
-        index = {name: i for i, name in enumerate(rt.setup["labels"])}
-        return [[{"probs": p[w], "given": index[tag], "unit": f"word {w + 1}: {ws[w]}", "text": " ".join(ws)}
-                 for w, tag in enumerate(e.get("tags", [])) if tag in index]
+        labels, name = rt.setup["labels"], str
+        if rt.setup.get("source_scheme") == "IO":  # IO data: B-X and I-X are one tag, the bare type X, in the file
+            name = lambda tag: tag.split("-", 1)[-1]  # noqa: E731  ("O" stays "O")
+            classes = list(dict.fromkeys(name(t) for t in labels))
+            merge = np.zeros((len(labels), len(classes)), dtype=np.float32)
+            merge[np.arange(len(labels)), [classes.index(name(t)) for t in labels]] = 1
+            probs, labels = [p @ merge for p in probs], classes
+        index = {tag: i for i, tag in enumerate(labels)}
+        return [[{"probs": p[w], "given": index[name(tag)], "unit": f"word {w + 1}: {ws[w]}", "text": " ".join(ws),
+                  "classes": labels}
+                 for w, tag in enumerate(e.get("tags", [])) if name(tag) in index]
                 for e, ws, p in zip(examples, words, probs)]
 
     def _decode(self, rt, probs: list[np.ndarray]) -> list[tuple[list[str], list[float]]]:
