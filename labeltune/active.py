@@ -33,8 +33,6 @@ word uncertainty). A task without the hook supports only `random`.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -45,7 +43,6 @@ import torch
 from .config import changed, opt
 from .cli_help import Parser
 from .errors import UserError, check, flag
-from .files import atomic_open
 
 STRATEGIES = ("random", "entropy", "margin", "bald", "badge", "kmeans", "diverse", "typiclust")
 
@@ -344,14 +341,15 @@ def rank(rt, task, examples: list[dict], n: int, strategy: str, seed: int = 0, m
 def suggest(sopts: SuggestOptions, option_overrides: dict | None = None) -> list[dict]:
     """Rank the pool, write the chosen rows (all their columns, plus rank and score); returns those rows."""
     from .data.readers import TABLE_FORMATS, read_table
+    from .outputs import write_records
     from .run import load
 
     for name in ("model", "pool", "output"):
         if not getattr(sopts, name):
             raise UserError(f"--{name} is required")
     ext = os.path.splitext(sopts.output)[1].lower()
-    if ext not in (".csv", ".tsv", ".jsonl"):
-        raise UserError(f"--output {sopts.output}: write .csv, .tsv or .jsonl")
+    if ext not in (".csv", ".tsv", ".jsonl", ".parquet"):
+        raise UserError(f"--output {sopts.output}: write .csv, .tsv, .jsonl or .parquet")
     if os.path.exists(sopts.pool) and os.path.exists(sopts.output) and os.path.samefile(sopts.pool, sopts.output):
         raise UserError(f"--output {sopts.output} is the --pool file; choose another name (the pool would be lost)")
     predictor = load(sopts.model, precision=sopts.precision, batch_size=sopts.batch_size, **(option_overrides or {}))
@@ -379,23 +377,9 @@ def suggest(sopts: SuggestOptions, option_overrides: dict | None = None) -> list
     own = {c: f"input_{c}" if c in ("rank", "score") else c for c in columns}
     chosen = [{"rank": r + 1, "score": round(score, 6), **{own.get(k, k): v for k, v in rows[i].items()}}
               for r, (i, score) in enumerate(ranked)]
-    _write(sopts.output, chosen, ["rank", "score"] + list(own.values()))
+    write_records(sopts.output, chosen)  # columns: rank, score, then the pool's in its order
     print(f"wrote {len(chosen)} of {len(examples)} pool rows ({sopts.strategy}) to {sopts.output}")
     return chosen
-
-
-def _write(path: str, rows: list[dict], columns: list[str]) -> None:
-    if path.lower().endswith(".jsonl"):
-        from .data.readers import write_jsonl
-
-        write_jsonl(path, rows)
-        return
-    with atomic_open(path, newline="") as f:
-        w = csv.DictWriter(f, fieldnames=columns, delimiter="\t" if path.lower().endswith(".tsv") else ",",
-                           extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v for k, v in r.items()})
 
 
 def main(argv: list[str]) -> int:

@@ -252,3 +252,15 @@ def test_suggest_api_takes_labelled_rows_in_memory(region_model, tmp_path):
     rows = labeltune.suggest(model=str(region_model / "model"), pool=pool, labelled=labelled, n=3,
                              strategy="typiclust", output=str(tmp_path / "s.csv"))
     assert len({r["id"] for r in rows}) == 3 and all(r["id"] in set(pool["id"]) for r in rows)
+
+
+def test_suggest_writes_parquet(region_model, tmp_path):
+    """A pool kept as Parquet gets its suggestions as Parquet (was refused: 'write .csv, .tsv or .jsonl')."""
+    import pandas as pd
+
+    out = tmp_path / "to_label.parquet"
+    argv = ["suggest", "--model", str(region_model / "model"), "--pool", str(region_model / "pool.csv"), "--n", "4",
+            "--strategy", "margin", "--output", str(out)]
+    assert cli_main(argv) == 0
+    df = pd.read_parquet(out)
+    assert list(df.columns) == ["rank", "score", "id", "text"] and list(df["rank"]) == [1, 2, 3, 4]
