@@ -202,3 +202,47 @@ def test_a_csv_given_to_ner_says_which_files_ner_reads(tmp_path):
         with pytest.raises(UserError, match=r"\.csv, line 1: NER reads CoNLL .* not CSV: save the tokens and tags "
                                             r"tab-separated as \.tsv, or the rows as \.jsonl"):
             task.read(str(path), task.Options(), labelled)
+
+
+def _classlabel_parquet(path, labels, names=("neg", "pos")):
+    """A Parquet file as `datasets` writes it (the ClassLabel feature in its schema), with `labels` as stored."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=list(names))})
+    datasets.Dataset.from_dict({"text": [f"t{i}" for i in range(len(labels))], "label": [0] * len(labels)},
+                               features=features).to_parquet(str(path))
+    schema = pq.read_schema(str(path))
+    pq.write_table(pa.table({"text": [f"t{i}" for i in range(len(labels))], "label": labels},
+                            schema=schema), str(path))
+    return str(path)
+
+
+def test_a_classlabel_id_out_of_range_is_named(tmp_path):
+    """Before: an id past the ClassLabel's names became None and was reported as an "empty label"."""
+    path = _classlabel_parquet(tmp_path / "train.parquet", [0, 1, 5])
+    task = get_task("classification")
+    with pytest.raises(UserError, match=r"train\.parquet, row 2: column 'label' holds the class id 5, but its "
+                                        r"ClassLabel feature names 2 classes"):
+        task.read(path, task.Options(), True)
+    from labeltune.data.readers import read_table
+
+    ok = read_table(_classlabel_parquet(tmp_path / "ok.parquet", [0, 1, -1]))
+    assert [r["label"] for r in ok.rows] == ["neg", "pos", None]
+    from labeltune.data.readers import _named
+
+    assert _named("pos", ["neg", "pos"]) == "pos" and _named([1, "neg"], ["neg", "pos"]) == ["pos", "neg"]
+
+
+def test_spans_mixing_label_and_type_keys_keep_each_rows_type(tmp_path):
+    """A Parquet struct of spans gives every row both keys; the null `label` of a row that said `type` won."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"text": "John lives here", "entities": [{"start": 0, "end": 4, "label": "PER"}]},
+            {"text": "Ann is here", "entities": [{"start": 0, "end": 3, "type": "PER"}]}]
+    path = str(tmp_path / "ner.parquet")
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    task = get_task("ner")
+    assert [e["spans"] for e in task.read(path, task.Options(), True)] == [[(0, 4, "PER")], [(0, 3, "PER")]]

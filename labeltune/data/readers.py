@@ -412,7 +412,7 @@ def _read_datasets_dir(path: str) -> Table:
         raise UserError(f"{path} holds splits {list(ds)}; pass one of them, e.g. {os.path.join(path, list(ds)[0])}")
     rows = ds.to_list()
     _refuse_no_rows(path, rows, ds.column_names)
-    return Table(path, list(ds.column_names), rows, [None] * len(ds), _name_classes(rows, ds.features))
+    return Table(path, list(ds.column_names), rows, [None] * len(ds), _name_classes(path, rows, ds.features))
 
 
 def _refuse_no_rows(path: str, rows: list, columns: list[str]) -> None:
@@ -441,19 +441,24 @@ def _read_parquet(path: str) -> Table:
         features = datasets.Features.from_arrow_schema(table.schema)
     except Exception:  # no `datasets` metadata, or one this version cannot read: ids stay as they are
         features = {}
-    return Table(path, list(table.column_names), rows, [None] * len(rows), _name_classes(rows, features))
+    return Table(path, list(table.column_names), rows, [None] * len(rows), _name_classes(path, rows, features))
 
 
-def _name_classes(rows: list[dict], features) -> dict[str, int]:
+def _name_classes(path: str, rows: list[dict], features) -> dict[str, int]:
     """Class ids -> their names in place, for each ClassLabel column (or list of them) of `features`, so a model
     never says "0"/"LABEL_0"; returns how many rows of each such column had the id -1 ("no label", now None)."""
     no_label = {}
     for column, feature in features.items():
         names = _class_names(feature)
         if names is not None:
-            for row in rows:
+            for i, row in enumerate(rows):
                 no_label[column] = no_label.get(column, 0) + (row[column] == -1)
-                row[column] = _named(row[column], names)
+                try:
+                    row[column] = _named(row[column], names)
+                except IndexError as e:
+                    raise UserError(f"{path}, row {i}: column '{column}' holds the class id {e.args[0]}, but its "
+                                    f"ClassLabel feature names {len(names)} classes (ids 0-{len(names) - 1}, -1 for "
+                                    "no label); fix the id or the feature's names") from None
     return {c: n for c, n in no_label.items() if n}
 
 
@@ -469,7 +474,14 @@ def _class_names(feature) -> list[str] | None:
 
 
 def _named(value, names: list[str]):
-    """A class id (or a list of them) as its name; -1, datasets' "no label" (GLUE's test splits), as None."""
+    """A class id (or a list of them) as its name; -1, datasets' "no label" (GLUE's test splits), as None; a
+    value that is not an id (a name already) as it is. An id out of range: IndexError(id)."""
     if isinstance(value, list):
         return [_named(v, names) for v in value]
-    return names[value] if isinstance(value, int) and 0 <= value < len(names) else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    if value == -1:
+        return None
+    if not 0 <= value < len(names):
+        raise IndexError(value)
+    return names[value]

@@ -244,7 +244,8 @@ def _spans(value, text: str, loc: str) -> list[tuple[int, int, str]]:
     spans = []
     for k, s in enumerate(value):
         if isinstance(s, dict):
-            s = (s.get("start"), s.get("end"), s.get("label", s.get("type")))
+            # a Parquet struct gives every row both keys, null where a row had the other one
+            s = (s.get("start"), s.get("end"), s.get("label") if s.get("label") is not None else s.get("type"))
         if not (isinstance(s, (list, tuple)) and len(s) == 3):
             raise UserError(f"{loc}: span {k} is {s!r}; expected {{start, end, label}} or [start, end, label]")
         start, end, label = s
