@@ -133,12 +133,24 @@ class _Positional(torch.nn.Module):
         return tuple(getattr(out, n) for n in self.output_names)
 
 
+def _run_dir(model: str) -> str:
+    """Where the run's files (config.yaml, metrics.json, the card) are: the model directory, or for the adapter
+    alone (train --save-adapter writes RUN/adapter/, which holds none of them) the run it was saved in."""
+    from .run import read_meta
+
+    run = os.path.dirname(os.path.normpath(model))
+    if (isinstance(read_meta(model).get("adapter"), dict) and not os.path.exists(os.path.join(model, "metrics.json"))
+            and os.path.exists(os.path.join(run, "metrics.json"))):
+        return run
+    return model
+
+
 def _sample_inputs(opts: ExportOptions, predictor) -> list[dict]:
     path = opts.data
     if path is None:  # the run's own held-out data, else its training file
         import yaml
 
-        cfg_path = os.path.join(opts.model, "config.yaml")
+        cfg_path = os.path.join(_run_dir(opts.model), "config.yaml")
         cfg = {}
         if os.path.exists(cfg_path):
             with open(cfg_path) as f:
@@ -349,9 +361,10 @@ def export(opts: ExportOptions) -> dict:
     meta["exported_from"] = os.path.abspath(opts.model)
     with open(os.path.join(out, META_FILE), "w") as f:
         json.dump(meta, f, indent=1)
+    run_dir = _run_dir(opts.model)  # (an adapter's README.md is peft's blank template: the run's card instead)
     for name in COPIED:
-        if os.path.exists(os.path.join(opts.model, name)):
-            shutil.copy(os.path.join(opts.model, name), os.path.join(out, name))
+        if os.path.exists(os.path.join(run_dir, name)):
+            shutil.copy(os.path.join(run_dir, name), os.path.join(out, name))
     with open(os.path.join(out, "export.json"), "w") as f:
         json.dump(report, f, indent=1)
     report["output"] = out

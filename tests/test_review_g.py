@@ -42,3 +42,35 @@ def test_label_issues_on_io_tags_speak_the_files_tags(tmp_path, tiny_bert_dir):
         word = int(row["unit"].split(":")[0].split()[1])
         assert row["given_label"] == NER[line - 1][1][word - 1].split("-")[-1]
         assert row["suggested_label"] in ("O", "PER", "LOC") and row["suggested_label"] != row["given_label"]
+
+
+def test_export_and_report_of_a_lora_adapter_directory(tmp_path, tiny_bert_dir, capsys):
+    """`export --model RUN/adapter` (train --peft lora --save-adapter): the agreement data and the run's files
+    (metrics.json, config.yaml, the model card) come from the run the adapter was saved in, so `report` of the
+    export works. It used to ask for --data, and report of the export then called it "the adapter alone"."""
+    from trained import tiny_run
+
+    run = tiny_run(tmp_path, tiny_bert_dir, "classification", peft="lora", save_adapter=True, epochs=1)
+    out = str(tmp_path / "onnx")
+    assert cli(["export", "--model", os.path.join(run, "adapter"), "--output", out]) == 0, capsys.readouterr().err
+    for name in ("metrics.json", "config.yaml", "README.md"):
+        with open(os.path.join(run, name), encoding="utf-8") as a, open(os.path.join(out, name), encoding="utf-8") as b:
+            assert a.read() == b.read(), name
+    with open(os.path.join(out, "export.json"), encoding="utf-8") as f:
+        assert json.load(f)["examples"] == 8  # the run's validation file (trained.CLASSIFICATION's 8 rows)
+    capsys.readouterr()
+    assert cli(["report", "--model", out]) == 0, capsys.readouterr().err
+    assert os.path.exists(os.path.join(out, "report.html"))
+
+    # an adapter copied out of its run has no run files to take: the export is refused nothing, its report is
+    # refused with what it is (it was called "the adapter alone (train --save-adapter)")
+    import shutil
+
+    alone = str(tmp_path / "elsewhere" / "adapter")
+    shutil.copytree(os.path.join(run, "adapter"), alone)
+    assert cli(["export", "--model", alone, "--output", str(tmp_path / "onnx2"), "--data",
+                os.path.join(str(tmp_path), "tiny-data-classification", "train.csv")]) == 0
+    capsys.readouterr()
+    assert cli(["report", "--model", str(tmp_path / "onnx2")]) == 2
+    err = capsys.readouterr().err
+    assert "an ONNX export of the adapter" in err and alone in err and "Traceback" not in err

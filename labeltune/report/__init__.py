@@ -26,6 +26,10 @@ def read_run(directory: str) -> dict:
 
     meta = read_meta(directory)  # what the directory is instead (an unfinished run, a plain model, ...); keys checked
     if isinstance(meta.get("adapter"), dict) and not os.path.exists(os.path.join(directory, "metrics.json")):
+        if meta.get("onnx"):  # an export of an adapter directory that held no run files (export copies them)
+            raise UserError(f"--model {directory} is an ONNX export of the adapter {meta.get('exported_from')}, "
+                            "which was not inside its run (train --save-adapter writes RUN/adapter/), so it has no "
+                            "run files to report; report the run the adapter was saved in")
         run = os.path.dirname(os.path.normpath(directory)) or "."  # (was a card of a model "from None", no scores)
         raise UserError(f"--model {directory} is the adapter alone (train --save-adapter), without the run's files; "
                         f"report the run it was saved in: labeltune report --model {run}")
