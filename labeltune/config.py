@@ -289,7 +289,7 @@ def coerce(value: Any, kind, key: str, source: str) -> Any:
     shown = repr(value)
     if len(shown) > 80 or "\n" in shown:  # a DataFrame's repr is a page of rows
         shown = f"a {type(value).__name__}"
-    hint = ("; save it as a file first, e.g. df.to_csv('train.csv', index=False), and give its path"
+    hint = ("; this option takes a path or a name, not rows (rows in memory go to train=, validation=, test=)"
             if kind is str and callable(getattr(value, "to_csv", None)) else "")
     bad = UserError(f"{source}: {name} = {shown}: expected {_KIND_WORDS.get(kind, kind.__name__)}{hint}")
     if kind is bool:

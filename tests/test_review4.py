@@ -264,7 +264,7 @@ def test_train_takes_a_config_file_or_dict_and_data_frames_are_named(tmp_path, t
         labeltune.train(data)
     df = pd.read_csv(data)  # (train= and evaluate() take a DataFrame: tests/test_data_files.py)
     with pytest.raises(UserError, match=r"^labeltune.train\(\): 'model' \(--model\) = a DataFrame: expected a string; "
-                                        r"save it as a file first, e.g. df.to_csv"):
+                                        r"this option takes a path or a name, not rows"):
         labeltune.train(train=data, model=df, output=str(tmp_path / "b"))
     predictor = labeltune.load(clf_run)
     with pytest.raises(UserError, match=r"^predict_file\(\): path is a DataFrame; give a file path .* use predict\(df\)"):

@@ -246,3 +246,21 @@ def test_spans_mixing_label_and_type_keys_keep_each_rows_type(tmp_path):
     pq.write_table(pa.Table.from_pylist(rows), path)
     task = get_task("ner")
     assert [e["spans"] for e in task.read(path, task.Options(), True)] == [[(0, 4, "PER")], [(0, 3, "PER")]]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("series", r"train=: a pandas Series holds one column; give a DataFrame"),
+    ([("good film", "pos")], r"train=: a list of tuple values, not dicts; give one dict per row"),
+    ("generator", r"train=: an iterator \(generator\) can be read only once; give a list of dicts"),
+    (({"text": "a", "label": "pos"},), r"train=: a tuple of dicts; give a list of them"),
+])
+def test_other_containers_of_rows_are_named(value, message, tmp_path):
+    """Before: a Series was told to be saved as a file (out of date: DataFrames are taken), the others got
+    "expected a string"."""
+    import pandas as pd
+
+    value = {"series": pd.Series(["good film", "bad film"]),
+             "generator": (r for r in [{"text": "a", "label": "pos"}])}.get(value, value) if isinstance(value, str) \
+        else value
+    with pytest.raises(UserError, match=message):
+        labeltune.train(train=value, output=str(tmp_path / "out"), quiet=True)

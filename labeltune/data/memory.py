@@ -89,6 +89,19 @@ def _refuse_shape(key: str, value) -> None:
     if isinstance(value, (list, tuple)) and not value:
         raise UserError(f"{key}=: an empty list: there are no rows; give a list of dicts (one per row), a DataFrame, "
                         "a datasets.Dataset or a file path")
+    rows_are = "; give one dict per row keyed by column name (e.g. [{'text': ..., 'label': ...}]), a DataFrame or a file path"
+    if type(value).__name__ == "Series" and callable(getattr(value, "to_frame", None)):  # pandas, not imported here
+        raise UserError(f"{key}=: a pandas Series holds one column; give a DataFrame with every column the task "
+                        "reads, e.g. pandas.DataFrame({'text': texts, 'label': labels}), a datasets.Dataset or a "
+                        "list of dicts")
+    if isinstance(value, (list, tuple)) and not all(isinstance(r, dict) for r in value):
+        first = next(r for r in value if not isinstance(r, dict))
+        raise UserError(f"{key}=: a {type(value).__name__} of {type(first).__name__} values, not dicts" + rows_are)
+    if isinstance(value, tuple):
+        raise UserError(f"{key}=: a tuple of dicts; give a list of them (list(rows))")
+    if hasattr(value, "__next__") or type(value).__name__ in ("generator", "map", "filter"):
+        raise UserError(f"{key}=: an iterator ({type(value).__name__}) can be read only once; give a list of dicts "
+                        "(list(...)), a DataFrame or a file path")
     if not isinstance(value, dict) or not value:
         return
     if all(map(is_rows, value.values())):  # a datasets.DatasetDict (load_dataset's answer without split=)
