@@ -197,6 +197,9 @@ def test_answers_without_answer_start_are_located_or_refused_when_ambiguous(tmp_
     with pytest.raises(labeltune.UserError, match=r"id q4\): answer 'day' has no answer_start and occurs 2 times"):
         TASK.read(path, opts())
     assert TASK.read(path, opts(repair_answers=True))[4]["answers"][0]["answer_start"] == CTX2.index("day")
+    rows[4]["answers"] = {"text": ["sky"], "answer_start": [-1]}  # -1: "not known" in some hub sets; was "wrong text"
+    assert TASK.read(write_jsonl(tmp_path / "minus1.jsonl", rows), opts())[4]["answers"][0]["answer_start"] == \
+        CTX2.index("sky")
     del rows[0]["answers"]
     rows[0]["answer"] = "x"
     with pytest.raises(labeltune.UserError, match=r"id q0\): no key 'answers' .*the row has 'answer'"):

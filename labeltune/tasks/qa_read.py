@@ -137,7 +137,7 @@ def make_example(raw: dict, loc: str, labelled: bool, opts: QAOptions, problems:
 
 def _answers(raw: dict, label: str) -> list[tuple[str, int | None]]:
     """(text, answer_start) pairs from SQuAD's list of objects or the flat {text: [...], answer_start: [...]}; an
-    answer given without answer_start has None there (`_align` finds it in the context)."""
+    answer given without answer_start, or with -1, has None there (`_align` finds it in the context)."""
     if "answers" not in raw:
         hint = next((f"; the row has '{k}': give it as \"answers\": {{\"text\": [...]}}" for k in ("answer", "answer_text")
                      if k in raw), "")
@@ -170,7 +170,8 @@ def _answers(raw: dict, label: str) -> list[tuple[str, int | None]]:
             raise UserError(f"{label}: answer text {text!r:.60} is {type(text).__name__}, expected a string")
         if start is not None and (not isinstance(start, int) or isinstance(start, bool)):
             raise UserError(f"{label}: answer_start {start!r:.60} is {type(start).__name__}, expected an integer")
-    return pairs
+    # -1: "position not known" in several hub sets (answers kept from another source): looked up like a missing one
+    return [(text, None if start == -1 else start) for text, start in pairs]
 
 
 def _align(context: str, text: str, start: int | None, label: str, opts: QAOptions,
