@@ -121,12 +121,20 @@ class _Probe(torch.nn.Module):
             self._hook.remove()
 
 
+def check_strategies(task, strategies) -> None:
+    """Every strategy but random reads the task's `active_outputs` hook: refused, named, for a task without it."""
+    if getattr(task, "active_outputs", None) is None and (other := [s for s in strategies if s != "random"]):
+        raise UserError(f"--strategy {','.join(other)}: the {task.name} task has no per-row model outputs "
+                        f"(probabilities, embeddings) to rank by; use --strategy random for {task.name} (every "
+                        "strategy works for classification and NER)")
+
+
 def outputs(rt, task, examples: list[dict], dropout: bool = False) -> list[dict]:
     """Per example: "probs" (units x classes), "head_input" (h of the logits layer), "pooled" (mean of
     the last hidden states over the real tokens), from the task's `active_outputs` hook."""
     hook = getattr(task, "active_outputs", None)
     if hook is None:
-        raise UserError(f"--strategy: task {task.name} cannot score uncertainty yet; use --strategy random")
+        check_strategies(task, ["entropy"])
     probe = _Probe(rt.model, dropout)
     model = rt.model
     rt.model = probe
@@ -353,7 +361,10 @@ def suggest(sopts: SuggestOptions, option_overrides: dict | None = None) -> list
     if os.path.exists(sopts.pool) and os.path.exists(sopts.output) and os.path.samefile(sopts.pool, sopts.output):
         raise UserError(f"--output {sopts.output} is the --pool file; choose another name (the pool would be lost)")
     predictor = load(sopts.model, precision=sopts.precision, batch_size=sopts.batch_size, **(option_overrides or {}))
-    predictor.require_torch(f"--model {sopts.model}", "has no layers for the strategies to read; suggest from")
+    check_strategies(predictor.task, [sopts.strategy])
+    if sopts.strategy != "random":  # (random picks read no layer: an export makes them too)
+        predictor.require_torch(f"--model {sopts.model}", f"has no layers for --strategy {sopts.strategy} to read "
+                                "(--strategy random works); suggest from")
     examples = predictor.task.read(sopts.pool, predictor.opts, labelled=False)
     if not examples:
         raise UserError(f"--pool {sopts.pool}: no rows")

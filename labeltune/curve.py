@@ -388,6 +388,7 @@ def _check_same_data(out: str, train_ex: list, test_ex: list) -> None:
 
 def curve(cfg: TrainConfig, opts, copts: CurveOptions) -> dict:
     """Train at each label budget, recipe and seed; write curve.csv, curve.json, curve.png; return the report."""
+    from . import active
     from .run import prepare_data
     from .tasks import get_task
 
@@ -416,8 +417,7 @@ def curve(cfg: TrainConfig, opts, copts: CurveOptions) -> dict:
     strategies = parse_strategies(copts.strategy, copts.baseline)
     if strategies and len(sizes) < 2:
         raise UserError("--strategy needs at least two --sizes: the seed set and one round")
-    if set(strategies) - {"random"} and getattr(task, "active_outputs", None) is None:  # before any run, not after
-        raise UserError(f"--strategy: task {task.name} cannot score uncertainty yet; use --strategy random")
+    active.check_strategies(task, strategies)  # before any run, not after
     recipes = parse_recipes(copts.compare, [TrainConfig, task.Options])
     seeds = [cfg.seed + i for i in range(copts.seeds)]
     metric = cfg.metric or task.default_metric(opts)

@@ -100,9 +100,10 @@ class Predictor:
     def require_torch(self, flag: str, what: str) -> None:
         """Refuse an ONNX export where a command needs the PyTorch model (its gradients, layers or embeddings);
         `what` says why and what to do, e.g. "cannot be attacked; use"."""
-        if self.backend == "onnx":
-            raise UserError(f"{flag}: an ONNX export (labeltune export) {what} the directory it was exported from "
-                            "(\"exported_from\" in its labeltune.json)")
+        if self.backend == "onnx":  # the directory itself, where the export recorded it
+            source = read_meta(self.directory).get("exported_from")
+            raise UserError(f"{flag}: an ONNX export (labeltune export) {what} the directory it was exported from"
+                            + (f", {source}" if source else "") + " (\"exported_from\" in its labeltune.json)")
 
     def predict(self, inputs) -> list[dict]:
         """Predictions for a list of strings (or the task's input dicts; any iterable of them, or a pandas DataFrame

@@ -293,7 +293,7 @@ def test_curve_strategy_on_a_task_without_uncertainty_fails_before_training(tmp_
     monkeypatch.setattr(labeltune.run, "train", lambda *a, **k: pytest.fail("trained before refusing"))
     args = parse_args(["--task", "qa", "--model", tiny_bert_dir, "--train", data, "--test", data, "--sizes", "2,3",
                        "--seeds", "1", "--output", str(tmp_path / "out"), "--strategy", "entropy"])
-    with pytest.raises(UserError, match="task qa cannot score uncertainty yet; use --strategy random"):
+    with pytest.raises(UserError, match="the qa task has no per-row model outputs .*; use --strategy random for qa"):
         curve(*args)
 
 

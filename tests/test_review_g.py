@@ -74,3 +74,41 @@ def test_export_and_report_of_a_lora_adapter_directory(tmp_path, tiny_bert_dir, 
     assert cli(["report", "--model", str(tmp_path / "onnx2")]) == 2
     err = capsys.readouterr().err
     assert "an ONNX export of the adapter" in err and alone in err and "Traceback" not in err
+
+
+def test_suggest_says_which_strategies_a_task_supports(tmp_path, tiny_bert_dir, capsys):
+    """QA has no per-row outputs to rank by: every strategy but random is refused naming the strategy, the task and
+    what works (kmeans and typiclust were refused as "cannot score uncertainty", which they do not score)."""
+    from trained import INPUTS, tiny_run
+
+    run = tiny_run(tmp_path, tiny_bert_dir, "qa")
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(x) + "\n" for x in INPUTS["qa"]), encoding="utf-8")
+    for strategy in ("kmeans", "entropy"):
+        assert cli(["suggest", "--model", run, "--pool", str(pool), "--n", "1", "--strategy", strategy,
+                    "--output", str(tmp_path / "s.csv")]) == 2
+        err = capsys.readouterr().err
+        assert f"--strategy {strategy}" in err and "qa" in err and "--strategy random" in err
+        assert "classification and NER" in err and "uncertainty" not in err
+    assert cli(["suggest", "--model", run, "--pool", str(pool), "--n", "1", "--strategy", "random",
+                "--output", str(tmp_path / "s.csv")]) == 0
+
+
+def test_suggest_random_from_an_onnx_export(tmp_path, tiny_bert_dir, capsys):
+    """Random picks read no layer: an ONNX export can make them (it was refused with "no layers for the strategies
+    to read"); the others still name the directory it was exported from."""
+    from trained import tiny_run
+
+    run = tiny_run(tmp_path, tiny_bert_dir, "classification", epochs=1)
+    onnx = str(tmp_path / "onnx")
+    assert cli(["export", "--model", run, "--output", onnx]) == 0
+    pool = tmp_path / "pool.csv"
+    pool.write_text("text\nfine\nПривет 😀\nok\n", encoding="utf-8")
+    out = str(tmp_path / "s.csv")
+    assert cli(["suggest", "--model", onnx, "--pool", str(pool), "--n", "2", "--strategy", "random",
+                "--output", out]) == 0, capsys.readouterr().err
+    with open(out, encoding="utf-8") as f:
+        assert len(list(csv.DictReader(f))) == 2
+    capsys.readouterr()
+    assert cli(["suggest", "--model", onnx, "--pool", str(pool), "--n", "2", "--output", out]) == 2
+    assert os.path.abspath(run) in capsys.readouterr().err
