@@ -112,3 +112,16 @@ def test_suggest_random_from_an_onnx_export(tmp_path, tiny_bert_dir, capsys):
     capsys.readouterr()
     assert cli(["suggest", "--model", onnx, "--pool", str(pool), "--n", "2", "--output", out]) == 2
     assert os.path.abspath(run) in capsys.readouterr().err
+
+
+def test_label_issues_refuses_multi_label_naming_the_flag(tmp_path, tiny_bert_dir, capsys):
+    """Multi-label data: refused before any fold trains, naming --multi-label and what to do (the message named
+    neither)."""
+    data = tmp_path / "ml.jsonl"
+    data.write_text("".join(json.dumps({"text": f"film {i} 😀", "label": ["a", "b"][: 1 + i % 2]}) + "\n"
+                            for i in range(6)), encoding="utf-8")
+    assert cli(["label-issues", "--train", str(data), "--multi-label", "--output", str(tmp_path / "li"), "--folds",
+                "2", "--model", tiny_bert_dir, "--epochs", "1", "--precision", "fp32", "--quiet"]) == 2
+    out = capsys.readouterr()
+    assert out.err.startswith("labeltune label-issues: error: --multi-label") and "one label per row" in out.err
+    assert "fold 1/" not in out.out

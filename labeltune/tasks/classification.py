@@ -194,7 +194,11 @@ class ClassificationTask:
         """`labeltune label-issues`: per example one unit, its class probabilities and the given label's index;
         its text is that of `shown` (the user's rows, where the network reads corrected copies)."""
         if rt.setup["multi_label"]:
-            raise UserError("label issues: multi-label data is not supported (one label per row is)")
+            from ..errors import flag
+
+            raise UserError(f"{flag('multi_label')}: label issues are found in data with one label per row; "
+                            "multi-label data is not supported. To check one label, give a column of that label "
+                            "alone (e.g. yes/no) and leave --multi-label out")
         if not examples:  # the check-only call label-issues makes before training any fold
             return []
         index = {name: i for i, name in enumerate(rt.setup["labels"])}
