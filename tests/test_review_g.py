@@ -125,3 +125,25 @@ def test_label_issues_refuses_multi_label_naming_the_flag(tmp_path, tiny_bert_di
     out = capsys.readouterr()
     assert out.err.startswith("labeltune label-issues: error: --multi-label") and "one label per row" in out.err
     assert "fold 1/" not in out.out
+
+
+
+def test_explain_global_view_draws_any_word(tmp_path, capsys):
+    """The global view's PNG labels are the data's words (one word a whitespace run where the tokenizer splits on
+    spaces only, as SentencePiece does): a word holding two '$' ("x$^$y", LaTeX) was read as matplotlib mathtext
+    and crashed explain at its end with a ParseSyntaxException; characters the plot's font lacks (CJK) gave one
+    UserWarning per glyph instead of one note."""
+    import warnings
+
+    from labeltune.explain.globalview import plot_global_view
+
+    view = {"pos$^$": [{"word": w, "mean": m, "count": 3} for w, m in [("x$^$y", 0.2), ("$\\frac$", 0.1),
+                                                                        ("这部电影", -0.1), ("$5-$10", 0.05)]]}
+    path = str(tmp_path / "global_ig.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert plot_global_view(view, path, "ig") == path
+    assert not [w for w in caught if "Glyph" in str(w.message)]
+    assert os.path.getsize(path) > 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "global_ig.png" in err and "explain.html" in err

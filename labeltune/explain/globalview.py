@@ -7,6 +7,9 @@ occur at least `min_count` times among one group's targets to be listed, so one-
 
 from __future__ import annotations
 
+import re
+import sys
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -43,18 +46,32 @@ def plot_global_view(view: dict, path: str, method: str, max_groups: int = 8) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def plain(text) -> str:  # drawn as written: two '$' in a word were parsed as mathtext (and could crash)
+        return str(text).replace("$", r"\$")
+
     groups = list(view)[:max_groups]
     n_words = max(len(view[g]) for g in groups)
     fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups) + 0.6, 0.28 * n_words + 1.2), squeeze=False)
-    for ax, g in zip(axes[0], groups):
-        items = view[g][::-1]
-        ax.barh([f"{r['word']} ({r['count']})" for r in items], [r["mean"] for r in items],
-                color=["#16a34a" if r["mean"] >= 0 else "#dc2626" for r in items])
-        ax.set_title(str(g), fontsize=10)
-        ax.tick_params(labelsize=8)
-        ax.axvline(0, color="#888", lw=0.6)
-    fig.suptitle(f"mean {method} attribution per word (occurrences)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with warnings.catch_warnings(record=True) as caught:  # a glyph the font lacks: one note, not one warning each
+        warnings.simplefilter("always")
+        for ax, g in zip(axes[0], groups):
+            items = view[g][::-1]
+            ax.barh([plain(f"{r['word']} ({r['count']})") for r in items], [r["mean"] for r in items],
+                    color=["#16a34a" if r["mean"] >= 0 else "#dc2626" for r in items])
+            ax.set_title(plain(g), fontsize=10)
+            ax.tick_params(labelsize=8)
+            ax.axvline(0, color="#888", lw=0.6)
+        fig.suptitle(f"mean {method} attribution per word (occurrences)", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
     plt.close(fig)
+    missing = set()
+    for w in caught:
+        if m := re.search(r"Glyph \d+ \((.+?)\) missing from font", str(w.message)):
+            missing.add(m.group(1))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if missing:
+        print(f"note: {path}: the plot's font has no glyph for {len(missing)} character(s) of the words, drawn as "
+              "boxes; explain.html shows them", file=sys.stderr)
     return path
