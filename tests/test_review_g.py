@@ -147,3 +147,18 @@ def test_explain_global_view_draws_any_word(tmp_path, capsys):
     assert os.path.getsize(path) > 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "global_ig.png" in err and "explain.html" in err
+
+
+def test_one_text_model_refuses_a_text_pair_as_serve_does(tmp_path, tiny_bert_dir):
+    """`serve` answers 422 to {"text", "text_pair"} for a model trained on one text; labeltune.load().predict, which
+    serve promises to match, predicted on the text alone and dropped the pair in silence."""
+    import pytest
+
+    import labeltune
+    from labeltune.errors import UserError
+    from trained import tiny_run
+
+    predictor = labeltune.load(tiny_run(tmp_path, tiny_bert_dir, "classification", epochs=1), precision="fp32")
+    with pytest.raises(UserError, match=r"input 1: .*'text_pair'.*one text per input"):
+        predictor.predict(["fine", {"text": "a", "text_pair": "b"}])
+    assert len(predictor.predict([{"text": "a", "id": 7}])) == 1  # another key (an id) is still the caller's own

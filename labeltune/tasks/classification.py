@@ -103,6 +103,9 @@ class ClassificationTask:
                  f"a string or a dict with '{opts.text_column}'")
         for i, x in enumerate(inputs):
             loc = f"input {i}"
+            if isinstance(x, dict) and not pair and "text_pair" in x:  # (was dropped in silence; serve says 422)
+                raise UserError(f"{loc}: 'text_pair' given, but this model classifies one text per input (trained "
+                                f"without --text-pair-column): give {shape}")
             if isinstance(x, dict) and opts.text_column in x and (not pair or pair in x):
                 texts = [(x[opts.text_column], opts.text_column)] + ([(x[pair], pair)] if pair else [])
             elif isinstance(x, str) and not pair:
