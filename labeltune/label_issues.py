@@ -170,9 +170,15 @@ def find_label_issues(cfg, opts, lopts: LabelIssueOptions | None = None) -> dict
     units = out_of_fold(cfg, opts, task, train_ex, lopts.folds, os.path.join(cfg.output, "label-issues-folds"))
     with contextlib.suppress(OSError):  # each fold removed its own folder; one the user had, with files, stays
         os.rmdir(os.path.join(cfg.output, "label-issues-folds"))
-    labels = task.setup(train_ex, opts)["labels"]
-    rows, summary = rank(train_ex, units, labels)
+    setup = task.setup(train_ex, opts)
+    rows, summary = rank(train_ex, units, setup["labels"])
     summary.update(train_file=cfg.train, folds=lopts.folds, csv=os.path.join(cfg.output, CSV_FILE))
+    # tags compared in the scheme the model reads (NER: IOB2), not the file's (IOB1, BIOES): said, not left to guess
+    read_as, written = setup.get("scheme"), setup.get("source_scheme")
+    if read_as and written not in (None, read_as, "spans") and summary["confident_joint"]["labels"] == setup["labels"]:
+        summary["tag_scheme"] = f"{read_as} (the file's {written} tags converted)"
+        print(f"[label-issues] note: {cfg.train} is tagged in {written}; its tags are compared as {read_as}, so "
+              f"given_label and suggested_label are {read_as} tags (B- starts an entity, I- continues it)", flush=True)
     write(cfg.output, rows, summary)
     print(f"[label-issues] {summary['issues']} likely label errors in {summary['examples_with_issues']} of "
           f"{summary['examples']} rows -> {summary['csv']}", flush=True)

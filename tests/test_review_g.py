@@ -162,3 +162,28 @@ def test_one_text_model_refuses_a_text_pair_as_serve_does(tmp_path, tiny_bert_di
     with pytest.raises(UserError, match=r"input 1: .*'text_pair'.*one text per input"):
         predictor.predict(["fine", {"text": "a", "text_pair": "b"}])
     assert len(predictor.predict([{"text": "a", "id": 7}])) == 1  # another key (an id) is still the caller's own
+
+
+def _bioes(tags: list[str]) -> list[str]:
+    out = []
+    for i, t in enumerate(tags):
+        nxt = tags[i + 1] if i + 1 < len(tags) else "O"
+        ends = not nxt.startswith("I-")
+        out.append(t if t == "O" else ("S-" if ends else "B-") + t[2:] if t.startswith("B-") else
+                   ("E-" if ends else "I-") + t[2:])
+    return out
+
+
+def test_label_issues_on_bioes_tags_say_they_are_compared_as_iob2(tmp_path, tiny_bert_dir, capsys):
+    """BIOES (or IOB1) data: labels are compared in IOB2, the scheme the model reads, so label_issues.csv holds
+    tags the file does not (B-PER for its S-PER); that was not said anywhere."""
+    data = tmp_path / "bioes.jsonl"
+    data.write_text("".join(json.dumps({"tokens": t, "tags": _bioes(g)}) + "\n" for t, g in NER), encoding="utf-8")
+    out = str(tmp_path / "li")
+    assert cli(["label-issues", "--task", "ner", "--train", str(data), "--output", out, "--folds", "2", "--model",
+                tiny_bert_dir, "--epochs", "1", "--batch-size", "4", "--precision", "fp32", "--threads", "1",
+                "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "tagged in BIOES" in printed and "given_label and suggested_label are IOB2 tags" in printed
+    with open(os.path.join(out, "label_issues.json"), encoding="utf-8") as f:
+        assert json.load(f)["tag_scheme"] == "IOB2 (the file's BIOES tags converted)"
