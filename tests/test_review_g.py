@@ -187,3 +187,17 @@ def test_label_issues_on_bioes_tags_say_they_are_compared_as_iob2(tmp_path, tiny
     assert "tagged in BIOES" in printed and "given_label and suggested_label are IOB2 tags" in printed
     with open(os.path.join(out, "label_issues.json"), encoding="utf-8") as f:
         assert json.load(f)["tag_scheme"] == "IOB2 (the file's BIOES tags converted)"
+
+
+def test_calibrate_with_multi_label_is_refused_before_training(tmp_path, tiny_bert_dir, capsys):
+    """`train --multi-label --calibrate` (the report's reliability diagram): refused only after the whole training
+    run, at calibration, leaving an unfinished run in --output that report then could not read."""
+    data = tmp_path / "ml.jsonl"
+    data.write_text("".join(json.dumps({"text": f"film {i}", "label": ["a", "b"][: 1 + i % 2]}) + "\n"
+                            for i in range(8)), encoding="utf-8")
+    out = tmp_path / "run"
+    assert cli(["train", "--train", str(data), "--validation", str(data), "--multi-label", "--calibrate", "--output",
+                str(out), "--model", tiny_bert_dir, "--epochs", "1", "--precision", "fp32", "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert "--calibrate" in captured.err and "--multi-label" in captured.err
+    assert "step" not in captured.out + captured.err and not out.exists()

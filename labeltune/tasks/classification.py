@@ -35,6 +35,13 @@ class ClassificationOptions:
     calibrate: bool = opt(False, "single-label: after training, fit a temperature on validation (temperature "
                                  "scaling); predictions then give calibrated probabilities")
 
+    def __post_init__(self):
+        if self.calibrate and self.multi_label:  # (was refused after the whole run, at calibration)
+            from ..errors import flag
+
+            raise UserError(f"{flag('calibrate')}: temperature scaling is for single-label models; drop it with "
+                            f"{flag('multi_label')}")
+
 
 class ClassificationTask:
     name = "classification"
