@@ -181,13 +181,14 @@ def gradient_embeddings(outs: list[dict]) -> np.ndarray:
     """BADGE: the gradient of the example's cross-entropy at the predicted labels w.r.t. the logits layer's
     weights, (p - onehot(argmax p)) outer h. Units sharing one h (the labels of a multi-label text, each its
     own row of weights) are concatenated; units with their own h (the words of a sentence, one shared weight
-    matrix) are summed, as the gradient of the summed loss is."""
+    matrix) are averaged, the gradient of the mean word loss: as the sentence's uncertainty is its words' mean,
+    so a 700-word row does not outrank every short one by its length alone (the sum did: 1027 against 3-7)."""
     rows = []
     for o in outs:
         p, h = o["probs"], np.asarray(o["embedding"]["head_input"])
         residual = p - np.eye(p.shape[-1])[p.argmax(-1)]  # units x classes
         if h.ndim == 2:
-            rows.append((residual.T @ h).ravel())
+            rows.append((residual.T @ h).ravel() / max(len(h), 1))
         else:
             rows.append(np.concatenate([np.outer(r, h).ravel() for r in residual]))
     return np.stack(rows)

@@ -264,3 +264,20 @@ def test_suggest_writes_parquet(region_model, tmp_path):
     assert cli_main(argv) == 0
     df = pd.read_parquet(out)
     assert list(df.columns) == ["rank", "score", "id", "text"] and list(df["rank"]) == [1, 2, 3, 4]
+
+
+def test_badge_gradient_of_a_sentence_does_not_grow_with_its_length():
+    """NER: each word has its own head input; the sentence's gradient embedding is the mean over its words (was the
+    sum: a 700-word pool row scored 1027 against 3-7 for short ones, so BADGE took long rows first)."""
+    from labeltune.active import gradient_embeddings
+
+    rng = np.random.default_rng(0)
+    word_h, word_p = rng.standard_normal(8), np.array([0.6, 0.3, 0.1])
+
+    def sentence(words):
+        return {"probs": np.tile(word_p, (words, 1)), "embedding": {"head_input": np.tile(word_h, (words, 1))}}
+
+    g = gradient_embeddings([sentence(5), sentence(700)])
+    assert np.allclose(g[0], g[1])  # the same words, more of them: the same embedding
+    one = gradient_embeddings([{"probs": word_p, "embedding": {"head_input": word_h}}])[0]  # a classified text
+    assert np.allclose(g[0], one)
