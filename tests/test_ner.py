@@ -112,6 +112,30 @@ def test_io_tags_read_as_runs_and_said(tmp_path, capsys):
            r"line 1: tag '1' is neither O nor .*--tag-names")
 
 
+@pytest.mark.parametrize("text,scheme", [(IOB2, "IOB2"), (IOB1, "IOB1"), (BIOES, "BIOES"), (IO, "IO")])
+def test_predicted_tags_are_written_in_the_files_scheme(tmp_path, text, scheme):
+    """from_iob2 undoes the reading: the file's own tags come back, so predictions on IO/IOB1/BIOES data compare
+    with its labels tag by tag (they were IOB2 whatever the file used)."""
+    from labeltune.tasks.ner_tags import from_iob2
+
+    examples = read_conll(_conll(tmp_path / "d.conll", text), NEROptions())
+    file_tags = [[line.split()[1] for line in block.splitlines()] for block in text.strip().split("\n\n")]
+    assert [from_iob2(e["tags"], scheme) for e in examples] == file_tags
+    # IOB1's B- between same-type neighbours, BIOES' single and longer entities
+    tags = ["B-PER", "B-PER", "I-PER", "B-LOC", "O"]
+    assert from_iob2(tags, "IOB1") == ["I-PER", "B-PER", "I-PER", "I-LOC", "O"]
+    assert from_iob2(tags, "BIOES") == ["S-PER", "B-PER", "E-PER", "S-LOC", "O"]
+    assert from_iob2(["B-PER", "I-PER", "I-PER"], "BIOES") == ["B-PER", "I-PER", "E-PER"]
+
+
+def test_a_model_trained_on_io_tags_predicts_io_tags(tmp_path, tiny_bert_dir):
+    train = _conll(tmp_path / "io.conll", IO * 4)
+    labeltune.train(task="ner", train=train, model=tiny_bert_dir, output=str(tmp_path / "m"), epochs=30, lr=3e-3,
+                    batch_size=4, validation_fraction=0, quiet=True, threads=1)
+    rows = labeltune.load(str(tmp_path / "m")).predict([{"tokens": ["John", "Smith", "saw", "Paris"]}])
+    assert rows[0]["tags"] == ["PER", "PER", "O", "LOC"]  # the training sentence, learnt; was B-PER I-PER O B-LOC
+
+
 def test_iob1_b_separates_same_type_neighbours():
     seq = [("I", "PER"), ("B", "PER"), ("I", "PER"), ("I", "LOC")]
     assert to_iob2(seq, "IOB1") == (["B-PER", "B-PER", "I-PER", "B-LOC"], [])

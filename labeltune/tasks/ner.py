@@ -32,7 +32,7 @@ from ..inference import run_batches
 from ..models import from_pretrained, prefix_space_for_words
 # the helpers are importable from here, as before the split (tests, robustness, explain, outputs use them)
 from .ner_read import JSON_EXTENSIONS, _is_jsonl, _tokens, read_conll, read_jsonl, read_text_lines  # noqa: F401
-from .ner_tags import detect_scheme, entity_metrics, entity_spans, parse_tag, repair_iob2, to_iob2  # noqa: F401
+from .ner_tags import detect_scheme, entity_metrics, entity_spans, from_iob2, parse_tag, repair_iob2, to_iob2  # noqa: F401
 from .ner_windows import FAR, IGNORE, encode_windows, ensure_words  # noqa: F401
 
 SCHEMES = ("auto", "io", "iob1", "iob2", "bioes")
@@ -273,7 +273,8 @@ class NERTask:
             out.append((repair_iob2([labels[k] for k in ids]), [float(p[w, k]) for w, k in enumerate(ids)]))
         return out
 
-    def _prediction(self, e: dict, tags: list[str], scores: list[float]) -> dict:
+    def _prediction(self, e: dict, tags: list[str], scores: list[float], scheme: str = "IOB2") -> dict:
+        """One row's entities, and for word input its tags written in the training file's scheme."""
         entities = []
         for typ, a, b in entity_spans(tags):
             score = round(float(np.mean(scores[a:b])), 6)
@@ -287,16 +288,18 @@ class NERTask:
             entities[-1].update(entity_group=typ, word=entities[-1]["text"])
         if "text" in e:
             return {"entities": entities}
-        return {"tags": tags, "entities": entities}
+        return {"tags": from_iob2(tags, scheme), "entities": entities}
 
     def predict(self, rt, examples) -> list[dict]:
         decoded = self._decode(rt, self.word_probabilities(rt, examples))
-        return [self._prediction(e, tags, scores) for e, (tags, scores) in zip(examples, decoded)]
+        scheme = rt.setup.get("source_scheme", "IOB2")
+        return [self._prediction(e, tags, scores, scheme) for e, (tags, scores) in zip(examples, decoded)]
 
     def evaluate(self, rt, examples) -> tuple[dict, list[dict]]:
         decoded = self._decode(rt, self.word_probabilities(rt, examples))
         metrics = entity_metrics([e["tags"] for e in examples], [tags for tags, _ in decoded])
-        return metrics, [self._prediction(e, tags, scores) for e, (tags, scores) in zip(examples, decoded)]
+        scheme = rt.setup.get("source_scheme", "IOB2")
+        return metrics, [self._prediction(e, tags, scores, scheme) for e, (tags, scores) in zip(examples, decoded)]
 
     def report_view(self, rows, setup) -> dict:
         """The run report's worst errors (labeltune/report/views.py)."""

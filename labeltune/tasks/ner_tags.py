@@ -101,6 +101,25 @@ def repair_iob2(tags: list[str]) -> list[str]:
     return out
 
 
+def from_iob2(tags: list[str], scheme: str) -> list[str]:
+    """Valid IOB2 tags written in `scheme`, the training file's: IO (bare types), IOB1 (B- only between
+    neighbours of one type), BIOES; IOB2 and anything else as they are. Predictions come back in the tags the
+    user's data used, so a file predicted and a file labelled compare tag by tag."""
+    spans = entity_spans(tags)
+    if scheme not in ("IO", "IOB1", "BIOES"):
+        return list(tags)
+    out = ["O"] * len(tags)
+    for k, (typ, a, b) in enumerate(spans):
+        if scheme == "IO":
+            out[a:b] = [typ] * (b - a)
+        elif scheme == "IOB1":
+            after_same = k > 0 and spans[k - 1][2] == a and spans[k - 1][0] == typ
+            out[a:b] = [f"{'B' if after_same else 'I'}-{typ}"] + [f"I-{typ}"] * (b - a - 1)
+        else:
+            out[a:b] = [f"S-{typ}"] if b - a == 1 else [f"B-{typ}"] + [f"I-{typ}"] * (b - a - 2) + [f"E-{typ}"]
+    return out
+
+
 def entity_spans(tags: list[str]) -> list[tuple[str, int, int]]:
     """(type, first word, end word exclusive) of each entity in valid IOB2 tags."""
     spans = []
