@@ -264,3 +264,15 @@ def test_other_containers_of_rows_are_named(value, message, tmp_path):
         else value
     with pytest.raises(UserError, match=message):
         labeltune.train(train=value, output=str(tmp_path / "out"), quiet=True)
+
+
+def test_text_of_only_invisible_characters_is_empty(tmp_path):
+    """A zero-width space or a byte-order mark alone: tokenizers drop them, so the model read nothing (predict
+    answered a guess, explain refused it). Now refused like an empty text, naming the characters."""
+    clf = get_task("classification")
+    path = tmp_path / "t.csv"
+    path.write_text("text,label\ngood,pos\n\u200b,neg\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"t\.csv, line 3: text of invisible characters only \(U\+200B\)"):
+        clf.read(str(path), clf.Options(), True)
+    with pytest.raises(UserError, match=r"row 1: empty source"):
+        _read("translation", [{"source": "hi", "target": "hola"}, {"source": "\ufeff", "target": "x"}])

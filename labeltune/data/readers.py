@@ -23,6 +23,16 @@ TABLE_FORMATS = (".csv", ".tsv", ".jsonl", ".json", ".ndjson", ".parquet")
 FIELD_LIMIT = 2**31 - 1  # the C long of Windows; csv.field_size_limit refuses anything larger there
 
 
+def is_blank(value) -> bool:
+    """A text with nothing a model reads: empty, whitespace, or only invisible format / control characters (a
+    zero-width space, a byte-order mark), which tokenizers drop. None counts as blank."""
+    import unicodedata
+
+    if value is None:
+        return True
+    return isinstance(value, str) and all(ch.isspace() or unicodedata.category(ch) in ("Cf", "Cc") for ch in value)
+
+
 @dataclass
 class Table:
     path: str

@@ -17,7 +17,7 @@ import torch
 
 from ..batching import collate_encoder
 from ..config import opt
-from ..data.readers import read_lines, read_table, separated_header
+from ..data.readers import is_blank, read_lines, read_table, separated_header
 from ..errors import UserError
 from ..inference import run_batches
 from ..models import from_pretrained
@@ -401,8 +401,10 @@ def multilabel_metrics(gold: np.ndarray, pred: np.ndarray, labels: list[str]) ->
 
 
 def _text(value, loc: str, column: str) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise UserError(f"{loc}: empty text in column '{column}'; remove the row or fill in the text")
+    if is_blank(value):
+        what = "empty text" if value is None or not value.strip() else "text of invisible characters only (" + \
+            ", ".join(sorted({f"U+{ord(c):04X}" for c in value if not c.isspace()})[:3]) + ")"
+        raise UserError(f"{loc}: {what} in column '{column}'; remove the row or fill in the text")
     if not isinstance(value, str):
         raise UserError(f"{loc}: column '{column}' holds {type(value).__name__} {value!r}, expected a string")
     return value

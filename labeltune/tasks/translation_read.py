@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..data.readers import read_lines, read_table
+from ..data.readers import is_blank, read_lines, read_table
 from ..errors import UserError, flag
 
 
 def _text(value, loc: str, column: str) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if is_blank(value):  # (also only zero-width spaces or other invisible characters: nothing to translate)
         raise UserError(f"{loc}: empty {column}; remove the row or fill it in")
     if not isinstance(value, str):
         raise UserError(f"{loc}: {column} holds {type(value).__name__} {value!r}, expected a string")
