@@ -53,7 +53,7 @@ class SuggestOptions:
 
     model: str = opt(None, "a directory written by `labeltune train`")
     pool: str = opt(None, "unlabelled rows to choose from (the model's input columns; labels not needed)")
-    output: str = opt(None, "file for the chosen rows with their rank and score (.csv, .tsv or .jsonl)")
+    output: str = opt(None, "file for the chosen rows with their rank and score (.csv, .tsv, .jsonl or .parquet)")
     n: int = opt(100, "how many rows to suggest")
     strategy: str = opt("entropy", " | ".join(STRATEGIES))
     mc_passes: int = opt(10, "for bald: forward passes with dropout on")
