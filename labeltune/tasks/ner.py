@@ -32,7 +32,8 @@ from ..inference import run_batches
 from ..models import from_pretrained, prefix_space_for_words
 # the helpers are importable from here, as before the split (tests, robustness, explain, outputs use them)
 from .ner_read import JSON_EXTENSIONS, _is_jsonl, _tokens, read_conll, read_jsonl, read_text_lines  # noqa: F401
-from .ner_tags import detect_scheme, entity_metrics, entity_spans, from_iob2, parse_tag, repair_iob2, to_iob2  # noqa: F401
+from .ner_tags import (detect_scheme, entity_metrics, entity_spans, from_iob2, parse_tag, repair_iob2,  # noqa: F401
+                       to_iob2)
 from .ner_windows import FAR, IGNORE, encode_windows, ensure_words  # noqa: F401
 
 SCHEMES = ("auto", "io", "iob1", "iob2", "bioes")
