@@ -330,8 +330,7 @@ def rank(rt, task, examples: list[dict], n: int, strategy: str, seed: int = 0, m
     if strategy == "typiclust":
         outs = outputs(rt, task, examples + list(labelled or []))
         mask = np.arange(len(outs)) >= len(examples)
-        picks = typiclust_picks(np.stack([o["embedding"]["pooled"] for o in outs]), mask, n, seed)
-        return [(i, t) for i, t in picks if i < len(examples)]
+        return typiclust_picks(np.stack([o["embedding"]["pooled"] for o in outs]), mask, n, seed)  # pool rows only
     outs = outputs(rt, task, examples)
     if strategy in ("entropy", "margin"):
         scores = uncertainty(strategy, [o["probs"] for o in outs])
