@@ -286,8 +286,8 @@ def typiclust_picks(x: np.ndarray, labelled: np.ndarray, n: int, seed: int) -> l
     # the paper skips clusters of 5 rows or fewer (outliers), with ~100 rows a cluster; where there are few rows
     # a cluster (a small pool, or a model that spreads unfamiliar rows thin), half the mean size is the bar
     min_size = min(TYPICLUST_MIN_CLUSTER, len(x) / k / 2)
-    order = [c for c in np.lexsort((-sizes, covered)) if sizes[c] > min_size and (free == c).any()]
-    order = order or [c for c in np.lexsort((-sizes, covered)) if (free == c).any()]
+    open_clusters = [c for c in np.lexsort((-sizes, covered)) if (free == c).any()]  # fewest labels, largest first
+    order = [c for c in open_clusters if sizes[c] > min_size] or open_clusters
     picks: list[tuple[int, float]] = []
     while len(picks) < n and order:
         for c in list(order):
