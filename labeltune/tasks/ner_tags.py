@@ -105,9 +105,9 @@ def from_iob2(tags: list[str], scheme: str) -> list[str]:
     """Valid IOB2 tags written in `scheme`, the training file's: IO (bare types), IOB1 (B- only between
     neighbours of one type), BIOES; IOB2 and anything else as they are. Predictions come back in the tags the
     user's data used, so a file predicted and a file labelled compare tag by tag."""
-    spans = entity_spans(tags)
     if scheme not in ("IO", "IOB1", "BIOES"):
         return list(tags)
+    spans = entity_spans(tags)
     out = ["O"] * len(tags)
     for k, (typ, a, b) in enumerate(spans):
         if scheme == "IO":
