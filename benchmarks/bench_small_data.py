@@ -16,6 +16,7 @@ A metric benchmark (held-out scores, not speed). For each task and training-set 
   hf_3ep      (optional, --contenders) the same Trainer at its own default of 3 epochs.
   old         (optional) labeltune's earlier fixed recipe: batch 32, 3 epochs, lr 5e-5.
   alt_lr      (optional) labeltune's automatic batch size and epochs at --alt-lr (default 5e-5) instead of its lr.
+  alt_batch   (optional) labeltune's automatic epochs and lr at --alt-batch (default 16) instead of its batch size.
 
 Translation has no Trainer contender here for a causal LM (bench_translation.py compares BERT2BERT with the
 Seq2SeqTrainer); its `hf` row is the example scripts' recipe (batch 8, lr 5e-5, no warmup, equal epochs) run
@@ -134,7 +135,7 @@ def translation(a, n: int, work: str):
 TASKS = {"classification": classification, "ner": ner, "qa": qa, "translation": translation}
 
 
-COLUMNS = ("labeltune", "hf", "hf_recipe", "hf_3ep", "old", "labeltune_alt_lr")
+COLUMNS = ("labeltune", "hf", "hf_recipe", "hf_3ep", "old", "labeltune_alt_lr", "labeltune_alt_batch")
 
 
 def table(rows: list[dict]) -> str:
@@ -171,12 +172,14 @@ def main() -> int:
     p.add_argument("--tasks", default="classification,ner,qa,translation")
     p.add_argument("--sizes", default="100,300,1000,3000", help="training-set sizes (examples)")
     p.add_argument("--n-eval", type=int, default=300, help="held-out examples every size is scored on")
-    p.add_argument("--contenders", default="labeltune,hf", help="labeltune, hf, hf_3ep, old, alt_lr (leave out "
+    p.add_argument("--contenders", default="labeltune,hf", help="labeltune, hf, hf_3ep, old, alt_lr, alt_batch (leave out "
                    "labeltune to run the others in a second process beside it: give --hf-epochs then)")
     p.add_argument("--hf-epochs", type=float, help="without the labeltune contender: the epochs labeltune chose for "
                    "this cell (its labeltune_recipe), for hf / hf_recipe")
     p.add_argument("--alt-lr", type=float, default=5e-5, help="alt_lr: labeltune's automatic batch size and epochs "
                    "at this learning rate (does the automatic lr help?)")
+    p.add_argument("--alt-batch", type=int, default=16, help="alt_batch: labeltune's automatic epochs and lr at "
+                   "this batch size (would more, smaller steps help?)")
     p.add_argument("--model", default="all-MiniLM-L6-v2", help="model for classification, NER and QA "
                    "(translation uses labeltune's default, SmolLM2-135M-Instruct)")
     p.add_argument("--seed", default="0", help="seed, or a comma list (0,1,2): each seed draws its own training "
@@ -237,6 +240,11 @@ def run_cell(a, task_name: str, n: int, contenders: list[str]) -> dict:
             row["alt_lr"] = a.alt_lr
             row["labeltune_alt_lr"] = round(_labeltune(task, train, test, os.path.join(work, "alt"), a.seed, alt,
                                                        **extra)["metrics"][metric], 4)
+        if "alt_batch" in contenders:  # labeltune's automatic epochs and lr at another batch size (--alt-batch)
+            alt = {**model, "batch_size": a.alt_batch}
+            lt = _labeltune(task, train, test, os.path.join(work, "altb"), a.seed, alt, **extra)
+            row["labeltune_alt_batch"] = round(lt["metrics"][metric], 4)
+            row["alt_batch_recipe"] = {"batch_size": a.alt_batch, **{k: lt[k] for k in ("epochs", "lr", "steps")}}
         if "old" in contenders:
             old = {"batch_size": 32, "epochs": 3.0, "lr": 5e-5, **model}
             row["old"] = round(_labeltune(task, train, test, os.path.join(work, "old"), a.seed, old, **extra)

@@ -42,6 +42,7 @@ from .data.split import stratified_subsample
 from .cli_help import Parser
 from .errors import UserError, flag
 from .files import atomic_open, atomic_write_text
+from .html import plain_text_figures
 
 CSV_FILE, JSON_FILE, PLOT_FILE = "curve.csv", "curve.json", "curve.png"
 DATA_FILE = "curve_data.json"  # fingerprints of the training and test rows the runs in --output used
@@ -347,28 +348,24 @@ def write_csv(rows: list[dict], seeds: list[int], path: str) -> None:
 
 
 def plot(rows: list[dict], lines: list[str], metric: str, title: str, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for line in lines:
-        rs = [r for r in rows if r["curve"] == line]
-        ax.errorbar([r["labels"] for r in rs], [r["mean"] for r in rs], yerr=[r["sd"] for r in rs], marker="o",
-                    capsize=3, label=line)
-    ax.set_xscale("log", base=2)
-    ticks = sorted({r["labels"] for r in rows})
-    ax.minorticks_off()
-    ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
-    ax.set_xlabel("labelled training examples")
-    ax.set_ylabel(f"test {metric} (mean +- sd over seeds)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with plain_text_figures() as plt:
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        for line in lines:
+            rs = [r for r in rows if r["curve"] == line]
+            ax.errorbar([r["labels"] for r in rs], [r["mean"] for r in rs], yerr=[r["sd"] for r in rs], marker="o",
+                        capsize=3, label=line)
+        ax.set_xscale("log", base=2)
+        ticks = sorted({r["labels"] for r in rows})
+        ax.minorticks_off()
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
+        ax.set_xlabel("labelled training examples")
+        ax.set_ylabel(f"test {metric} (mean +- sd over seeds)")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
 
 
 def _check_same_data(out: str, train_ex: list, test_ex: list) -> None:

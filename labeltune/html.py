@@ -15,6 +15,7 @@ A template gets the macros of `macros.html.j2` with `{% import "macros.html.j2" 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 
 from .files import atomic_write_text
@@ -53,6 +54,22 @@ def render(template: str, **context) -> str:
 def write_page(path: str, template: str, **context) -> str:
     """Render and write atomically (a reader never sees half a page); returns the path."""
     return atomic_write_text(path, render(template, **context))
+
+
+@contextlib.contextmanager
+def plain_text_figures():
+    """pyplot on the Agg backend (no display on servers), drawing the text of figures made inside as written.
+
+    Titles, ticks and legends hold user text (file, class and --compare names); matplotlib reads text between two
+    '$' as mathtext, so "$5 to $10" came out in italics and "$\\x$" raised. The setting is scoped to the block,
+    not the user's process."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context({"text.parse_math": False}):
+        yield plt
 
 
 def figure_to_data_uri(fig, dpi: int = 110) -> str:

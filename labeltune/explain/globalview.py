@@ -14,6 +14,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..html import plain_text_figures
+
 
 def global_view(rows: list[dict], method: str, min_count: int = 3, top: int = 15) -> dict:
     """{group: [{"word", "mean", "count"}, ...]} sorted by mean attribution, highest first."""
@@ -39,15 +41,13 @@ def global_view(rows: list[dict], method: str, min_count: int = 3, top: int = 15
     return out
 
 
+@plain_text_figures()  # words and class names drawn as written, not read as mathtext
 def plot_global_view(view: dict, path: str, method: str, max_groups: int = 8) -> str:
     """One horizontal bar chart per group, side by side; saved as PNG at `path` (returned)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    def plain(text) -> str:  # drawn as written: two '$' in a word were parsed as mathtext (and could crash)
-        return str(text).replace("$", r"\$")
 
     groups = list(view)[:max_groups]
     n_words = max(len(view[g]) for g in groups)
@@ -56,9 +56,9 @@ def plot_global_view(view: dict, path: str, method: str, max_groups: int = 8) ->
         warnings.simplefilter("always")
         for ax, g in zip(axes[0], groups):
             items = view[g][::-1]
-            ax.barh([plain(f"{r['word']} ({r['count']})") for r in items], [r["mean"] for r in items],
+            ax.barh([f"{r['word']} ({r['count']})" for r in items], [r["mean"] for r in items],
                     color=["#16a34a" if r["mean"] >= 0 else "#dc2626" for r in items])
-            ax.set_title(plain(g), fontsize=10)
+            ax.set_title(str(g), fontsize=10)
             ax.tick_params(labelsize=8)
             ax.axvline(0, color="#888", lw=0.6)
         fig.suptitle(f"mean {method} attribution per word (occurrences)", fontsize=10)

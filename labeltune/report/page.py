@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ..html import figure_to_data_uri, write_page
+from ..html import figure_to_data_uri, plain_text_figures, write_page
 from . import MAX_ERRORS, SPLITS, scalar_metrics, score_metrics
 from .calibration import reliability
 
@@ -61,6 +61,7 @@ def evaluation_curves(log: list[dict], selection: str | None) -> str | None:
     return figure_to_data_uri(fig)
 
 
+@plain_text_figures()  # class names are user text: drawn as written, not read as mathtext
 def confusion_plot(matrix: dict) -> str:
     labels, counts = matrix["labels"], np.array(matrix["rows_gold_cols_pred"])
     plt = _plt()

@@ -8,7 +8,7 @@ import os
 
 from ..data.readers import write_jsonl
 from ..files import atomic_write_text
-from ..html import figure_to_data_uri, write_page
+from ..html import figure_to_data_uri, plain_text_figures, write_page
 from .attack import display
 
 N_SAMPLES = 3  # perturbed examples shown per perturbation
@@ -30,6 +30,7 @@ def samples(examples: list[dict], sets: list[dict]) -> list[dict]:
     return out
 
 
+@plain_text_figures()  # the metric and perturbation names drawn as written
 def plot(result: dict):
     """One panel per graded perturbation: the metric at severity 0 (clean) and at each severity, per model."""
     import matplotlib
