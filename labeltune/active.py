@@ -34,6 +34,7 @@ word uncertainty). A task without the hook supports only `random`.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -53,7 +54,8 @@ class SuggestOptions:
 
     model: str = opt(None, "a directory written by `labeltune train`")
     pool: str = opt(None, "unlabelled rows to choose from (the model's input columns; labels not needed)")
-    output: str = opt(None, "file for the chosen rows with their rank and score (.csv, .tsv, .jsonl or .parquet)")
+    output: str = opt(None, "file for the chosen rows with their rank and score (.csv, .tsv, .jsonl, .json or "
+                            ".parquet by the name; - for standard output, JSON Lines)")
     n: int = opt(100, "how many rows to suggest")
     strategy: str = opt("entropy", " | ".join(STRATEGIES))
     mc_passes: int = opt(10, "for bald: forward passes with dropout on")
@@ -349,15 +351,13 @@ def rank(rt, task, examples: list[dict], n: int, strategy: str, seed: int = 0, m
 def suggest(sopts: SuggestOptions, option_overrides: dict | None = None) -> list[dict]:
     """Rank the pool, write the chosen rows (all their columns, plus rank and score); returns those rows."""
     from .data.readers import TABLE_FORMATS, read_table
-    from .outputs import write_records
+    from .outputs import check_records_name, write_records
     from .run import load
 
     for name in ("model", "pool", "output"):
         if not getattr(sopts, name):
             raise UserError(f"--{name} is required")
-    ext = os.path.splitext(sopts.output)[1].lower()
-    if ext not in (".csv", ".tsv", ".jsonl", ".parquet"):
-        raise UserError(f"--output {sopts.output}: write .csv, .tsv, .jsonl or .parquet")
+    check_records_name(sopts.output)  # the type follows the name, as predict's --output
     if os.path.exists(sopts.pool) and os.path.exists(sopts.output) and os.path.samefile(sopts.pool, sopts.output):
         raise UserError(f"--output {sopts.output} is the --pool file; choose another name (the pool would be lost)")
     predictor = load(sopts.model, precision=sopts.precision, batch_size=sopts.batch_size, **(option_overrides or {}))
@@ -388,8 +388,9 @@ def suggest(sopts: SuggestOptions, option_overrides: dict | None = None) -> list
     own = {c: f"input_{c}" if c in ("rank", "score") else c for c in columns}
     chosen = [{"rank": r + 1, "score": round(score, 6), **{own.get(k, k): v for k, v in rows[i].items()}}
               for r, (i, score) in enumerate(ranked)]
-    write_records(sopts.output, chosen)  # columns: rank, score, then the pool's in its order
-    print(f"wrote {len(chosen)} of {len(examples)} pool rows ({sopts.strategy}) to {sopts.output}")
+    went = write_records(sopts.output, chosen)  # columns: rank, score, then the pool's in its order
+    print(f"wrote {len(chosen)} of {len(examples)} pool rows ({sopts.strategy}) to {went}",
+          file=sys.stderr if sopts.output == "-" else sys.stdout)  # (standard output holds the rows)
     return chosen
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
-import sys
 
 from .config import ALIASES, HF_HINTS
 

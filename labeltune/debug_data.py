@@ -24,7 +24,6 @@ def _group_key(g):
 def report(cfg: TrainConfig, opts) -> dict:
     """The report; `problems` lists every problem found, each "error" (train would refuse the data) or
     "warning" (train runs, but look). `labeltune debug-data` exits 1 when there is an error."""
-    from transformers.utils import logging as hf_logging
 
     task = get_task(cfg.task)
     problems = []

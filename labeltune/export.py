@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-import numpy as np
 import torch
 
 from .config import opt

@@ -100,6 +100,6 @@ def api_path(value, name: str, method: str, optional: bool = False):
     if isinstance(value, str) and value:
         return value
     what = f"a {type(value).__name__}" if value is not None else "None"
-    hint = (f"; for rows in memory use predict(df), or save them first, e.g. df.to_csv('data.csv', index=False)"
+    hint = ("; for rows in memory use predict(df), or save them first, e.g. df.to_csv('data.csv', index=False)"
             if callable(getattr(value, "to_csv", None)) else "")
     raise UserError(f"{method}(): {name} is {what}; give a file path (str or pathlib.Path){hint}")

@@ -125,6 +125,13 @@ def test_suggest_cli_writes_the_rows(region_model, tmp_path, capsys):
     assert "is the --pool file" in capsys.readouterr().err
     assert cli_main(argv[:-4] + ["--strategy", "maybe", "--output", str(out)]) == 2
     assert "--strategy (strategy=) maybe" in capsys.readouterr().err
+    # '-' writes JSON Lines to standard output and says so on stderr; a type it cannot write is named before any work
+    assert cli_main(argv[:-1] + ["-"]) == 0
+    captured = capsys.readouterr()
+    assert [json.loads(line)["rank"] for line in captured.out.splitlines()] == list(range(1, 11))
+    assert "to standard output" in captured.err
+    assert cli_main(argv[:-1] + [str(tmp_path / "to_label.xlsx")]) == 2
+    assert "'.xlsx' is not one labeltune writes" in capsys.readouterr().err
 
 
 def test_suggest_diverse_picks_among_its_candidates(region_model, tmp_path, capsys):
@@ -184,6 +191,8 @@ def test_ner_sentences_scored_by_their_words(tmp_path, tiny_bert_dir):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["rank"] for r in rows] == [1, 2, 3] and all(r["tokens"][0] in B for r in rows)
     assert rows[0]["where"].startswith(str(tmp_path / "pool.conll"))
+    # the pool's tag column comes back beside the tokens (it was dropped: only the first column was written)
+    assert all(r["column_1"] == ["O"] * len(r["tokens"]) for r in rows), rows[0]
 
 
 def test_typiclust_covers_the_regions_no_label_covers():

@@ -230,9 +230,9 @@ def test_a_classlabel_id_out_of_range_is_named(tmp_path):
 
     ok = read_table(_classlabel_parquet(tmp_path / "ok.parquet", [0, 1, -1]))
     assert [r["label"] for r in ok.rows] == ["neg", "pos", None]
-    from labeltune.data.readers import _named
+    from labeltune.data.arrow import named
 
-    assert _named("pos", ["neg", "pos"]) == "pos" and _named([1, "neg"], ["neg", "pos"]) == ["pos", "neg"]
+    assert named("pos", ["neg", "pos"]) == "pos" and named([1, "neg"], ["neg", "pos"]) == ["pos", "neg"]
 
 
 def test_spans_mixing_label_and_type_keys_keep_each_rows_type(tmp_path):

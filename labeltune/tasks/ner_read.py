@@ -79,21 +79,24 @@ def read_conll(path: str, opts: NEROptions, labelled: bool = True, problems: lis
                         f".jsonl; texts to predict one per line with {flag('data_format')} text")
     text = read_text(path)
     examples, tokens, locs, tags, first_line = [], [], [], [], None
+    others: dict[int, list[str]] = {}  # unlabelled: the columns besides the token's, kept for what writes rows back
     doc, n_columns = 0, None
     # without -DOCSTART- lines there are no documents to keep together: each sentence is its own split group
     # (else the whole file would be one group, and no validation part could be carved from it)
     has_docs = any(line.split()[:1] == ["-DOCSTART-"] for line in text.split("\n"))
 
     def flush():
-        nonlocal tokens, locs, tags, first_line
+        nonlocal tokens, locs, tags, first_line, others
         if tokens:
-            ex = {"tokens": tokens, "_where": where(path, first_line)}
+            # (suggest writes the pool's sentences back: a tag or POS column of the pool was lost there)
+            ex = {"tokens": tokens, **{f"column_{i}": values for i, values in others.items()},
+                  "_where": where(path, first_line)}
             if has_docs:
                 ex["doc"] = f"{path}#{doc}"
             if labelled:
                 ex["_raw_tags"], ex["_locs"] = tags, locs
             examples.append(ex)
-        tokens, locs, tags, first_line = [], [], [], None
+        tokens, locs, tags, first_line, others = [], [], [], None, {}
 
     for n, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")  # CRLF files
@@ -127,6 +130,10 @@ def read_conll(path: str, opts: NEROptions, labelled: bool = True, problems: lis
         locs.append(where(path, n))
         if labelled:
             tags.append(fields[tag_i])
+        else:
+            for i, value in enumerate(fields):
+                if i != tok_i:
+                    others.setdefault(i, []).append(value)
     flush()
     if not examples and not problems:  # (row_problems: every line was bad, and each one is listed)
         raise UserError(f"{path}: no sentences found (CoNLL: one token per line, a blank line between sentences)")
