@@ -228,6 +228,18 @@ def test_words_in_capitals_pass_through():
     assert fixer.correct("Grwat") == "Great" and fixer.correct("viaa") == "via"  # not in capitals: corrected
 
 
+def test_names_inside_a_sentence_pass_through():
+    """Before: unseen names one edit from an English word were "corrected" (Keanu -> Kean, Streep -> Street,
+    Jolie -> Julie, Wes -> We). A capitalised word inside a sentence is taken for a name now, corrected only to a
+    word of the training data (test_ner_tags_and_qa_answers_stay_aligned: Egpyt -> Egypt); the same word in lower
+    case, or starting a sentence, is corrected as before."""
+    fixer = WordFixer.fit(ClassificationTask(), TRAIN, "en")
+    words = "I liked Keanu and Streep , but Jolie was grwat . Streep was too".split()
+    plan = fixer.plan(words, None, None)
+    assert plan == {words.index("grwat"): "great", 11: "Street"}, plan  # the name after "." starts a sentence
+    assert fixer.plan(["Grwat", "film", "with", "keanu"], None, None) == {0: "Great", 3: "kean"}
+
+
 def test_evaluate_corrects_the_words_of_a_gold_answer_as_predict_does(tiny_fixed, tmp_path):
     """Before: evaluate (and the final metrics of train) froze the gold answer's words, so the model read
     "mountians" there while predict reads "mountains": the answer was "mount" and EM 50 where predict is right."""
