@@ -143,9 +143,19 @@ def outputs(rt, task, examples: list[dict], dropout: bool = False) -> list[dict]
     try:
         def embed(out, batch):
             mask = batch["attention_mask"].unsqueeze(-1).float()
-            last = out.hidden_states[-1].float()
+            # an encoder-decoder classifier (BART, T5) has no `hidden_states`: the encoder's are the text's
+            states = out.hidden_states if hasattr(out, "hidden_states") else out.encoder_hidden_states
+            last = states[-1].float()
             pooled = (last * mask).sum(1) / mask.sum(1).clamp(min=1)
             head = probe.head_input.float() if probe.head_input is not None else pooled
+            if head.dim() == 3 and out.logits.dim() == 2:
+                # a head run on every position and read at one (a causal LM's *ForSequenceClassification reads
+                # the last token that is not padding): h is that position's, found as the model finds it
+                pad_id = getattr(model.config, "pad_token_id", None)
+                ids = batch["input_ids"]
+                real = ids != pad_id if pad_id is not None else batch["attention_mask"].bool()
+                read_at = (torch.arange(ids.shape[-1], device=ids.device) * real.int()).argmax(-1)
+                head = head[torch.arange(len(head), device=head.device), read_at]
             return [{"head_input": h.cpu().numpy(), "pooled": p.cpu().numpy()} for h, p in zip(head, pooled)]
 
         return hook(rt, examples, embed)

@@ -116,6 +116,18 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, **kwargs):
     return tok
 
 
+def share_pad_token(model, tokenizer):
+    """Tell the model which id pads its batches. `load_tokenizer` pads with the eos token where a tokenizer has no
+    pad token (GPT-2, Llama, Mistral), but the model's config still says pad_token_id None, and a causal LM's
+    sequence-classification head finds each row's last real token by that id ("Cannot handle batch sizes > 1 if
+    no padding token is defined"). Setting it here also saves it in config.json, so `pipeline()` batches alike.
+    A pad id the config already has is kept. Returns `model`."""
+    config = getattr(model, "config", None)
+    if config is not None and getattr(config, "pad_token_id", None) is None and tokenizer.pad_token_id is not None:
+        config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
 def _first_line(e: Exception) -> str:
     return str(e).strip().split("\n")[0]
 
@@ -165,6 +177,14 @@ def prefix_space_for_words(tokenizer):
         tokenizer.init_kwargs["add_prefix_space"] = True
     tokenizer._labeltune_prefix_space = True
     return tokenizer
+
+
+def splits_words(tokenizer) -> bool:
+    """Whether the tokenizer's pre-tokenizer cuts text at spaces and punctuation ("a, b": a | , | b), so that its
+    `word_ids` can be NER's words: BERT's and byte-level BPE's do. SentencePiece conversions (XLM-RoBERTa, ALBERT,
+    DeBERTa-v2, T5) cut at spaces only, and Llama's and Mistral's not at all (SentencePiece reads the whole
+    string: every sub-word has word id 0)."""
+    return len(set(tokenizer("a, b", add_special_tokens=False).word_ids()) - {None}) >= 3
 
 
 def from_pretrained(auto_class, path: str, trust_remote_code: bool = False, **kwargs):

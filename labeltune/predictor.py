@@ -18,7 +18,7 @@ import torch
 from . import adapters
 from .errors import UserError
 from .guards import api_inputs, api_path, check_model_file, model_directory, not_a_run
-from .models import choose_precision, limit_onednn_cache, load_tokenizer, quiet_libraries
+from .models import choose_precision, limit_onednn_cache, load_tokenizer, quiet_libraries, share_pad_token
 from .outputs import check_output_file, check_records_name, parse_keep, readable_rows, source_rows, write_records
 from .tasks import Runtime, get_task
 
@@ -90,6 +90,7 @@ class Predictor:
         else:
             model = adapters.load_model(self.task, directory, meta, self.opts).to(device)  # merged, or base + adapter
         tokenizer = load_tokenizer(directory)
+        share_pad_token(model, tokenizer)  # an adapter's base model (a causal LM) may have none in its config
         if meta.get("word_recognition"):  # train --word-recognition: its typo-correcting front end reads the input
             from .robustness import wordfix
 

@@ -28,7 +28,7 @@ from .guards import smallest_fraction
 from .outputs import readable_rows
 from .models import quiet_libraries
 from .models import (choose_precision, limit_onednn_cache, load_tokenizer, reset_attention, resolve_model,
-                     set_attention)
+                     set_attention, share_pad_token)
 from .tasks import Runtime, get_task
 from .tracking import Tracker
 from .predictor import META_FILE, Predictor, load, read_meta  # noqa: F401 (run.X for callers)
@@ -38,7 +38,7 @@ def model_max_length(tokenizer, model, requested: int) -> int:
     """--max-length, else the smallest of the tokenizer's and the model's limits, capped at 512. A --max-length
     beyond the model's position embeddings is refused (it would fail with an index error in the first step)."""
     limits = [512, tokenizer.model_max_length]
-    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    positions = _usable_positions(model)
     if positions:
         limits.append(positions)
         if requested > positions:
@@ -46,6 +46,18 @@ def model_max_length(tokenizer, model, requested: int) -> int:
                             f"use --max-length {positions} or less")
     limit = min(x for x in limits if x and x > 0)
     return requested or limit
+
+
+def _usable_positions(model) -> int | None:
+    """How many tokens the model's position embeddings hold. RoBERTa-style embeddings (RoBERTa, XLM-RoBERTa,
+    CamemBERT) number positions from their padding index + 1: max_position_embeddings 514 holds 512 tokens."""
+    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if positions:
+        for name, module in model.named_modules():
+            if (name.endswith("position_embeddings") and isinstance(module, torch.nn.Embedding)
+                    and module.padding_idx is not None):
+                return min(positions, module.num_embeddings - module.padding_idx - 1)
+    return positions
 
 
 def prepare_data(cfg: TrainConfig, task, opts, out_dir: str | None):
@@ -276,7 +288,7 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
         wordfix.check(task, cfg.word_recognition)
         if main and (warning := wordfix.language_warning(task, train_ex, cfg.word_recognition)):
             print(warning, flush=True)
-    model = task.build_model(model_path, setup, opts, cfg)
+    model = share_pad_token(task.build_model(model_path, setup, opts, cfg), tokenizer)
     set_attention(model, cfg.attention, accelerator.device)
     model = adapters.apply(model, cfg)  # --peft: adapters + the head trainable, the rest frozen
     max_length = model_max_length(tokenizer, model, cfg.max_length)

@@ -339,7 +339,7 @@ def test_v2_no_answer_and_tuned_threshold(tmp_path, tiny_bert_dir):
         assert not {k for k in m[split] if k.startswith("best_")}, m[split]
         assert {"oracle_best_f1", "oracle_best_exact_match", "oracle_best_f1_thresh"} <= set(m[split])
     assert m["calibration"]["null_threshold"] == json.load(open(os.path.join(out, "labeltune.json")))["options"]["null_threshold"]
-    preds = labeltune.load(out).predict([{"question": q, "context": c} for c, q, _ in VERSES[:3]])
+    preds = labeltune.load(out, precision="fp32").predict([{"question": q, "context": c} for c, q, _ in VERSES[:3]])
     assert [(p["answer"], p["start"]) for p in preds] == [("night", VERSES[0][0].index("night")), ("", None),
                                                            ("the heavens and the earth", VERSES[2][0].index("the heavens"))]
 

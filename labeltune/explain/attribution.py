@@ -43,6 +43,11 @@ def word_scores(token_scores: torch.Tensor, probe: Probe) -> np.ndarray:
 
 
 def _layer(model):
+    """The embedding layer the words go in through. An encoder-decoder's is its encoder's: in transformers 5
+    T5 and BART give the encoder and the decoder embedding modules of their own (weights tied), and the top-level
+    one get_input_embeddings() returns is never called in forward, so a hook on it saw nothing."""
+    if getattr(model.config, "is_encoder_decoder", False):
+        return model.get_encoder().get_input_embeddings()
     return model.get_input_embeddings()
 
 

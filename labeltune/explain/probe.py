@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import UserError
-from ..models import autocast
+from ..models import autocast, strip_offsets
 
 
 @dataclass
@@ -79,30 +79,38 @@ def baseline_token(tokenizer) -> int:
 def group_words(enc, j: int, parts: dict, texts: dict, shift: dict | None = None) -> list[Word]:
     """Words of sequence `j` of a fast-tokenizer encoding: sub-words sharing (sequence id, word id) form one
     word. `parts` maps a sequence id (0, 1; None never) to the part's name, `texts` the name to its text;
-    `shift` subtracts a prefix length from that part's character offsets (a source prefix)."""
+    `shift` subtracts a prefix length from that part's character offsets (a source prefix).
+
+    A word's span never holds the space before it (byte-level BPE without trimmed offsets, DeBERTa-v2's and
+    Llama's SentencePiece: "▁loved" spans " loved"), and a sub-word after a space starts a new word even where the
+    tokenizer gave it the same word id (Llama and Mistral have no pre-tokenizer: every sub-word is word 0); a
+    sub-word that is only a space ("▁" alone) goes with the word after it."""
     shift = shift or {}
-    words: dict = {}
+    words: list = []  # [part, start, end, positions]
+    current: dict = {}  # (sequence id, word id) -> index in words of the word it continues
+    pending: list = []  # (sequence id, position) of space-only sub-words waiting for their word
     seq_ids = enc.sequence_ids(j)
     for pos, (w, s) in enumerate(zip(enc.word_ids(j), seq_ids)):
         if w is None or s not in parts:
             continue
-        a, b = enc["offset_mapping"][j][pos]
-        key = (s, w)
-        if key in words:
-            words[key][1] = min(words[key][1], a)
-            words[key][2] = max(words[key][2], b)
-            words[key][3].append(pos)
-        else:
-            words[key] = [s, a, b, [pos]]
-    out = []
-    for s, a, b, positions in words.values():
         part = parts[s]
-        k = shift.get(part, 0)
-        if b <= k:  # inside the prefix, not the user's text
-            continue
+        text, k = texts[part], shift.get(part, 0)
+        a, b = enc["offset_mapping"][j][pos]
         a, b = max(a - k, 0), b - k
-        out.append(Word(texts[part][a:b], a, b, part, positions))
-    return out
+        if b <= 0:  # inside the prefix, not the user's text
+            continue
+        if not text[a:b].strip():
+            pending.append((s, pos))
+            continue
+        a, b = strip_offsets(text, a, b)
+        i = current.get((s, w))
+        if i is None or any(c.isspace() for c in text[words[i][2]:a]):
+            words.append([part, a, b, []])
+            i = current[(s, w)] = len(words) - 1
+        words[i][1], words[i][2] = min(words[i][1], a), max(words[i][2], b)
+        words[i][3].extend([p for q, p in pending if q == s] + [pos])
+        pending = []
+    return [Word(texts[part][a:b], a, b, part, positions) for part, a, b, positions in words]
 
 
 def complete_words(window: list[Word], full: list[Word]) -> tuple[list[Word], list[Word]]:

@@ -1,5 +1,6 @@
-"""NER words and windows: raw text split into the tokenizer's own words (entity spans become IOB2 tags), and
-sentences cut into overlapping windows of sub-words, labelled on each word's first sub-word.
+"""NER words and windows: raw text split into words (the tokenizer's own where it cuts at spaces and punctuation;
+entity spans become IOB2 tags), and sentences cut into overlapping windows of sub-words, labelled on each word's
+first sub-word.
 
 Split out of tasks/ner.py (NERTask.encode, word_probabilities and report call these).
 """
@@ -9,31 +10,65 @@ from __future__ import annotations
 from collections import Counter
 
 from ..errors import UserError
-from ..models import prefix_space_for_words, strip_offsets
+from ..models import prefix_space_for_words, splits_words, strip_offsets
 
 IGNORE = -100  # label of sub-words the loss skips
 FAR = 10**9  # context "distance" at a real text boundary (not a window cut)
 
 
 def ensure_words(examples: list[dict], tokenizer) -> None:
-    """Raw-text examples get words (the tokenizer's pre-tokenized words, with character offsets) and,
-    when they carry spans, IOB2 tags; a span that cuts a word in half is an error."""
+    """Raw-text examples get words (with character offsets) and, when they carry spans, IOB2 tags; a span that
+    cuts a word in half is an error. The words are the tokenizer's pre-tokenized words where it cuts text at
+    spaces and punctuation (BERT, byte-level BPE), else `plain_words`."""
     raw = [e for e in examples if "text" in e and "tokens" not in e]
     if not raw:
         return
     prefix_space_for_words(tokenizer)  # split raw text as the words will be tokenized later
-    enc = tokenizer([e["text"] for e in raw], add_special_tokens=False, return_offsets_mapping=True,
-                    verbose=False)
-    for j, e in enumerate(raw):
-        offsets = {}
-        for w, (s, t) in zip(enc.word_ids(j), enc["offset_mapping"][j]):
-            if w is not None:
-                a, b = offsets.get(w, (s, t))
-                offsets[w] = (min(a, s), max(b, t))
-        e["offsets"] = [strip_offsets(e["text"], *offsets[w]) for w in sorted(offsets)]
+    if splits_words(tokenizer):
+        enc = tokenizer([e["text"] for e in raw], add_special_tokens=False, return_offsets_mapping=True,
+                        verbose=False)
+        spans = []
+        for j in range(len(raw)):
+            offsets = {}
+            for w, (s, t) in zip(enc.word_ids(j), enc["offset_mapping"][j]):
+                if w is not None:
+                    a, b = offsets.get(w, (s, t))
+                    offsets[w] = (min(a, s), max(b, t))
+            spans.append([offsets[w] for w in sorted(offsets)])
+    else:
+        spans = [plain_words(e["text"]) for e in raw]
+    for e, words in zip(raw, spans):
+        e["offsets"] = [strip_offsets(e["text"], s, t) for s, t in words]
         e["tokens"] = [e["text"][s:t] for s, t in e["offsets"]]
         if "spans" in e:
             e["tags"] = _span_tags(e)
+
+
+def plain_words(text: str) -> list[tuple[int, int]]:
+    """Character spans of the words of `text` for a tokenizer whose own words do not serve: SentencePiece
+    conversions (XLM-RoBERTa, ALBERT, DeBERTa-v2, T5) cut only at spaces, so "Paris," is one word that an entity
+    span "Paris" cuts, and Llama's and Mistral's do not cut at all (the whole text is word 0). Cut as BERT's
+    basic tokenizer cuts: at spaces, each punctuation mark a word, and each CJK ideograph a word (Chinese and
+    Japanese text has no spaces)."""
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    out = []
+    for _, (s, t) in BertPreTokenizer().pre_tokenize_str(text):
+        start = s
+        for k in range(s, t):
+            if _is_cjk(text[k]):
+                out += [(start, k)] * (start < k) + [(k, k + 1)]
+                start = k + 1
+        if start < t:
+            out.append((start, t))
+    return out
+
+
+def _is_cjk(ch: str) -> bool:
+    """A CJK ideograph (the blocks BERT's tokenizer splits one by one)."""
+    c = ord(ch)
+    return (0x4E00 <= c <= 0x9FFF or 0x3400 <= c <= 0x4DBF or 0x20000 <= c <= 0x2CEAF or 0xF900 <= c <= 0xFAFF
+            or 0x2F800 <= c <= 0x2FA1F)
 
 
 def _span_tags(e: dict) -> list[str]:

@@ -177,7 +177,7 @@ class QATask:
                 "example": i,
                 "cls": ids.index(tokenizer.cls_token_id) if tokenizer.cls_token_id in ids else 0,
                 # character offsets of context tokens only: question and special tokens can never be answers
-                "offsets": [strip_offsets(examples[i]["context"], *o) if s == 1 else None
+                "offsets": [_context_offsets(examples[i]["context"], o) if s == 1 else None
                             for o, s in zip(enc["offset_mapping"][f], seq_ids)],
             }
             if "token_type_ids" in enc:
@@ -305,3 +305,12 @@ class QATask:
         from ..explain.targets import qa_probe
 
         return qa_probe(rt, example, prediction, target)
+
+
+def _context_offsets(context: str, offsets) -> tuple[int, int] | None:
+    """A context sub-word's character span without the space before it, or None for a sub-word that is only a
+    space: SentencePiece writes a word it has no "▁word" piece for as "▁" alone plus the word, and DeBERTa-v2's
+    and Llama's tokenizers give that "▁" the space's offsets; as an answer's start it gave " in Paris". It can
+    neither start nor end an answer (training puts the start on the word's next sub-word); it may lie inside one."""
+    s, t = strip_offsets(context, *offsets)
+    return (s, t) if context[s:t].strip() else None

@@ -48,6 +48,7 @@ def warm_start(encoder_path: str, decoder_path: str):
     eos = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
     if start is None or eos is None or tok.pad_token_id is None:
         raise UserError(f"--model {encoder_path}: its tokenizer lacks [CLS]/[SEP]/[PAD] (or BOS/EOS/PAD) for a warm start")
+    _check_decoder(encoder_path, decoder_path)
     model = EncoderDecoderModel.from_encoder_decoder_pretrained(encoder_path, decoder_path)
     if model.decoder.config.vocab_size < len(tok):
         raise UserError(
@@ -58,6 +59,24 @@ def warm_start(encoder_path: str, decoder_path: str):
         c.decoder_start_token_id, c.pad_token_id, c.eos_token_id = start, tok.pad_token_id, eos
     model.config.vocab_size = model.decoder.config.vocab_size
     return model
+
+
+def _check_decoder(encoder_path: str, decoder_path: str) -> None:
+    """The decoder of a warm start is the model loaded as a causal LM (BertLMHeadModel with cross-attention);
+    DistilBERT, ALBERT, DeBERTa and others have no such class in transformers (was a traceback listing 100 names)."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    try:
+        kind = AutoConfig.from_pretrained(decoder_path).model_type
+    except (OSError, ValueError):
+        return  # from_pretrained says what is wrong with the path
+    if kind not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        given = "--decoder-model" if decoder_path != encoder_path else "--model"
+        raise UserError(f"{given} {decoder_path}: its model type, {kind}, cannot be the decoder of an encoder-decoder "
+                        f"warm start (transformers has no causal-LM form of {kind}); give --decoder-model with a BERT, RoBERTa, "
+                        "ELECTRA or XLM-RoBERTa model of the same vocabulary, or translate with a seq2seq model "
+                        "(T5, BART, Marian) or a causal LM")
 
 
 def _architecture(setup: dict, opts, tokenizer) -> str:
