@@ -232,7 +232,7 @@ def _convert_mutated_init(model, folder: str, initial: str) -> None:
     trained = load_file(os.path.join(folder, name))
     with tempfile.TemporaryDirectory() as converted, warnings.catch_warnings():
         # (the conversion loads the initial adapter beside the trained one, and peft warns against that pairing)
-        warnings.filterwarnings("ignore", message="PiSSA changes the base weights")
+        warnings.filterwarnings("ignore", message="(PiSSA|OLoRA) changes the base weights")
         model.save_pretrained(converted, path_initial_model_for_weight_conversion=initial)
         tensors = load_file(os.path.join(converted, name))
         kept = {k: v for k, v in trained.items() if k not in tensors and ".lora_A." not in k and ".lora_B." not in k}
