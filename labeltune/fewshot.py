@@ -177,6 +177,12 @@ def train(cfg, model_path: str, train_ex: list[dict], setup: dict, opts, tokeniz
     pooling = [m for m in model.model_body if isinstance(m, Pooling)]
     mode = getattr(pooling[0], "pooling_mode", None) if pooling else "mean"
     if mode not in ("mean", ("mean",)) and getattr(pooling[0], "pooling_mode_mean_tokens", None) is not True:
+        if not os.path.exists(os.path.join(model_path, "modules.json")):  # not a sentence-transformers model: the
+            # library chose the pooling itself (a decoder-only LM's last token), and a message about "its pooling"
+            # sent a Llama user looking for a setting the model does not have
+            raise UserError(f"--few-shot: {model_path} is not a sentence encoder (sentence-transformers would read "
+                            f"it with {mode!r} pooling, as it does a decoder-only LM); --few-shot fine-tunes a "
+                            "mean-pooling encoder such as all-MiniLM-L6-v2; train this model without --few-shot")
         raise UserError(f"--few-shot: {model_path} is a sentence-transformers model with another pooling than the "
                         "mean; use a mean-pooling encoder (e.g. all-MiniLM-L6-v2)")
     normalize = any(isinstance(m, Normalize) for m in model.model_body)

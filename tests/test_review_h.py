@@ -267,3 +267,12 @@ def test_max_length_within_roberta_style_position_embeddings(tmp_path, capsys):
     assert cli(["train", "--model", model, "--train", str(data), "--validation-fraction", "0", "--output",
                 str(tmp_path / "run"), "--max-length", "514", "--batch-size", "2", *FAST]) == 2
     assert "--max-length 512 or less" in capsys.readouterr().err
+
+
+def test_few_shot_on_a_causal_lm_says_it_is_not_a_sentence_encoder(tmp_path, llama_dir, capsys):
+    """Before: "--few-shot: ... is a sentence-transformers model with another pooling than the mean" for a plain
+    Llama, which has no sentence-transformers config (the library chose last-token pooling itself)."""
+    assert cli(["train", "--model", llama_dir, "--train", _cls_csv(tmp_path / "cls.csv"), "--validation-fraction",
+                "0", "--output", str(tmp_path / "fs"), "--few-shot", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "is not a sentence encoder" in err and "without --few-shot" in err, err
