@@ -57,7 +57,8 @@ class TrainConfig:
     lr: float | None = opt(None, "peak learning rate of AdamW (default: auto by model size: 1e-4 under 50M "
                                  "parameters, 5e-5 to 200M, 2e-5 above; decoder-only LMs lower)")
     batch_size: int | None = opt(None, "examples per optimizer step per process, before gradient accumulation "
-                                       "(default: auto, 16, or 8 where 16 gives under 300 optimizer steps)")
+                                       "(default: auto, 16, or 8 where 16 gives under 300 optimizer steps; 8 for "
+                                       "a decoder-only LM)")
     grad_accum: int = opt(1, "micro-batches accumulated per optimizer step")
     weight_decay: float = opt(0.01, "AdamW weight decay (not applied to biases and LayerNorm weights)")
     warmup_ratio: float = opt(0.06, "share of the steps spent warming the learning rate up linearly from 0")

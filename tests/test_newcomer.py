@@ -30,6 +30,26 @@ def small_csv(tmp_path):
 
 
 # --- 1. defaults that fit small data ---------------------------------------------------------------
+def test_a_decoder_only_lm_gets_batch_8_at_any_size():
+    """Translation at 3,000 pairs with SmolLM2: batch 16 (564 steps) scored 9.95 BLEU, batch 8 (1,125) 11.83, the
+    example scripts' recipe 12.09 (benchmarks/results/small_data.jsonl); an encoder keeps batch 16 there."""
+    import torch
+
+    from labeltune.config import TrainConfig
+
+    class TinyForCausalLM(torch.nn.Linear):  # the rule reads the class name, as run.train's models have it
+        pass
+
+    class TinyForSequenceClassification(torch.nn.Linear):
+        pass
+
+    cfg = TrainConfig()
+    _, causal = defaults.resolve(cfg, 3000, TinyForCausalLM(4, 4))
+    _, encoder = defaults.resolve(cfg, 3000, TinyForSequenceClassification(4, 4))
+    assert (causal["batch_size"], causal["epochs"]) == (8, 3.0) and causal["lr"] == 5e-5
+    assert (encoder["batch_size"], encoder["epochs"]) == (16, 3.0) and encoder["lr"] == 1e-4
+
+
 def test_small_data_rule_picks_enough_steps():
     assert defaults.batch_and_epochs(90, None, None) == (8, 20.0)       # 12 steps/epoch: epochs capped at 20
     assert defaults.batch_and_epochs(300, None, None) == (8, 8.0)       # 38 steps/epoch x 8 = 304
@@ -37,6 +57,7 @@ def test_small_data_rule_picks_enough_steps():
     assert defaults.batch_and_epochs(3000, None, None) == (16, 3.0)     # 188 x 3 = 564
     assert defaults.batch_and_epochs(20000, None, None) == (16, 3.0)    # 32 is not tried (QA at 3,000: see defaults)
     assert defaults.batch_and_epochs(300, 32, None) == (32, 20.0)       # an explicit batch size is kept
+    assert defaults.batch_and_epochs(3000, None, None, sizes=defaults.CAUSAL_BATCH_SIZES) == (8, 3.0)  # 375 x 3
     assert defaults.batch_and_epochs(300, None, 2.0) == (8, 2.0)        # explicit epochs are kept
     assert defaults.learning_rate(22_700_000, causal=False) == 1e-4     # MiniLM
     assert defaults.learning_rate(110_000_000, causal=False) == 5e-5    # BERT-base
