@@ -122,9 +122,12 @@ def describe(record: dict) -> str:
     return f"auto settings: {', '.join(parts)} ({record['reason']}); set {flags} to choose yourself"
 
 
-def for_folds(cfg, n_examples: int):
-    """`labeltune tune`: epochs and batch size by the rule for a fold of `n_examples` (the lr grid stays)."""
+def for_folds(cfg, n_examples: int, causal: bool = False):
+    """`labeltune tune`: epochs and batch size by the rule for a fold of `n_examples` (the lr grid stays).
+
+    `causal`: the model is trained as a decoder-only LM (no model is loaded yet to ask, as `resolve` does)."""
     if cfg.batch_size is not None and cfg.epochs is not None:
         return cfg
-    batch_size, epochs = batch_and_epochs(n_examples, cfg.batch_size, cfg.epochs, cfg.grad_accum)
+    sizes = CAUSAL_BATCH_SIZES if causal else BATCH_SIZES
+    batch_size, epochs = batch_and_epochs(n_examples, cfg.batch_size, cfg.epochs, cfg.grad_accum, sizes)
     return dataclasses.replace(cfg, batch_size=batch_size, epochs=epochs)

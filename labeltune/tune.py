@@ -293,7 +293,9 @@ def tune(cfg: TrainConfig, opts, topts: TuneOptions) -> dict:
     model_path = resolve_model(cfg.model)
     from .defaults import for_folds  # unset --epochs/--batch-size: the small-data rule for a fold's size
 
-    cfg = for_folds(cfg, len(train_ex) - max(len(f) for f in folds))
+    decoder_only = getattr(task, "decoder_only", None)  # optional task hook (translation): batch sizes as `train`'s
+    causal = bool(decoder_only and decoder_only(model_path, opts, cfg))
+    cfg = for_folds(cfg, len(train_ex) - max(len(f) for f in folds), causal=causal)
     space, lr_source = search_space(cfg, topts, model_path)
     target = math.prod(len(v) for v in space.values()) if topts.search == "grid" else topts.n_trials
 

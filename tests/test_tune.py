@@ -155,6 +155,24 @@ def test_choose_best_and_one_se_on_a_hand_made_table():
     assert tune_mod.choose(rows, "one-se")[0]["params"]["lr"] == 5e-5
 
 
+def test_folds_of_a_decoder_only_lm_get_its_batch_size(tmp_path, monkeypatch):
+    """`train` gives a decoder-only LM batch 8 at any size; tune's folds (1,600 pairs each: batch 16 for an
+    encoder) must get the same, or the CV picks an lr for another recipe than the refit's."""
+    from bpe_models import tiny_byte_level_model
+
+    rows = [(f"the {w} house number {i}", f"la casa {w} numero {i}") for i, w in enumerate(["red", "blue"] * 1000)]
+    data = tmp_path / "pairs.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("source", "target"), *rows])
+    model = tiny_byte_level_model(str(tmp_path / "gpt2"), "gpt2", [t for r in rows[:50] for t in r])
+    monkeypatch.setattr(tune_mod, "run_fold", tune_worker.fake_run_fold)
+    monkeypatch.setattr(tune_mod, "_refit", tune_worker.fake_refit)
+    argv = ["--task", "translation", "--train", str(data), "--output", str(tmp_path / "out"), "--model", model,
+            "--folds", "5", "--lrs", "1e-4", "--quiet"]
+    report = tune_mod.tune(*_configs(argv))
+    assert report["chosen"]["params"]["batch_size"] == 8
+
+
 def test_default_grid_by_model_size(tiny_bert_dir):
     assert tune_mod.default_lrs(22_700_000) == [3e-5, 5e-5, 1e-4, 3e-4]  # MiniLM, small BERTs
     assert tune_mod.default_lrs(110_000_000) == [2e-5, 3e-5, 4e-5, 5e-5]  # BERT-base

@@ -185,6 +185,11 @@ class TranslationTask:
             return from_pretrained(AutoModelForSeq2SeqLM, model_path, trust_remote_code=cfg.trust_remote_code)
         return warm_start(model_path, resolve_model(opts.decoder_model) if opts.decoder_model else model_path)
 
+    def decoder_only(self, model_path: str, opts, cfg) -> bool:
+        """Whether build_model will train `model_path` as a decoder-only LM: `tune` gives its folds the batch
+        sizes `train` gives such a model (defaults.CAUSAL_BATCH_SIZES) before any model is loaded."""
+        return resolve_architecture(model_path, opts, cfg.trust_remote_code) == "causal"
+
     def load_model(self, directory: str, setup: dict, opts):
         from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
