@@ -69,7 +69,7 @@ def _checked(cfg, task, opts, train, validation, problems) -> dict:
         return {"task": cfg.task, "train_examples": len(train)}
     if not validation:
         _check_default_split(cfg, task, train, problems)
-    tokenizer = load_tokenizer(resolve_model(cfg.model), cfg.trust_remote_code)
+    tokenizer = load_tokenizer(resolve_model(cfg.model), cfg.trust_remote_code, getattr(task, "needs_offsets", True))
     out = _base_report(cfg, task, opts, train, validation, tokenizer, setup, hf_logging)
     share = out["token_length"]["share_truncated"]
     if share:

@@ -96,7 +96,9 @@ def quiet_libraries() -> None:
     disable_progress_bars()
 
 
-def load_tokenizer(path: str, trust_remote_code: bool = False, **kwargs):
+def load_tokenizer(path: str, trust_remote_code: bool = False, needs_offsets: bool = True, **kwargs):
+    """The model's tokenizer, checked. `needs_offsets` (a task's `needs_offsets`, default True): refuse a slow
+    (Python) tokenizer, which has no character offsets or word ids; translation reads ids only and takes one."""
     from transformers import AutoTokenizer
 
     try:
@@ -104,8 +106,10 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, **kwargs):
     except (OSError, ValueError) as e:  # ValueError: no tokenizer files it can read (it asks for sentencepiece)
         raise UserError(f"{flag('model')} {path}: could not load a tokenizer ({_first_line(e)}); the directory "
                         "needs tokenizer.json (or the tokenizer files save_pretrained writes)") from None
-    if not getattr(tok, "is_fast", False):
-        raise UserError(f"{flag('model')} {path}: labeltune needs a fast (Rust) tokenizer for offsets and word ids")
+    if needs_offsets and not getattr(tok, "is_fast", False):
+        raise UserError(f"{flag('model')} {path}: this task needs a fast (Rust) tokenizer, for character offsets "
+                        f"and word ids, and {type(tok).__name__} has none; save the model with a tokenizer.json "
+                        "(or pick a model that has one)")
     if len(tok) <= len(set(tok.all_special_tokens)):  # transformers 5 builds an empty one from tokenizer_config.json
         # alone: every word became [UNK] and the predictions were garbage, in silence
         raise UserError(f"{flag('model')} {path}: its tokenizer has no vocabulary (tokenizer.json, or vocab.txt, is "

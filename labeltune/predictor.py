@@ -89,7 +89,7 @@ class Predictor:
             model, device, precision = load_onnx_model(directory, meta, self.task), torch.device("cpu"), "fp32"
         else:
             model = adapters.load_model(self.task, directory, meta, self.opts).to(device)  # merged, or base + adapter
-        tokenizer = load_tokenizer(directory)
+        tokenizer = load_tokenizer(directory, needs_offsets=getattr(self.task, "needs_offsets", True))
         share_pad_token(model, tokenizer)  # an adapter's base model (a causal LM) may have none in its config
         if meta.get("word_recognition"):  # train --word-recognition: its typo-correcting front end reads the input
             from .robustness import wordfix

@@ -280,7 +280,7 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
                                accelerator.num_processes)  # the precision used: auto may differ by machine
     if cfg.resume:
         checkpoint.refuse_other_recipe(os.path.join(out, "checkpoint"), recipe)
-    tokenizer = load_tokenizer(model_path, cfg.trust_remote_code)
+    tokenizer = load_tokenizer(model_path, cfg.trust_remote_code, getattr(task, "needs_offsets", True))
     set_seed(cfg.seed)  # the new head's initialisation depends on it
     if cfg.word_recognition:  # refused before any training when the task cannot have it
         from .robustness import wordfix

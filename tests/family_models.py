@@ -140,7 +140,34 @@ def tiny_seq2seq(out: str, family: str) -> str:
                             eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.eos_token_id,
                             forced_eos_token_id=tok.eos_token_id)
         return _save(tf.BartForConditionalGeneration(cfg), tok, out)
+    if family == "marian":  # opus-mt: a slow-only tokenizer (two SentencePiece models and a vocab.json)
+        return _save(*_tiny_marian(out), out)
     raise ValueError(family)
+
+
+def _tiny_marian(out: str):
+    """A MarianMT model and tokenizer as the Helsinki-NLP opus-mt checkpoints ship them."""
+    import json
+
+    import sentencepiece as spm
+    import transformers as tf
+
+    os.makedirs(out, exist_ok=True)
+    prefix = os.path.join(out, "spm")
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(TEXTS + ["el gato se sentó", "el perro huyó"]),
+                                   model_prefix=prefix, vocab_size=90, model_type="unigram", minloglevel=2,
+                                   unk_id=1, bos_id=-1, eos_id=0, pad_id=-1, hard_vocab_limit=False)
+    processor = spm.SentencePieceProcessor(model_file=prefix + ".model")
+    pieces = ["</s>", "<unk>"] + [processor.id_to_piece(i) for i in range(2, processor.get_piece_size())]
+    with open(os.path.join(out, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump({p: i for i, p in enumerate(pieces + ["<pad>"])}, f)
+    tok = tf.MarianTokenizer(prefix + ".model", prefix + ".model", os.path.join(out, "vocab.json"))
+    cfg = tf.MarianConfig(vocab_size=len(tok), d_model=32, encoder_layers=2, decoder_layers=2,
+                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+                          decoder_ffn_dim=64, max_position_embeddings=256, dropout=0.0, attention_dropout=0.0,
+                          pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                          decoder_start_token_id=tok.pad_token_id, forced_eos_token_id=tok.eos_token_id)
+    return tf.MarianMTModel(cfg), tok
 
 
 def tiny_causal(out: str, family: str = "llama", head: str = "lm") -> str:

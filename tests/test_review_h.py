@@ -167,6 +167,36 @@ def test_explain_a_seq2seq_classifier_credits_the_decoder_path(tmp_path_factory,
     assert abs(sum(target["attributions"]["ig"]) - target["score_change"]) < 0.05 * abs(target["score_change"]) + 1e-4
 
 
+def test_marian_translation_with_its_slow_tokenizer(tmp_path, capsys):
+    """Marian (Helsinki-NLP opus-mt, the most used translation checkpoints) ships only a slow SentencePiece
+    tokenizer. labeltune refused every slow tokenizer ("needs a fast (Rust) tokenizer for offsets and word ids")
+    although translation reads token ids only: it now trains, predicts and evaluates with one; explain, which
+    needs offsets, says so."""
+    import labeltune
+
+    model = tiny_seq2seq(str(tmp_path / "model"), "marian")
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"source": s, "target": t}) + "\n" for s, t in [
+        ("the cat sat on the mat", "el gato se sentó"), ("the dog ran away", "el perro huyó")] * 3), encoding="utf-8")
+    out = str(tmp_path / "run")
+    assert cli(["train", "--task", "translation", "--model", model, "--train", str(data), "--validation-fraction",
+                "0", "--output", out, "--batch-size", "2", *FAST]) == 0
+    assert cli(["evaluate", "--model", out, "--data", str(data)]) == 0
+    loaded = labeltune.load(out)
+    [row] = loaded.predict(["the cat sat"])
+    assert isinstance(row["translation"], str)
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    assert type(AutoModelForSeq2SeqLM.from_pretrained(out)).__name__ == "MarianMTModel"
+    assert type(AutoTokenizer.from_pretrained(out)).__name__ == "MarianTokenizer"
+    with pytest.raises(labeltune.UserError, match="slow, Python tokenizer"):
+        loaded.explain(["the cat sat"])
+    capsys.readouterr()
+    assert cli(["train", "--model", model, "--train", _cls_csv(tmp_path / "cls.csv"), "--output",
+                str(tmp_path / "cls"), *FAST]) != 0  # classification needs offsets: a one-line error, no traceback
+    assert "needs a fast (Rust) tokenizer" in capsys.readouterr().err
+
+
 def test_qa_answer_never_starts_at_a_space_only_sub_word(tmp_path):
     """DeBERTa-v2's (and Llama's) SentencePiece writes a word it has no "▁word" piece for as "▁" alone plus the
     word; that "▁" sub-word's offsets are the space itself, so an answer starting there came out as " in Paris",

