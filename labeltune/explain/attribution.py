@@ -15,6 +15,7 @@ Sub-word attributions are summed into words: a word's score is the sum over its 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,7 +95,9 @@ def integrated_gradients(probe: Probe, model, n_steps="auto", internal_batch_siz
     from captum.attr import LayerIntegratedGradients
 
     paths = _paths(probe, model)
-    lig = LayerIntegratedGradients(probe.forward, [layer for layer, _ in paths])
+    with warnings.catch_warnings():  # "ensure that each layer is not solely dependent on another": both
+        warnings.filterwarnings("ignore", message="Multiple layers provided")  # embed the ids, neither feeds the other
+        lig = LayerIntegratedGradients(probe.forward, [layer for layer, _ in paths])
     base = probe.baseline_ids()
     ends = probe.scores(torch.cat([probe.input_ids, base]))  # F(x), F(baseline)
     schedule = IG_STEPS if n_steps == "auto" else (int(n_steps),)
