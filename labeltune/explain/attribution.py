@@ -130,9 +130,10 @@ def gradient_x_input(probe: Probe, model) -> Attribution:
     paths = _paths(probe, model)
     base = probe.baseline_ids()
     leaves, diffs, hooks = [], [], []
-    for layer, _ in paths:
-        with torch.no_grad():
-            e_x, e_b = _embed(layer, probe, probe.input_ids), _embed(layer, probe, base)
+    for i, (layer, _) in enumerate(paths):
+        with torch.no_grad():  # the first path embeds the ids themselves; a decoder's path, its own shifted ids
+            e_x, e_b = (layer(probe.input_ids), layer(base)) if i == 0 else \
+                (_embed(layer, probe, probe.input_ids), _embed(layer, probe, base))
         leaf = e_x.detach().clone().requires_grad_(True)
         leaves.append(leaf)
         diffs.append(e_x - e_b)
