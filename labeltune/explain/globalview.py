@@ -44,10 +44,7 @@ def global_view(rows: list[dict], method: str, min_count: int = 3, top: int = 15
 @plain_text_figures()  # words and class names drawn as written, not read as mathtext
 def plot_global_view(view: dict, path: str, method: str, max_groups: int = 8) -> str:
     """One horizontal bar chart per group, side by side; saved as PNG at `path` (returned)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # the decorator has switched to Agg
 
     groups = list(view)[:max_groups]
     n_words = max(len(view[g]) for g in groups)

@@ -33,10 +33,7 @@ def samples(examples: list[dict], sets: list[dict]) -> list[dict]:
 @plain_text_figures()  # the metric and perturbation names drawn as written
 def plot(result: dict):
     """One panel per graded perturbation: the metric at severity 0 (clean) and at each severity, per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # the decorator has switched to Agg
 
     rows = result["rows"]
     clean = rows[0]
