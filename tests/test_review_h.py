@@ -130,6 +130,17 @@ def test_badge_suggests_with_a_causal_lm_classifier(tmp_path, tmp_path_factory):
         assert len(list(csv.DictReader(f))) == 3
 
 
+def _translation_run(tmp_path, model: str) -> tuple[str, str]:
+    """(run directory, data file): `model` trained on six sentence pairs for one epoch."""
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"source": s, "target": t}) + "\n" for s, t in [
+        ("the cat sat on the mat", "el gato se sentó"), ("the dog ran away", "el perro huyó")] * 3), encoding="utf-8")
+    out = str(tmp_path / "run")
+    assert cli(["train", "--task", "translation", "--model", model, "--train", str(data), "--validation-fraction",
+                "0", "--output", out, "--batch-size", "2", *FAST]) == 0
+    return out, str(data)
+
+
 @pytest.mark.parametrize("family", ["t5", "bart"])
 def test_explain_attributes_an_encoder_decoder_translation(tmp_path, family):
     """transformers 5 gives T5 and BART separate (weight-tied) embedding modules for the encoder and the
@@ -138,13 +149,7 @@ def test_explain_attributes_an_encoder_decoder_translation(tmp_path, family):
     appears to not have been used in the graph")."""
     import labeltune
 
-    model = tiny_seq2seq(str(tmp_path / "model"), family)
-    data = tmp_path / "pairs.jsonl"
-    data.write_text("".join(json.dumps({"source": s, "target": t}) + "\n" for s, t in [
-        ("the cat sat on the mat", "el gato se sentó"), ("the dog ran away", "el perro huyó")] * 3), encoding="utf-8")
-    out = str(tmp_path / "run")
-    assert cli(["train", "--task", "translation", "--model", model, "--train", str(data), "--validation-fraction",
-                "0", "--output", out, "--batch-size", "2", *FAST]) == 0
+    out, _ = _translation_run(tmp_path, tiny_seq2seq(str(tmp_path / "model"), family))
     [row] = labeltune.load(out).explain(["the cat sat"], method="gxi")
     assert [w["text"] for w in row["words"]] == ["the", "cat", "sat"]
     scores = [t["attributions"]["gxi"] for t in row["targets"]]
@@ -175,13 +180,8 @@ def test_marian_translation_with_its_slow_tokenizer(tmp_path, capsys):
     import labeltune
 
     model = tiny_seq2seq(str(tmp_path / "model"), "marian")
-    data = tmp_path / "pairs.jsonl"
-    data.write_text("".join(json.dumps({"source": s, "target": t}) + "\n" for s, t in [
-        ("the cat sat on the mat", "el gato se sentó"), ("the dog ran away", "el perro huyó")] * 3), encoding="utf-8")
-    out = str(tmp_path / "run")
-    assert cli(["train", "--task", "translation", "--model", model, "--train", str(data), "--validation-fraction",
-                "0", "--output", out, "--batch-size", "2", *FAST]) == 0
-    assert cli(["evaluate", "--model", out, "--data", str(data)]) == 0
+    out, data = _translation_run(tmp_path, model)
+    assert cli(["evaluate", "--model", out, "--data", data]) == 0
     loaded = labeltune.load(out)
     [row] = loaded.predict(["the cat sat"])
     assert isinstance(row["translation"], str)
