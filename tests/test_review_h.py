@@ -230,6 +230,33 @@ def test_qa_answer_never_starts_at_a_space_only_sub_word(tmp_path):
     assert context[a] == "i"
 
 
+def test_qa_answer_never_ends_at_a_standalone_sentencepiece_marker(tmp_path):
+    """XLM-RoBERTa writes "in" as "▁" + "in" and gives the "▁" the first character of "in" ((9, 10) beside (9, 11)):
+    a best end on that "▁" gave the answer "He lives i". It can end no answer now; the word's own piece can."""
+    import numpy as np
+
+    from labeltune.models import load_tokenizer
+    from labeltune.tasks import get_task
+    from labeltune.tasks.qa_spans import best_span
+
+    task = get_task("qa")
+    opts = task.Options(doc_stride=16)
+    tok = load_tokenizer(tiny_family(str(tmp_path / "xlmr"), "xlm-roberta"))
+    context = "He lives in Paris ."
+    [ex] = task.as_examples([{"question": "Who?", "context": context}], opts)
+    [feat] = task.encode([ex], tok, {"version_2_with_negative": False}, opts, 64)
+    enc = tok("Who?", context, return_offsets_mapping=True)
+    pieces, offsets = tok.convert_ids_to_tokens(enc["input_ids"]), enc["offset_mapping"]
+    marker = next(i for i in range(len(pieces) - 1) if pieces[i] == "▁" and offsets[i][0] == context.index("in")
+                  and offsets[i + 1][0] == offsets[i][0])  # the tokenizer does write "▁" + "in" here
+    start, end = np.zeros(len(feat["input_ids"])), np.zeros(len(feat["input_ids"]))
+    start[min(i for i, o in enumerate(feat["offsets"]) if o is not None)] = 10.0  # "He"
+    end[marker] = 10.0  # the model's best end is the marker ...
+    end[marker + 1] = 5.0  # ... and the next best the word itself
+    span = best_span(context, [(feat, (start, end))], opts)
+    assert span["text"] == "He lives in"
+
+
 def test_causal_lm_lora_adapter_directory_predicts_in_batches(tmp_path, llama_dir):
     """`predict --model RUN/adapter` (train --peft lora --save-adapter) rebuilds the base model from the user's
     Llama directory, whose config has no pad id: it crashed with "Cannot handle batch sizes > 1 if no padding

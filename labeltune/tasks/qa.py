@@ -177,8 +177,8 @@ class QATask:
                 "example": i,
                 "cls": ids.index(tokenizer.cls_token_id) if tokenizer.cls_token_id in ids else 0,
                 # character offsets of context tokens only: question and special tokens can never be answers
-                "offsets": [_context_offsets(examples[i]["context"], o) if s == 1 else None
-                            for o, s in zip(enc["offset_mapping"][f], seq_ids)],
+                "offsets": _drop_prefix_pieces([_context_offsets(examples[i]["context"], o) if s == 1 else None
+                                                for o, s in zip(enc["offset_mapping"][f], seq_ids)]),
             }
             if "token_type_ids" in enc:
                 feat["token_type_ids"] = enc["token_type_ids"][f]
@@ -305,6 +305,19 @@ class QATask:
         from ..explain.targets import qa_probe
 
         return qa_probe(rt, example, prediction, target)
+
+
+def _drop_prefix_pieces(offsets: list) -> list:
+    """`offsets` with None for a sub-word whose span is a strict prefix of the next one's: XLM-RoBERTa gives a
+    standalone "▁" the first character of the word after it ("▁" (9, 10), "in" (9, 11)), so as an answer's end
+    it cut the word ("He lives i"). Training never puts a start or end there (the next sub-word starts at the
+    same character); byte pieces of one character share one span and are kept."""
+    out = list(offsets)
+    for j in range(len(out) - 1):
+        here, after = out[j], out[j + 1]
+        if here and after and here[0] == after[0] and here[1] < after[1]:
+            out[j] = None
+    return out
 
 
 def _context_offsets(context: str, offsets) -> tuple[int, int] | None:
