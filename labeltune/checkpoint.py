@@ -167,7 +167,8 @@ def load_weights(path: str, model, accelerator=None) -> None:
 # settings that change how a run is logged, stored or sped up, not the weights it reaches; the data files'
 # paths are left out too, since their content is compared (a moved file resumes)
 NOT_IN_RECIPE = {"output", "resume", "overwrite", "keep_checkpoint", "quiet", "threads", "log_every",
-                 "eval_batch_size", "save_every", "attention", "train", "validation", "test"}
+                 "eval_batch_size", "save_every", "attention", "train", "validation", "test",
+                 "bleu_tokenize"}  # how BLEU is scored, not how the model trains: a checkpoint from before it resumes
 
 
 def fingerprint(examples: list[dict] | None) -> str | None:

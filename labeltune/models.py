@@ -139,12 +139,29 @@ def _first_line(e: Exception) -> str:
 def strip_offsets(text: str, s: int, t: int) -> tuple[int, int]:
     """A token's (or word's) character span without the space around it: byte-level BPE offsets include the
     space before a word where the tokenizer does not trim them (GPT-2), and an entity or answer never starts
-    with a space."""
+    with a space. It ends after the combining marks that follow it (see is_mark)."""
     while s < t - 1 and text[s].isspace():
         s += 1
     while t > s + 1 and text[t - 1].isspace():
         t -= 1
+    while t < len(text) and is_mark(text[t]):  # one the normalizer removed (BERT's uncased vocabularies strip
+        t += 1  # accents: NFD "José" is read as "jose", "में" as "म") still belongs to the letter before it
     return s, t
+
+
+def is_mark(ch: str) -> bool:
+    """A combining mark (Unicode category M): an accent of NFD text, an Indic vowel sign or virama, a Thai vowel
+    or tone mark. It belongs to the letter before it, so it neither starts nor ends a word."""
+    import unicodedata
+
+    return unicodedata.category(ch)[0] == "M"
+
+
+def joins_word(text: str, end: int, start: int) -> bool:
+    """Whether a piece of `text` at `start` continues the word that ends at `end`: byte-level BPE cuts words at
+    combining marks ("राम" -> र | ा | म, NFD "José" -> Jose | U+0301, "ที่" -> ท | ี่), which are never a word's edge."""
+    return 0 < end and start <= end and start < len(text) and (
+        is_mark(text[start]) or (is_mark(text[end - 1]) and text[start].isalnum()))
 
 
 def prefix_space_for_words(tokenizer):

@@ -33,6 +33,17 @@ def is_blank(value) -> bool:
     return isinstance(value, str) and all(ch.isspace() or unicodedata.category(ch) in ("Cf", "Cc") for ch in value)
 
 
+def unspaced_script(ch: str) -> str | None:
+    """"ideograph" for a CJK ideograph (Chinese; Japanese kanji), "other" for a letter of another script written
+    without spaces between words (Japanese kana, Thai, Lao, Tibetan, Burmese, Khmer), else None."""
+    c = ord(ch)
+    if 0x4E00 <= c <= 0x9FFF or 0x3400 <= c <= 0x4DBF or 0x20000 <= c <= 0x2FA1F or 0xF900 <= c <= 0xFAFF:
+        return "ideograph"
+    if 0x3040 <= c <= 0x30FF or 0x0E00 <= c <= 0x0FFF or 0x1000 <= c <= 0x109F or 0x1780 <= c <= 0x17FF:
+        return "other"
+    return None
+
+
 @dataclass
 class Table:
     path: str

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import UserError
-from ..models import autocast, strip_offsets
+from ..models import autocast, joins_word, strip_offsets
 
 
 @dataclass
@@ -104,6 +104,8 @@ def group_words(enc, j: int, parts: dict, texts: dict, shift: dict | None = None
             continue
         a, b = strip_offsets(text, a, b)
         i = current.get((s, w))
+        if i is None and words and words[-1][0] == part and joins_word(text, words[-1][2], a):
+            i = current[(s, w)] = len(words) - 1  # byte-level BPE cut the word at a combining mark: "राम" is र | ा | म
         if i is None or any(c.isspace() for c in text[words[i][2]:a]):
             words.append([part, a, b, []])
             i = current[(s, w)] = len(words) - 1

@@ -33,6 +33,7 @@ import random
 import re
 import unicodedata
 
+from ..data.readers import unspaced_script
 from .perturb import FREE, FROZEN, Editor
 
 FILE = "word_recognition.json"
@@ -186,7 +187,10 @@ class WordFixer:
         lead, core, trail = _PARTS.match(word).groups()
         # a word in capitals is an acronym far more often than a shouted typo, and acronyms are seldom in the word
         # lists but often one edit from a word in them: CIA -> via, DNA -> na, USA -> us, HIV -> his
-        fixed = self._fix_run(core) if core.isalpha() and not core.isupper() else None
+        # a run of Chinese, Japanese or Thai letters is a phrase (no spaces between words): one edit there makes
+        # another phrase, not a typo's fix (我爱这部电视, "I love this TV", became 我爱这部电影, "... this film")
+        fixed = self._fix_run(core) if core.isalpha() and not core.isupper() and \
+            not any(unspaced_script(ch) for ch in core) else None
         out = None if fixed is None else lead + fixed + trail
         if len(self._memo) >= MEMO_SIZE:  # a server sees new words for ever: keep the memory bounded
             self._memo.clear()

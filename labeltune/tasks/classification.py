@@ -63,7 +63,7 @@ class ClassificationTask:
             table.require(opts.text_pair_column, "--text-pair-column")
         if labelled:
             table.require(opts.label_column, "--label-column")
-        names = [n.strip() for n in opts.label_names.split(",")] if opts.label_names else None
+        names = [_label_name(n) for n in opts.label_names.split(",")] if opts.label_names else None
         examples = []
         for i, row in enumerate(table.rows):
             loc = table.where(i)
@@ -90,7 +90,7 @@ class ClassificationTask:
         table = read_table(path)
         table.require(opts.text_column, "--text-column")
         table.require(opts.label_column, "--label-column")
-        names = [n.strip() for n in opts.label_names.split(",")] if opts.label_names else None
+        names = [_label_name(n) for n in opts.label_names.split(",")] if opts.label_names else None
         out = []
         for i, row in enumerate(table.rows):
             loc = table.where(i)
@@ -154,7 +154,7 @@ class ClassificationTask:
         counts = Counter(label for e in train for label in e["labels"])
         labels = sorted(counts, key=_label_key)
         if opts.label_names:  # the user's order: index i is the i-th name
-            labels = [n.strip() for n in opts.label_names.split(",")]
+            labels = [_label_name(n) for n in opts.label_names.split(",")]
         if len(counts) < 2:
             raise UserError(
                 f"{train[0]['_where'].split(',')[0]}: every training example has the label {sorted(counts)}; "
@@ -463,7 +463,7 @@ def _one_label(value, loc: str, names: list[str] | None) -> str:
         raise UserError(f"{loc}: empty label; every training and evaluation row needs one")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    label = str(value).strip()
+    label = _label_name(str(value))
     if names is not None and label not in names:  # (a datasets dir's ClassLabel ids arrive as names already)
         if not label.lstrip("-").isdigit():
             raise UserError(f"{loc}: label {label!r} is a name, not one of --label-names ({', '.join(names)}), "
@@ -472,6 +472,15 @@ def _one_label(value, loc: str, names: list[str] | None) -> str:
             raise UserError(f"{loc}: label {label!r} is not an index into --label-names ({len(names)} names)")
         label = names[int(label)]
     return label
+
+
+def _label_name(value: str) -> str:
+    """A label as a class name: without the spaces around it, and in Unicode's composed form (NFC), so that "négatif"
+    typed on one keyboard and "ne\u0301gatif" (NFD: "e" + a combining accent, as macOS and some exports write it),
+    which look the same, are one class, not two."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", value.strip())
 
 
 def multi_label_hint(labels: list[str]) -> str | None:

@@ -103,7 +103,9 @@ def read_conll(path: str, opts: NEROptions, labelled: bool = True, problems: lis
         if not line.strip():
             flush()
             continue
-        fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
+        # columns are cut at tabs, else at ASCII spaces only (as conlleval does): a no-break or thin space is a
+        # token's own character ("10\u00a0000"), which str.split() would also cut at
+        fields = [f.strip() for f in line.split("\t")] if "\t" in line else [f for f in line.split(" ") if f]
         if fields[0] == "-DOCSTART-":  # a document boundary (kept as the split group), whatever its columns
             flush()
             doc += 1
@@ -250,7 +252,9 @@ def _spans(value, text: str, loc: str) -> list[tuple[int, int, str]]:
         raise UserError(f"{loc}: entity spans must be a list, got {type(value).__name__}")
     spans = []
     for k, s in enumerate(value):
+        given = None  # the span's own text, where the export writes it (Label Studio, spaCy's JSON)
         if isinstance(s, dict):
+            given = s.get("text")
             # a Parquet struct gives every row both keys, null where a row had the other one
             s = (s.get("start"), s.get("end"), s.get("label") if s.get("label") is not None else s.get("type"))
         if not (isinstance(s, (list, tuple)) and len(s) == 3):
@@ -260,7 +264,10 @@ def _spans(value, text: str, loc: str) -> list[tuple[int, int, str]]:
             raise UserError(f"{loc}: span {k} {list(s)}: start and end must be integers, label a non-empty string")
         if not 0 <= start < end <= len(text):
             raise UserError(f"{loc}: span {k} [{start}, {end}) falls outside the text (length {len(text)}) "
-                            "or is empty; offsets count characters, end exclusive")
+                            f"or is empty; offsets count characters, end exclusive{utf16_hint(text)}")
+        if isinstance(given, str) and text[start:end] != given:
+            raise UserError(f"{loc}: span {k} [{start}, {end}) holds {text[start:end]!r}, not its text {given!r}; "
+                            f"offsets count characters, end exclusive{utf16_hint(text)}")
         spans.append((start, end, label.strip()))
     spans.sort()
     for a, b in zip(spans, spans[1:]):
@@ -269,3 +276,10 @@ def _spans(value, text: str, loc: str) -> list[tuple[int, int, str]]:
                             f"{text[b[0]:b[1]]!r}); NER tags one entity per word")
     return spans
 
+
+def utf16_hint(text: str) -> str:
+    """How to read wrong offsets into a text with characters outside the BMP (emoji), which JavaScript tools
+    (Label Studio, most web annotators) count as 2 UTF-16 code units where Python counts 1."""
+    astral = sum(ord(c) > 0xFFFF for c in text)
+    return (f"; the text holds {astral} character(s) such as emoji that JavaScript tools (Label Studio) count as two: "
+            "if the offsets count UTF-16 code units, convert them to characters" if astral else "")

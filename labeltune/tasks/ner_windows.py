@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..data.readers import unspaced_script
 from ..errors import UserError
-from ..models import prefix_space_for_words, splits_words, strip_offsets
+from ..models import is_mark, joins_word, prefix_space_for_words, splits_words, strip_offsets
+from .ner_read import utf16_hint
 
 IGNORE = -100  # label of sub-words the loss skips
 FAR = 10**9  # context "distance" at a real text boundary (not a window cut)
@@ -38,10 +40,28 @@ def ensure_words(examples: list[dict], tokenizer) -> None:
     else:
         spans = [plain_words(e["text"]) for e in raw]
     for e, words in zip(raw, spans):
-        e["offsets"] = [strip_offsets(e["text"], s, t) for s, t in words]
+        e["offsets"] = _whole_words(e["text"], words)
         e["tokens"] = [e["text"][s:t] for s, t in e["offsets"]]
         if "spans" in e:
             e["tags"] = _span_tags(e)
+
+
+def _whole_words(text: str, words: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Word spans without the spaces around them and with their combining marks: byte-level BPE cuts a word at
+    each mark ("राम" -> र | ा | म), whose pieces are joined again; a mark it keeps with the punctuation after it
+    ("दिल्ली।" -> ... | ी।) joins the word, and the punctuation stays a word of its own."""
+    out: list[tuple[int, int]] = []
+    for s, t in words:
+        s, t = strip_offsets(text, s, t)
+        if not (out and joins_word(text, out[-1][1], s)):
+            out.append((s, t))
+            continue
+        rest = next((k for k in range(s, t) if not is_mark(text[k])), t)
+        cut = rest if rest < t and not text[rest].isalnum() else t
+        out[-1] = (out[-1][0], max(cut, out[-1][1]))
+        if cut < t:
+            out.append((cut, t))
+    return out
 
 
 def plain_words(text: str) -> list[tuple[int, int]]:
@@ -79,13 +99,26 @@ def _span_tags(e: dict) -> list[str]:
             if s < end and t > start:  # the word overlaps the span
                 if s < start or t > end:
                     raise UserError(f"{e['_where']}: span [{start}, {end}) {e['text'][start:end]!r} cuts the word "
-                                    f"{e['text'][s:t]!r} at [{s}, {t}); spans must start and end on word boundaries")
+                                    f"{e['text'][s:t]!r} at [{s}, {t}); spans must start and end on word boundaries"
+                                    f"{_unspaced_hint(e['text'][s:t]) or utf16_hint(e['text'])}")
                 inside.append(k)
         if not inside:
-            raise UserError(f"{e['_where']}: span [{start}, {end}) {e['text'][start:end]!r} covers no word")
+            raise UserError(f"{e['_where']}: span [{start}, {end}) {e['text'][start:end]!r} covers no word"
+                            f"{utf16_hint(e['text'])}")
         for k in inside:
             tags[k] = ("B-" if k == inside[0] else "I-") + label
     return tags
+
+
+def _unspaced_hint(word: str) -> str:
+    """How to give the words, for a "word" of a script written without spaces (byte-level BPE's words end only at
+    spaces and punctuation, so it reads a run of Chinese as one word; so do BERT's in Thai or Japanese kana)."""
+    if not any(unspaced_script(ch) for ch in word):
+        return ""
+    return ("; raw text is cut into words at spaces and punctuation, so text written without spaces (Chinese, "
+            "Japanese, Thai, ...) is one word up to the next one: give the words as 'tokens' and 'tags' (JSON Lines "
+            "or CoNLL) from a word segmenter (jieba, fugashi, PyThaiNLP), or, for Chinese, use a model whose "
+            "tokenizer cuts each ideograph (BERT's, XLM-RoBERTa's)")
 
 
 # --- windows over sub-words ---------------------------------------------------------------------

@@ -196,13 +196,24 @@ def _align(context: str, text: str, start: int | None, label: str, opts: QAOptio
         problems.append(f"{label}: answer {text!r:.60} has no answer_start and occurs {len(found)} times in the "
                         f"context (at {found[:3]}); give answer_start, or pass {flag('repair_answers')} to take the first")
         return None
+    units = _counted_in_units(context, found, start)
     if opts.repair_answers:
-        return min(found, key=lambda s: (abs(s - start), s))
+        return units[0] if units else min(found, key=lambda s: (abs(s - start), s))
     at = context[max(start, 0) : max(start, 0) + len(text)]
-    problems.append(
-        f"{label}: answer_start {start} points at {at!r:.60}, not at the answer {text!r:.60} "
-        f"(which occurs at {found[:3]}); fix it or pass {flag('repair_answers')}"
-    )
+    why = (f"; {start} is where it occurs counted in {units[1]}, not characters: pass {flag('repair_answers')} to "
+           "convert such offsets" if units else f" (which occurs at {found[:3]}); fix it or pass {flag('repair_answers')}")
+    problems.append(f"{label}: answer_start {start} points at {at!r:.60}, not at the answer {text!r:.60}{why}")
+    return None
+
+
+def _counted_in_units(context: str, found: list[int], start: int) -> tuple[int, str] | None:
+    """(place, unit) where `start` is one of the answer's places `found` counted in UTF-16 code units (JavaScript's
+    string offsets: Label Studio and other web tools; an emoji counts 2) or UTF-8 bytes, else None."""
+    for unit, codec, width in (("UTF-16 code units (as JavaScript tools write them)", "utf-16-le", 2),
+                               ("UTF-8 bytes", "utf-8", 1)):
+        for place in found:
+            if len(context[:place].encode(codec, "surrogatepass")) // width == start:
+                return place, unit
     return None
 
 

@@ -36,6 +36,7 @@ the options and the task.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import string
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ from .translation_models import (_architecture, _counted_tokens, _pad_id, _set_l
 from .translation_read import _read_lines, _read_parallel, _read_table, _text  # noqa: F401
 
 ARCHITECTURES = ("auto", "seq2seq", "encoder-decoder", "causal")
+BLEU_TOKENIZERS = ("auto", "13a", "intl", "zh", "char", "ja-mecab", "ko-mecab", "none")  # sacreBLEU's offline ones
+MECAB = {"ja-mecab": "MeCab", "ko-mecab": "mecab_ko"}  # the module each needs (sacrebleu[ja], sacrebleu[ko])
 TEMPLATE_FIELDS = {"source", "source_lang", "target_lang"}
 
 
@@ -76,6 +79,8 @@ class TranslationOptions:
     no_repeat_ngram_size: int = opt(0, "never repeat an n-gram of this size in an output (0: allowed)")
     selection_examples: int = opt(200, "validation examples decoded greedily per in-training evaluation (0: loss only)")
     metric_lowercase: bool = opt(False, "score BLEU/chrF case-insensitively, e.g. for an uncased model")
+    bleu_tokenize: str = opt("auto", "sacreBLEU's tokenizer: 13a, intl, zh, char, ja-mecab, ko-mecab, none (auto: zh "
+                             "for Chinese references, char for Japanese, Thai, Lao, Khmer, Burmese; else 13a)")
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -99,7 +104,13 @@ class TranslationOptions:
                   (self.max_target_length >= 2, f"{flag('max_target_length')} must be at least 2"),
                   (self.max_new_tokens >= 0, f"{flag('max_new_tokens')} must be >= 0"),
                   (self.no_repeat_ngram_size >= 0, f"{flag('no_repeat_ngram_size')} must be >= 0"),
-                  (self.selection_examples >= 0, f"{flag('selection_examples')} must be >= 0")]
+                  (self.selection_examples >= 0, f"{flag('selection_examples')} must be >= 0"),
+                  (self.bleu_tokenize in BLEU_TOKENIZERS, f"{flag('bleu_tokenize')} {self.bleu_tokenize}: choose one "
+                   f"of {', '.join(BLEU_TOKENIZERS)}"),
+                  # refused now, not when scoring after the whole training run
+                  (self.bleu_tokenize not in MECAB or importlib.util.find_spec(MECAB.get(self.bleu_tokenize, "")),
+                   f"{flag('bleu_tokenize')} {self.bleu_tokenize} needs MeCab: pip install "
+                   f"'sacrebleu[{self.bleu_tokenize[:2]}]' (or choose char)")]
         check(checks)
 
     def template_parts(self) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import Counter
 
 
 def _seq2seq_eos(model, tokenizer) -> int:
@@ -58,13 +59,27 @@ def detokenize_wordpiece(text: str) -> str:
 def translation_metrics(hypotheses: list[str], references: list[str], opts) -> dict:
     from sacrebleu.metrics import BLEU, CHRF
 
-    bleu, chrf = BLEU(lowercase=opts.metric_lowercase), CHRF(lowercase=opts.metric_lowercase)
+    tokenize = opts.bleu_tokenize if opts.bleu_tokenize != "auto" else bleu_tokenizer_for(references)
+    bleu, chrf = BLEU(lowercase=opts.metric_lowercase, tokenize=tokenize), CHRF(lowercase=opts.metric_lowercase)
     b, c = bleu.corpus_score(hypotheses, [references]), chrf.corpus_score(hypotheses, [references])
     return {
         "bleu": round(b.score, 4), "chrf": round(c.score, 4),
         "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature()),
         "n": len(hypotheses),
     }
+
+
+def bleu_tokenizer_for(references: list[str]) -> str:
+    """sacreBLEU's tokenizer for these references: its default 13a cuts words at spaces, so a sentence of Chinese,
+    Japanese or Thai (no spaces between words) would be one "word" and BLEU near 0 whatever the output. Chinese
+    gets sacreBLEU's "zh" (each ideograph a word); Japanese (kana), Thai, Lao, Khmer and Burmese "char"
+    (ja-mecab needs MeCab, installed with sacrebleu[ja]); a text mostly in other scripts "13a"."""
+    from ..data.readers import unspaced_script
+
+    scripts = Counter(unspaced_script(ch) for ch in "".join(references[:1000]) if ch.isalpha())
+    if scripts["ideograph"] + scripts["other"] <= scripts[None]:
+        return "13a"
+    return "char" if scripts["other"] > scripts["ideograph"] / 10 else "zh"  # Japanese: kana besides its kanji
 
 
 _WARNED: set = set()
