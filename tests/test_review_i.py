@@ -179,3 +179,19 @@ def test_a_mecab_bleu_tokenizer_without_mecab_is_refused_before_training():
         pytest.skip("MeCab is installed here")
     with pytest.raises(UserError, match=r"--bleu-tokenize .*ja-mecab needs MeCab: pip install 'sacrebleu\[ja\]'"):
         get_task("translation").Options(bleu_tokenize="ja-mecab")
+
+
+def test_perturbations_edit_chinese_by_the_character_and_hindi_in_its_script():
+    """robustness cut words at spaces only, so a Chinese sentence was one "word": word_drop at any severity deleted
+    all of it but its punctuation, word_repeat doubled it. char_insert put Latin letters into Hindi or Chinese words.
+    Each ideograph is a word now, and an inserted letter is of the word's own script."""
+    from labeltune.robustness.perturb import PERTURBATIONS, Editor, example_rng, random_plan
+
+    text = "我爱这部电影，演员很好。"
+    new, _ = Editor(random_plan(PERTURBATIONS["word_drop"], 0.1)).text(text, example_rng(0, "drop"))
+    assert len(new) == len(text) - 1 and all(c in text for c in new)  # one character gone, the rest in order
+    for seed in range(5):
+        new, _ = Editor(random_plan(PERTURBATIONS["char_insert"], 1.0)).text("राम दिल्ली", example_rng(seed, "ins"))
+        assert not any("a" <= c.lower() <= "z" for c in new) and len(new) == len("राम दिल्ली") + 2
+    new, _ = Editor(random_plan(PERTURBATIONS["char_insert"], 1.0)).text("a café", example_rng(0, "ins"))
+    assert len(new) == len("a café") + 2  # Latin words still get a-z

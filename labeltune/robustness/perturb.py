@@ -21,7 +21,11 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-_WORD = re.compile(r"\S+")
+# a word: a run of non-space characters, except that each CJK ideograph is a word of its own (Chinese has no
+# spaces between words, and BERT's tokenizers cut each ideograph alike): else a whole Chinese sentence was one
+# "word", which word_drop deleted and word_repeat doubled at any severity
+_IDEOGRAPH = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_WORD = re.compile(f"[{_IDEOGRAPH}]|[^\\s{_IDEOGRAPH}]+")
 _ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
 
 
@@ -75,12 +79,15 @@ def char_drop(word: str, rng: random.Random) -> str | None:
 
 
 def char_insert(word: str, rng: random.Random) -> str | None:
-    """A random letter inserted inside the word."""
+    """A random letter inserted inside the word: a-z in a word of Latin letters (accents included), else one of the
+    word's own letters (a Latin letter inside a Hindi or Chinese word is not a typo anyone makes)."""
     spots = _letter_positions(word)
     if not spots:
         return None
     i = rng.choice(spots)
-    return word[:i] + _match_case(rng.choice("abcdefghijklmnopqrstuvwxyz"), word[i]) + word[i:]
+    latin = all(word[k] < "\u0250" for k in spots)  # Basic Latin to Latin Extended-B
+    letters = "abcdefghijklmnopqrstuvwxyz" if latin else [word[k] for k in spots]
+    return word[:i] + _match_case(rng.choice(letters), word[i]) + word[i:]
 
 
 CHAR_EDITS = (keyboard, swap, char_drop, char_insert)
