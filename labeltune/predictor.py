@@ -57,6 +57,9 @@ class Predictor:
         meta = read_meta(directory)
         self.directory = directory
         self.task = get_task(meta["task"])
+        saved_setup = getattr(self.task, "saved_setup", None)  # optional hook: a setup an older labeltune wrote
+        if saved_setup is not None:
+            meta["setup"] = saved_setup(meta["setup"])
         word_recognition = option_overrides.pop("word_recognition", True)  # False: the network alone
         if not isinstance(word_recognition, bool):  # ("false" or "off" switched it on, in silence)
             raise UserError(f"labeltune.load(): word_recognition={word_recognition!r}: must be True or False")

@@ -16,6 +16,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
         validate validation/test examples against the setup (e.g. a label unseen in training)
     build_model(model_path, setup, opts, cfg) -> torch.nn.Module
     load_model(directory, setup, opts) -> torch.nn.Module      (a directory written by labeltune)
+    saved_setup(setup) -> dict   optional: a saved model's setup as this version reads it (classification: label
+        names in NFC, for models trained before they were)
     encode(examples, tokenizer, setup, opts, max_length) -> list[dict]
         features (token ids and labels); one example may become several features (long-input windows)
     collate(features, tokenizer) -> dict[str, Tensor]
@@ -27,6 +29,10 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     report(train, validation, tokenizer, opts, max_length) -> dict   task-specific part of debug-data
     metric_names: tuple[str, ...]   optional: the metrics --metric may name (listed in `train --help`)
     default_model: str   optional: the model used when --model is not given (default: all-MiniLM-L6-v2)
+    needs_offsets: bool   optional (default True): the task reads character offsets / word ids, so a slow (Python)
+        tokenizer is refused; translation sets False (Marian's SentencePiece tokenizer has no fast version)
+    decoder_only(model_path, opts, cfg) -> bool   optional: whether build_model will train a decoder-only LM, so
+        `tune` gives its folds the batch sizes `train` would (defaults.CAUSAL_BATCH_SIZES)
     row_problems(path, opts) -> list[str]   optional: every bad row of a file, for debug-data (read() stops at one;
         NER and QA run read()'s own checks, recording with data.readers.recorded / raise_or_record)
     echo(example) -> dict   optional: the input and gold fields a prediction row carries (default: outputs.echo)

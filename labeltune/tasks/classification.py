@@ -166,6 +166,11 @@ class ClassificationTask:
                 print(f"classification: {hint}", file=sys.stderr)
         return {"labels": labels, "multi_label": opts.multi_label}
 
+    def saved_setup(self, setup: dict) -> dict:
+        """The setup of a saved model as this version reads labels: a model trained before label names were
+        NFC'd keeps an NFD name ("ne\u0301gatif"), which the NFC gold labels of its own data never matched."""
+        return dict(setup, labels=[_label_name(n) for n in setup["labels"]])
+
     def check(self, examples, setup, opts) -> None:
         known = set(setup["labels"])
         for e in examples:

@@ -28,7 +28,7 @@ from ..batching import collate_encoder
 from ..config import opt
 from ..errors import UserError, flag
 from ..inference import run_batches
-from ..models import from_pretrained, strip_offsets
+from ..models import from_pretrained, is_mark, strip_offsets
 # the helpers are importable from here, as before the split (tests, explain, report, benchmarks use them)
 from .qa_metrics import best_threshold, exact_match, f1_score, gold_answers, normalize_answer, squad_metrics  # noqa: F401
 from .qa_read import _duplicate_ids, make_example, read_examples, read_rows  # noqa: F401
@@ -178,7 +178,8 @@ class QATask:
                 "cls": ids.index(tokenizer.cls_token_id) if tokenizer.cls_token_id in ids else 0,
                 # character offsets of context tokens only: question and special tokens can never be answers
                 "offsets": _drop_prefix_pieces([_context_offsets(examples[i]["context"], o) if s == 1 else None
-                                                for o, s in zip(enc["offset_mapping"][f], seq_ids)]),
+                                                for o, s in zip(enc["offset_mapping"][f], seq_ids)],
+                                               lambda j, ids=ids: not tokenizer.decode([ids[j]]).strip()),
             }
             if "token_type_ids" in enc:
                 feat["token_type_ids"] = enc["token_type_ids"][f]
@@ -307,15 +308,17 @@ class QATask:
         return qa_probe(rt, example, prediction, target)
 
 
-def _drop_prefix_pieces(offsets: list) -> list:
-    """`offsets` with None for a sub-word whose span is a strict prefix of the next one's: XLM-RoBERTa gives a
-    standalone "▁" the first character of the word after it ("▁" (9, 10), "in" (9, 11)), so as an answer's end
-    it cut the word ("He lives i"). Training never puts a start or end there (the next sub-word starts at the
-    same character); byte pieces of one character share one span and are kept."""
+def _drop_prefix_pieces(offsets: list, blank) -> list:
+    """`offsets` with None for a sub-word whose span is a strict prefix of the next one's and that writes no
+    text (`blank(j)`): XLM-RoBERTa gives a standalone "▁" the first character of the word after it ("▁" (9, 10),
+    "in" (9, 11)), so as an answer's end it cut the word ("He lives i"). Training never puts a start or end there
+    (the next sub-word starts at the same character). Byte-level BPE's piece of a character's first bytes is
+    kept: the next piece, with the character's last bytes, runs on ("在" (2, 3), "在北京"'s rest (2, 5)), and an
+    answer ending at that character ends there."""
     out = list(offsets)
     for j in range(len(out) - 1):
         here, after = out[j], out[j + 1]
-        if here and after and here[0] == after[0] and here[1] < after[1]:
+        if here and after and here[0] == after[0] and here[1] < after[1] and blank(j):
             out[j] = None
     return out
 
@@ -324,6 +327,10 @@ def _context_offsets(context: str, offsets) -> tuple[int, int] | None:
     """A context sub-word's character span without the space before it, or None for a sub-word that is only a
     space: SentencePiece writes a word it has no "▁word" piece for as "▁" alone plus the word, and DeBERTa-v2's
     and Llama's tokenizers give that "▁" the space's offsets; as an answer's start it gave " in Paris". It can
-    neither start nor end an answer (training puts the start on the word's next sub-word); it may lie inside one."""
+    neither start nor end an answer (training puts the start on the word's next sub-word); it may lie inside one.
+    A sub-word that starts with a combining mark (WordPiece's "##ा" of "राम", byte-level BPE's lone accent of NFD
+    "José") starts at the letter the mark belongs to: as an answer's start it gave "ाम"."""
     s, t = strip_offsets(context, *offsets)
+    while 0 < s < t and is_mark(context[s]):
+        s -= 1
     return (s, t) if context[s:t].strip() else None
