@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from ..errors import UserError, where
@@ -26,11 +27,15 @@ FIELD_LIMIT = 2**31 - 1  # the C long of Windows; csv.field_size_limit refuses a
 def is_blank(value) -> bool:
     """A text with nothing a model reads: empty, whitespace, or only invisible format / control characters (a
     zero-width space, a byte-order mark), which tokenizers drop. None counts as blank."""
-    import unicodedata
-
     if value is None:
         return True
     return isinstance(value, str) and all(ch.isspace() or unicodedata.category(ch) in ("Cf", "Cc") for ch in value)
+
+
+def canonical_text(text: str) -> str:
+    """`text` without the spaces around it and in Unicode's composed form (NFC): "négatif" typed as one character
+    and as "e" + a combining accent (NFD, as macOS and some exports write it) look the same and compare equal."""
+    return unicodedata.normalize("NFC", text.strip())
 
 
 def unspaced_script(ch: str) -> str | None:

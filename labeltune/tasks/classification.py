@@ -17,7 +17,7 @@ import torch
 
 from ..batching import collate_encoder
 from ..config import opt
-from ..data.readers import is_blank, read_lines, read_table, separated_header
+from ..data.readers import canonical_text, is_blank, read_lines, read_table, separated_header
 from ..errors import UserError
 from ..inference import run_batches
 from ..models import from_pretrained
@@ -63,7 +63,7 @@ class ClassificationTask:
             table.require(opts.text_pair_column, "--text-pair-column")
         if labelled:
             table.require(opts.label_column, "--label-column")
-        names = [_label_name(n) for n in opts.label_names.split(",")] if opts.label_names else None
+        names = [canonical_text(n) for n in opts.label_names.split(",")] if opts.label_names else None
         examples = []
         for i, row in enumerate(table.rows):
             loc = table.where(i)
@@ -90,7 +90,7 @@ class ClassificationTask:
         table = read_table(path)
         table.require(opts.text_column, "--text-column")
         table.require(opts.label_column, "--label-column")
-        names = [_label_name(n) for n in opts.label_names.split(",")] if opts.label_names else None
+        names = [canonical_text(n) for n in opts.label_names.split(",")] if opts.label_names else None
         out = []
         for i, row in enumerate(table.rows):
             loc = table.where(i)
@@ -154,7 +154,7 @@ class ClassificationTask:
         counts = Counter(label for e in train for label in e["labels"])
         labels = sorted(counts, key=_label_key)
         if opts.label_names:  # the user's order: index i is the i-th name
-            labels = [_label_name(n) for n in opts.label_names.split(",")]
+            labels = [canonical_text(n) for n in opts.label_names.split(",")]
         if len(counts) < 2:
             raise UserError(
                 f"{train[0]['_where'].split(',')[0]}: every training example has the label {sorted(counts)}; "
@@ -169,7 +169,7 @@ class ClassificationTask:
     def saved_setup(self, setup: dict) -> dict:
         """The setup of a saved model as this version reads labels: a model trained before label names were
         NFC'd keeps an NFD name ("ne\u0301gatif"), which the NFC gold labels of its own data never matched."""
-        return dict(setup, labels=[_label_name(n) for n in setup["labels"]])
+        return dict(setup, labels=[canonical_text(n) for n in setup["labels"]])
 
     def check(self, examples, setup, opts) -> None:
         known = set(setup["labels"])
@@ -468,7 +468,7 @@ def _one_label(value, loc: str, names: list[str] | None) -> str:
         raise UserError(f"{loc}: empty label; every training and evaluation row needs one")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    label = _label_name(str(value))
+    label = canonical_text(str(value))
     if names is not None and label not in names:  # (a datasets dir's ClassLabel ids arrive as names already)
         if not label.lstrip("-").isdigit():
             raise UserError(f"{loc}: label {label!r} is a name, not one of --label-names ({', '.join(names)}), "
@@ -477,15 +477,6 @@ def _one_label(value, loc: str, names: list[str] | None) -> str:
             raise UserError(f"{loc}: label {label!r} is not an index into --label-names ({len(names)} names)")
         label = names[int(label)]
     return label
-
-
-def _label_name(value: str) -> str:
-    """A label as a class name: without the spaces around it, and in Unicode's composed form (NFC), so that "négatif"
-    typed on one keyboard and "ne\u0301gatif" (NFD: "e" + a combining accent, as macOS and some exports write it),
-    which look the same, are one class, not two."""
-    import unicodedata
-
-    return unicodedata.normalize("NFC", value.strip())
 
 
 def multi_label_hint(labels: list[str]) -> str | None:

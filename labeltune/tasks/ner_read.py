@@ -11,7 +11,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from ..data.readers import raise_or_record, read_lines, read_table, read_text, recorded
+from ..data.readers import canonical_text, raise_or_record, read_lines, read_table, read_text, recorded
 from ..errors import UserError, flag, where
 from .ner_tags import detect_scheme, is_io, parse_io_tag, parse_tag, to_iob2
 
@@ -265,7 +265,7 @@ def _spans(value, text: str, loc: str) -> list[tuple[int, int, str]]:
         if not 0 <= start < end <= len(text):
             raise UserError(f"{loc}: span {k} [{start}, {end}) falls outside the text (length {len(text)}) "
                             f"or is empty; offsets count characters, end exclusive{utf16_hint(text)}")
-        if isinstance(given, str) and _same_text(text[start:end]) != _same_text(given):
+        if isinstance(given, str) and canonical_text(text[start:end]) != canonical_text(given):
             raise UserError(f"{loc}: span {k} [{start}, {end}) holds {text[start:end]!r}, not its text {given!r}; "
                             f"offsets count characters, end exclusive{utf16_hint(text)}")
         spans.append((start, end, label.strip()))
@@ -275,14 +275,6 @@ def _spans(value, text: str, loc: str) -> list[tuple[int, int, str]]:
             raise UserError(f"{loc}: spans {list(a)} and {list(b)} overlap ({text[a[0]:a[1]]!r} / "
                             f"{text[b[0]:b[1]]!r}); NER tags one entity per word")
     return spans
-
-
-def _same_text(text: str) -> str:
-    """A span's text as compared with the span's own "text": the spaces around it and Unicode's form (NFC or NFD,
-    which look the same: "José" is 4 or 5 characters) say nothing about where the offsets point."""
-    import unicodedata
-
-    return unicodedata.normalize("NFC", text.strip())
 
 
 def utf16_hint(text: str) -> str:
