@@ -197,23 +197,29 @@ def test_marian_translation_with_its_slow_tokenizer(tmp_path, capsys):
     assert "needs a fast (Rust) tokenizer" in capsys.readouterr().err
 
 
+def _qa_window(tmp_path, family: str, question: str, context: str):
+    """(task, opts, tokenizer, example, its one feature, the tokenizer's own encoding) for a tiny `family` model."""
+    from labeltune.models import load_tokenizer
+    from labeltune.tasks import get_task
+
+    task = get_task("qa")
+    opts = task.Options(doc_stride=16)
+    tok = load_tokenizer(tiny_family(str(tmp_path / family), family))
+    [ex] = task.as_examples([{"question": question, "context": context}], opts)
+    [feat] = task.encode([ex], tok, {"version_2_with_negative": False}, opts, 64)
+    return task, opts, tok, ex, feat, tok(question, context, return_offsets_mapping=True)
+
+
 def test_qa_answer_never_starts_at_a_space_only_sub_word(tmp_path):
     """DeBERTa-v2's (and Llama's) SentencePiece writes a word it has no "▁word" piece for as "▁" alone plus the
     word; that "▁" sub-word's offsets are the space itself, so an answer starting there came out as " in Paris",
     with a leading space (and `start` on the space), and could even be the bare " "."""
     import numpy as np
 
-    from labeltune.models import load_tokenizer
-    from labeltune.tasks import get_task
     from labeltune.tasks.qa_spans import best_span
 
-    task = get_task("qa")
-    opts = task.Options(doc_stride=16)
-    tok = load_tokenizer(tiny_family(str(tmp_path / "deberta"), "deberta-v2"))
     context = "John Smith lives in Paris ."
-    [ex] = task.as_examples([{"question": "Where?", "context": context}], opts)
-    [feat] = task.encode([ex], tok, {"version_2_with_negative": False}, opts, 64)
-    enc = tok("Where?", context, return_offsets_mapping=True)
+    task, opts, tok, ex, feat, enc = _qa_window(tmp_path, "deberta-v2", "Where?", context)
     seq = enc.sequence_ids()
     space = [i for i, (a, b) in enumerate(enc["offset_mapping"]) if seq[i] == 1 and not context[a:b].strip()]
     assert space, tok.convert_ids_to_tokens(enc["input_ids"])  # the tokenizer has a "▁" alone before "in"
@@ -235,17 +241,10 @@ def test_qa_answer_never_ends_at_a_standalone_sentencepiece_marker(tmp_path):
     a best end on that "▁" gave the answer "He lives i". It can end no answer now; the word's own piece can."""
     import numpy as np
 
-    from labeltune.models import load_tokenizer
-    from labeltune.tasks import get_task
     from labeltune.tasks.qa_spans import best_span
 
-    task = get_task("qa")
-    opts = task.Options(doc_stride=16)
-    tok = load_tokenizer(tiny_family(str(tmp_path / "xlmr"), "xlm-roberta"))
     context = "He lives in Paris ."
-    [ex] = task.as_examples([{"question": "Who?", "context": context}], opts)
-    [feat] = task.encode([ex], tok, {"version_2_with_negative": False}, opts, 64)
-    enc = tok("Who?", context, return_offsets_mapping=True)
+    _, opts, tok, _, feat, enc = _qa_window(tmp_path, "xlm-roberta", "Who?", context)
     pieces, offsets = tok.convert_ids_to_tokens(enc["input_ids"]), enc["offset_mapping"]
     marker = next(i for i in range(len(pieces) - 1) if pieces[i] == "▁" and offsets[i][0] == context.index("in")
                   and offsets[i + 1][0] == offsets[i][0])  # the tokenizer does write "▁" + "in" here
