@@ -52,38 +52,39 @@ def _layer(model):
     return model.get_input_embeddings()
 
 
-def _paths(probe: Probe, model) -> list[tuple[torch.nn.Module, int]]:
-    """(embedding layer, shift) for every way the probe's input ids enter the model; the layer's position
-    p + shift re-reads input position p. One path (`_layer`) except where an encoder-decoder's decoder also
-    reads the input: T5/BART classifiers and QA heads feed it the text shifted right by one, and crediting only
-    the encoder left IG's completeness error at 40-100%. Found by running the model on the input and on the
-    baseline: a decoder whose ids change with the input reads the input (translation's reads the fixed
-    output, and keeps one path)."""
+def _paths(probe: Probe, model) -> list[tuple[torch.nn.Module, int, torch.Tensor | None]]:
+    """(embedding layer, shift, its outputs on [input, baseline] or None) for every way the probe's input ids
+    enter the model; the layer's position p + shift re-reads input position p. One path (`_layer`) except where
+    an encoder-decoder's decoder also reads the input: T5/BART classifiers and QA heads feed it the text shifted
+    right by one, and crediting only the encoder left IG's completeness error at 40-100%. Found by running the
+    model on the input and on the baseline: a decoder whose ids change with the input reads the input
+    (translation's reads the fixed output, and keeps one path). That run's decoder embeddings are kept for
+    gradient x input, which would otherwise run the model again to see them."""
     first = _layer(model)
     if not getattr(model.config, "is_encoder_decoder", False):
-        return [(first, 0)]
+        return [(first, 0, None)]
     decoder = model.get_decoder().get_input_embeddings()
     if decoder is first:  # one module on both paths: a layer hook cannot tell the two calls apart
-        return [(first, 0)]
+        return [(first, 0, None)]
     seen = []
-    hook = decoder.register_forward_hook(lambda module, args, output: seen.append(args[0].detach()))
+    hook = decoder.register_forward_hook(lambda module, args, output: seen.append((args[0], output.detach())))
     try:
         probe.scores(torch.cat([probe.input_ids, probe.baseline_ids()]))
     finally:
         hook.remove()
-    if len(seen) != 1 or torch.equal(seen[0][0], seen[0][1]):
-        return [(first, 0)]
-    read, x = seen[0][0], probe.input_ids[0]
+    if len(seen) != 1 or torch.equal(seen[0][0][0], seen[0][0][1]):
+        return [(first, 0, None)]
+    (ids, embedded), x = seen[0], probe.input_ids[0]
     for shift in (1, 0):
-        if len(read) == len(x) and torch.equal(read[shift:], x[:len(x) - shift]):
-            return [(first, 0), (decoder, shift)]
-    return [(first, 0)]
+        if len(ids[0]) == len(x) and torch.equal(ids[0][shift:], x[:len(x) - shift]):
+            return [(first, 0, None), (decoder, shift, embedded)]
+    return [(first, 0, None)]
 
 
 def _token_scores(per_layer, paths) -> torch.Tensor:
     """Per input position: each path's per-position sums, moved back by the path's shift, added."""
     total = None
-    for a, (_, shift) in zip(per_layer, paths):
+    for a, (_, shift, _) in zip(per_layer, paths):
         a = a[0].sum(-1)
         moved = torch.zeros_like(a)
         moved[:len(a) - shift] = a[shift:]
@@ -97,7 +98,7 @@ def integrated_gradients(probe: Probe, model, n_steps="auto", internal_batch_siz
     paths = _paths(probe, model)
     with warnings.catch_warnings():  # "ensure that each layer is not solely dependent on another": both
         warnings.filterwarnings("ignore", message="Multiple layers provided")  # embed the ids, neither feeds the other
-        lig = LayerIntegratedGradients(probe.forward, [layer for layer, _ in paths])
+        lig = LayerIntegratedGradients(probe.forward, [layer for layer, _, _ in paths])
     base = probe.baseline_ids()
     ends = probe.scores(torch.cat([probe.input_ids, base]))  # F(x), F(baseline)
     schedule = IG_STEPS if n_steps == "auto" else (int(n_steps),)
@@ -130,10 +131,9 @@ def gradient_x_input(probe: Probe, model) -> Attribution:
     paths = _paths(probe, model)
     base = probe.baseline_ids()
     leaves, diffs, hooks = [], [], []
-    for i, (layer, _) in enumerate(paths):
-        with torch.no_grad():  # the first path embeds the ids themselves; a decoder's path, its own shifted ids
-            e_x, e_b = (layer(probe.input_ids), layer(base)) if i == 0 else \
-                (_embed(layer, probe, probe.input_ids), _embed(layer, probe, base))
+    for layer, _, embedded in paths:
+        with torch.no_grad():  # a decoder's path embeds its own, shifted, ids: `_paths` saw them
+            e_x, e_b = (layer(probe.input_ids), layer(base)) if embedded is None else (embedded[0:1], embedded[1:2])
         leaf = e_x.detach().clone().requires_grad_(True)
         leaves.append(leaf)
         diffs.append(e_x - e_b)
@@ -148,17 +148,6 @@ def gradient_x_input(probe: Probe, model) -> Attribution:
         for hook in hooks:
             hook.remove()
     return Attribution("gxi", _stack(rows, probe))
-
-
-def _embed(layer, probe: Probe, ids: torch.Tensor) -> torch.Tensor:
-    """The layer's output when the model runs on `ids` (the decoder's layer sees its own, shifted, ids)."""
-    seen = []
-    hook = layer.register_forward_hook(lambda module, args, output: seen.append(output.detach()))
-    try:
-        probe.scores(ids)
-    finally:
-        hook.remove()
-    return seen[0]
 
 
 def occlusion(probe: Probe, model=None, batch_size: int = 32) -> Attribution:
