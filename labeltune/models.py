@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import unicodedata
 
 import torch
 
@@ -152,8 +153,6 @@ def strip_offsets(text: str, s: int, t: int) -> tuple[int, int]:
 def is_mark(ch: str) -> bool:
     """A combining mark (Unicode category M): an accent of NFD text, an Indic vowel sign or virama, a Thai vowel
     or tone mark. It belongs to the letter before it, so it neither starts nor ends a word."""
-    import unicodedata
-
     return unicodedata.category(ch)[0] == "M"
 
 
