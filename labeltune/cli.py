@@ -170,12 +170,14 @@ def parse_model_command(command: str, argv: list[str]):
         parser.add_argument("--output", help="also write the metrics JSON to this file (folders are created; '-': standard "
                             "output only)")
         parser.add_argument("--predictions", help="also write each row's input, prediction and gold answer to this "
-                            "file: .csv, .tsv or .jsonl by its name, '-' for standard output")
+                            "file: .csv, .tsv, .jsonl, .json (one array) or .parquet by its name, '-' for standard "
+                            "output")
     else:
         parser.add_argument("--input", required=True, help="file of inputs to predict (labels not needed); '-': JSON "
                             "Lines from standard input")
         parser.add_argument("--output", required=True, help="where the predictions go, one row per input with the input "
-                            "beside its prediction: .csv, .tsv or .jsonl by its name, '-' for standard output; "
+                            "beside its prediction: .csv, .tsv, .jsonl, .json (one array) or .parquet by its name, '-' for "
+                            "standard output; "
                             "folders are created")
     parser.add_argument("--keep-columns", help="input columns copied into every prediction row, e.g. 'id,date'")
     parser.add_argument("--precision", default="auto", help="auto | bf16 | fp16 | fp32 (default: auto)")
