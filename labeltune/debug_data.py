@@ -73,8 +73,10 @@ def _checked(cfg, task, opts, train, validation, problems) -> dict:
     out = _base_report(cfg, task, opts, train, validation, tokenizer, setup, hf_logging)
     share = out["token_length"]["share_truncated"]
     if share:
-        problems.append({"severity": "warning", "problem": f"{share:.1%} of training inputs are longer than "
-                         f"{out['token_length']['max_length']} tokens and will be truncated (--max-length)"})
+        windows = getattr(task, "long_inputs", None)  # optional: how the task reads an input over --max-length
+        problems.append({"severity": "note" if windows else "warning", "problem": f"{share:.1%} of training inputs "
+                         f"are longer than {out['token_length']['max_length']} tokens and will be "
+                         f"{windows or 'truncated (--max-length)'}"})
     return out
 
 

@@ -29,6 +29,8 @@ A task is a small object with these members (composed by `labeltune.run`, never 
     report(train, validation, tokenizer, opts, max_length) -> dict   task-specific part of debug-data
     metric_names: tuple[str, ...]   optional: the metrics --metric may name (listed in `train --help`)
     default_model: str   optional: the model used when --model is not given (default: all-MiniLM-L6-v2)
+    long_inputs: str   optional: how an input over --max-length is read, for debug-data's note (NER, QA: windows);
+        without it debug-data warns that such inputs are truncated
     needs_offsets: bool   optional (default True): the task reads character offsets / word ids, so a slow (Python)
         tokenizer is refused; translation sets False (Marian's SentencePiece tokenizer has no fast version)
     decoder_only(model_path, opts, cfg) -> bool   optional: whether build_model will train a decoder-only LM, so

@@ -75,6 +75,7 @@ class NERTask:
     group_description = "document (or sentence)"  # what split_keys groups on (split.json); set by split_keys
     Options = NEROptions
     metric_names = ("entity_f1", "entity_precision", "entity_recall", "word_accuracy")  # for --metric's help
+    long_inputs = "split into overlapping windows (--stride), not truncated"  # debug-data's note on long inputs
     onnx_outputs = ("logits",)  # the model outputs inference reads (labeltune export)
 
     def default_metric(self, opts) -> str:

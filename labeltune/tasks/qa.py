@@ -63,6 +63,7 @@ class QATask:
     group_description = "context paragraph"  # what split_keys groups on (recorded in split.json)
     Options = QAOptions
     metric_names = ("f1", "exact_match")  # for --metric's help
+    long_inputs = "split into overlapping windows of the context (--doc-stride), not truncated"  # debug-data's note
     onnx_outputs = ("start_logits", "end_logits")  # the model outputs inference reads (labeltune export)
 
     def default_metric(self, opts) -> str:
