@@ -177,9 +177,9 @@ def write_report(model) -> dict:
 
 def suggest(**options) -> list[dict]:
     """`labeltune suggest` from Python: the pool rows to label next (`model=`, `pool=`, `output=`, `n=`,
-    `strategy=`, `labelled=` for typiclust, and the model's input options as `labeltune suggest` takes them, e.g.
-    `text_column="review"`; `pool=` and `labelled=` may be rows in memory, as train='s data); returns them with
-    their rank and score."""
+    `strategy=`, `labelled=` for typiclust and cal, and the model's input options as `labeltune suggest` takes
+    them, e.g. `text_column="review"`; `pool=` and `labelled=` may be rows in memory, as train='s data); returns
+    them with their rank and score."""
     from .active import SuggestOptions, suggest as _suggest
     from .config import field_names, split_options
 

@@ -23,6 +23,11 @@ Strategies (`rank`):
   over the clusters holding the fewest labelled rows, largest first, the most typical unlabelled row of each: the
   one whose 20 nearest neighbours in its cluster are closest (typicality = 1 / mean distance). So a round covers
   the regions no label covers yet, with rows that stand for many others rather than outliers.
+- cal: contrastive active learning (Margatina et al. 2021, "Active learning by acquiring contrastive examples"):
+  each pool row's 10 nearest labelled rows (`--labelled`) in the model's own L2-normalised feature space (the
+  classifier's input), and the mean KL divergence KL(p(neighbour) || p(row)) of the model's predictions: rows that
+  look like labelled ones but are predicted differently, i.e. near the decision boundary and among data the model
+  has seen, not in empty regions.
 
 What a row's prediction is comes from the task's optional hook `active_outputs(rt, examples, embed)`:
 per example "probs", an array (units x classes) -- one unit for a classified text, one binary unit per
@@ -45,7 +50,8 @@ from .config import changed, opt
 from .cli_help import Parser
 from .errors import UserError, check, flag
 
-STRATEGIES = ("random", "entropy", "margin", "bald", "badge", "kmeans", "diverse", "typiclust")
+STRATEGIES = ("random", "entropy", "margin", "bald", "badge", "kmeans", "diverse", "typiclust", "cal")
+LABELLED_STRATEGIES = ("typiclust", "cal")  # the strategies that read the rows already labelled
 
 
 @dataclass
@@ -60,8 +66,9 @@ class SuggestOptions:
     strategy: str = opt("entropy", " | ".join(STRATEGIES))
     mc_passes: int = opt(10, "for bald: forward passes with dropout on")
     candidates: int = opt(10, "for diverse: cluster the n x this many closest calls (Zhdanov 2019: 10)")
-    labelled: str = opt(None, "for typiclust: the rows already labelled (e.g. the model's training file), so the "
-                        "picks go where no label is yet; without it every region counts as unlabelled")
+    labelled: str = opt(None, "for typiclust and cal: the rows already labelled (e.g. the model's training file): "
+                        "typiclust picks where no label is yet (without it every region counts as unlabelled); "
+                        "cal compares each pool row with its nearest labelled rows (required)")
     seed: int = opt(0, "seed for random, bald's dropout masks and the k-means of badge, kmeans, diverse, typiclust")
     batch_size: int = opt(64, "examples per batch when scoring the pool")
     precision: str = opt("auto", "auto | bf16 | fp16 | fp32")
@@ -76,7 +83,11 @@ class SuggestOptions:
             (self.strategy == "bald" or not changed(self, ("mc_passes",)), f"{flag('mc_passes')} is for --strategy bald"),
             (self.strategy == "diverse" or not changed(self, ("candidates",)),
              f"{flag('candidates')} is for --strategy diverse"),
-            (self.strategy == "typiclust" or not self.labelled, f"{flag('labelled')} is for --strategy typiclust"),
+            (self.strategy in LABELLED_STRATEGIES or not self.labelled,
+             f"{flag('labelled')} is for --strategy {' and '.join(LABELLED_STRATEGIES)}"),
+            (self.strategy != "cal" or bool(self.labelled),
+             f"--strategy cal compares each pool row with its nearest labelled rows: give the rows already labelled "
+             f"(e.g. the model's training file) as {flag('labelled')} FILE"),
         ]
         check(checks)
 
@@ -322,12 +333,53 @@ def typiclust_picks(x: np.ndarray, labelled: np.ndarray, n: int, seed: int) -> l
     return picks
 
 
+CAL_NEIGHBOURS = 10  # the paper's k
+
+
+def _features(outs: list[dict]) -> np.ndarray:
+    """One vector per row, L2-normalised: the classifier's input where the row has one (a text), else the
+    mean-pooled last hidden states (a sentence of NER words, each with its own head input)."""
+    x = np.stack([o["embedding"]["head_input"] if np.ndim(o["embedding"]["head_input"]) == 1
+                  else o["embedding"]["pooled"] for o in outs]).astype(np.float64)
+    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+
+def _unit_probs(outs: list[dict]) -> list[np.ndarray]:
+    """Each row's prediction as comparable units: a text's units (its classes, or one binary unit per label when
+    multi-label) as they are; words with their own head input (NER: sentences differ in length) averaged into
+    one distribution over the tags."""
+    return [o["probs"] if np.ndim(o["embedding"]["head_input"]) == 1 else o["probs"].mean(0, keepdims=True)
+            for o in outs]
+
+
+def cal_picks(pool: list[dict], labelled: list[dict], n: int) -> list[tuple[int, float]]:
+    """CAL (module docstring) from the `outputs` of the pool and of the labelled rows: [(row, mean KL)].
+    Hand-written: no maintained library ships it for transformers (the authors' code is a research repository;
+    scikit-activeml's `Cal` wraps scikit-learn classifiers); scikit-learn gives the neighbours."""
+    from sklearn.neighbors import NearestNeighbors
+
+    if not labelled:
+        raise UserError("--strategy cal compares each pool row with its nearest labelled rows, and none were given "
+                        "(--labelled FILE: the rows already labelled)")
+    k = min(CAL_NEIGHBOURS, len(labelled))
+    _, near = NearestNeighbors(n_neighbors=k).fit(_features(labelled)).kneighbors(_features(pool))
+    mine, theirs = _unit_probs(pool), _unit_probs(labelled)
+    eps = 1e-12
+    scores = np.empty(len(pool))
+    for i, row in enumerate(near):
+        q = np.clip(mine[i], eps, 1.0)
+        kl = [(np.clip(theirs[j], eps, 1.0) * (np.log(np.clip(theirs[j], eps, 1.0)) - np.log(q))).sum(-1).mean()
+              for j in row]
+        scores[i] = float(np.mean(kl))
+    return [(int(i), float(scores[i])) for i in np.argsort(-scores, kind="stable")[:n]]
+
+
 def rank(rt, task, examples: list[dict], n: int, strategy: str, seed: int = 0, mc_passes: int = 10,
          candidates: int = 10, labelled: list[dict] | None = None) -> list[tuple[int, float]]:
     """The `n` examples to label next, in order: [(index into examples, score)]. Scores: the strategy's
     uncertainty (entropy, margin, bald; diverse: its margin), the gradient-embedding length (badge), the cluster
-    size (kmeans), the typicality (typiclust), a uniform draw (random). `labelled`: the rows already labelled,
-    which typiclust reads (the others ignore them)."""
+    size (kmeans), the typicality (typiclust), the mean KL divergence from the labelled neighbours (cal), a uniform
+    draw (random). `labelled`: the rows already labelled, which typiclust and cal read (the others ignore them)."""
     if strategy not in STRATEGIES:
         raise UserError(f"--strategy {strategy}: choose from {', '.join(STRATEGIES)}")
     n = min(n, len(examples))
@@ -343,6 +395,9 @@ def rank(rt, task, examples: list[dict], n: int, strategy: str, seed: int = 0, m
         outs = outputs(rt, task, examples + list(labelled or []))
         mask = np.arange(len(outs)) >= len(examples)
         return typiclust_picks(np.stack([o["embedding"]["pooled"] for o in outs]), mask, n, seed)  # pool rows only
+    if strategy == "cal":
+        outs = outputs(rt, task, examples + list(labelled or []))
+        return cal_picks(outs[:len(examples)], outs[len(examples):], n)
     outs = outputs(rt, task, examples)
     if strategy in ("entropy", "margin"):
         scores = uncertainty(strategy, [o["probs"] for o in outs])

@@ -59,7 +59,7 @@ class CurveOptions:
     compare: str = opt("", "recipes on one plot: 'name:key=value,key=value;name2:...' (overrides of the training "
                            "options; quote a value holding commas: key='a,b'); empty: one recipe 'default'")
     strategy: str = opt("", "simulate active learning with these comma-separated strategies (random, entropy, "
-                            "margin, bald, badge, kmeans, diverse, typiclust): the first size is the seed set, each "
+                            "margin, bald, badge, kmeans, diverse, typiclust, cal): the first size is the seed set, each "
                             "later one a round; random is added as the baseline")
     mc_passes: int = opt(10, "for --strategy bald: forward passes with dropout on")
     candidates: int = opt(10, "for --strategy diverse: cluster the round's size x this many closest calls")

@@ -290,3 +290,52 @@ def test_badge_gradient_of_a_sentence_does_not_grow_with_its_length():
     assert np.allclose(g[0], g[1])  # the same words, more of them: the same embedding
     one = gradient_embeddings([{"probs": word_p, "embedding": {"head_input": word_h}}])[0]  # a classified text
     assert np.allclose(g[0], one)
+
+
+def _outs(features, probs, per_word=False):
+    """`outputs`-shaped rows: a text's head input is one vector; NER words each have their own (2-D)."""
+    rows = []
+    for x, p in zip(features, probs):
+        p = np.atleast_2d(np.asarray(p, float))
+        h = np.tile(x, (len(p), 1)) if per_word else np.asarray(x, float)
+        rows.append({"probs": p, "embedding": {"head_input": h, "pooled": np.asarray(x, float)}})
+    return rows
+
+
+def test_cal_ranks_rows_predicted_unlike_their_labelled_neighbours_first():
+    """CAL (Margatina et al. 2021): two labelled regions, each predicted confidently as its own class. Pool rows
+    inside region A predicted as B (contrastive) come first, then a row of A the model is unsure of; rows predicted
+    as their neighbours are last. The score is KL(neighbour || row), averaged over the 10 nearest labelled rows."""
+    from labeltune.active import cal_picks
+
+    rng = np.random.default_rng(0)
+    a, b = np.array([1.0, 0, 0]), np.array([0, 1.0, 0])
+    labelled = _outs([a + 0.05 * rng.standard_normal(3) for _ in range(12)] +
+                     [b + 0.05 * rng.standard_normal(3) for _ in range(12)], [[0.95, 0.05]] * 12 + [[0.05, 0.95]] * 12)
+    pool = _outs([a + 0.05 * rng.standard_normal(3) for _ in range(6)],
+                 [[0.9, 0.1], [0.1, 0.9], [0.95, 0.05], [0.5, 0.5], [0.2, 0.8], [0.92, 0.08]])
+    picks = cal_picks(pool, labelled, 6)
+    assert [i for i, _ in picks][:3] == [1, 4, 3]
+    assert set(i for i, _ in picks[3:]) == {0, 2, 5}
+    q, p = np.array([0.1, 0.9]), np.array([0.95, 0.05])  # row 1 against its neighbours, by hand
+    assert picks[0][1] == pytest.approx((p * np.log(p / q)).sum(), rel=0.05)
+    assert [i for i, _ in cal_picks(pool, labelled, 2)] == [1, 4]
+    # sentences of words (NER): each sentence's mean tag distribution, whatever its length
+    words = cal_picks(_outs([a, a], [[[0.9, 0.1]] * 3, [[0.1, 0.9]] * 5], per_word=True),
+                      _outs([a] * 10 + [b] * 10, [[[0.95, 0.05]] * 4] * 10 + [[[0.05, 0.95]] * 2] * 10,
+                            per_word=True), 2)
+    assert [i for i, _ in words] == [1, 0]
+
+
+def test_suggest_cal_needs_the_labelled_rows_and_picks_the_unfamiliar_region(region_model, tmp_path):
+    out = tmp_path / "cal.csv"
+    base = ["suggest", "--model", str(region_model / "model"), "--pool", str(region_model / "pool.csv"), "--n", "20",
+            "--strategy", "cal", "--output", str(out)]
+    assert cli_main(base) == 2 and not out.exists()  # without --labelled: refused before any work
+    assert cli_main(base + ["--labelled", str(region_model / "train.csv")]) == 0
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert len({r["id"] for r in rows}) == 20
+    # region B's rows are predicted unlike the region-A rows nearest them, which the model is sure of (measured: 20)
+    assert sum(r["id"].startswith("b") for r in rows) >= 16
+    assert [float(r["score"]) for r in rows] == sorted((float(r["score"]) for r in rows), reverse=True)

@@ -140,18 +140,19 @@ def test_curve_active_strategy_loop(tmp_path, tiny_bert_dir):
     out = tmp_path / "al"
     # the Python API this time
     report = labeltune.learning_curve(train=train, test_fraction=0.25, model=tiny_bert_dir, sizes="2,4,6", per_class=True,
-                                      seeds=1, strategy="entropy,typiclust", epochs=3, lr=1e-3, batch_size=4,
+                                      seeds=1, strategy="entropy,typiclust,cal", epochs=3, lr=1e-3, batch_size=4,
                                       quiet=True, threads=1, output=str(out))
     assert json.load(open(out / "curve.json"))["summary"] == report["summary"]
-    assert report["strategies"] == ["random", "entropy", "typiclust"]  # typiclust reads each round's labelled rows
+    # typiclust and cal read each round's labelled rows
+    assert report["strategies"] == ["random", "entropy", "typiclust", "cal"]
     assert (out / "split.json").exists()  # the carved test split is recorded
-    for line in ("random", "entropy", "typiclust"):
+    for line in ("random", "entropy", "typiclust", "cal"):
         runs = sorted((r for r in report["runs"] if r["curve"] == line), key=lambda r: r["round"])
         assert [r["n_labels"] for r in runs] == [4, 8, 12]  # the seed set, then 2 x 2 picks per round
         rows = [set(json.load(open(out / r["run_dir"] / "curve_run.json"))["rows"]) for r in runs]
         assert rows[0] < rows[1] < rows[2]  # each round keeps every earlier label
     seed_sets = {json.dumps(json.load(open(out / "runs" / line / "2" / "seed-42" / "curve_run.json"))["rows"])
-                 for line in ("random", "entropy", "typiclust")}
+                 for line in ("random", "entropy", "typiclust", "cal")}
     assert len(seed_sets) == 1  # both start from the same seed set
     assert not [p for p, _, files in os.walk(out) if "model.safetensors" in files]  # round models were removed
 
