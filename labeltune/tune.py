@@ -149,6 +149,9 @@ def search_space(cfg: TrainConfig, topts: TuneOptions, model_path: str) -> tuple
         "epochs": parse_list(topts.epochs_grid, float, "--epochs-grid") or [float(cfg.epochs)],
         "batch_size": parse_list(topts.batch_sizes, int, "--batch-sizes") or [cfg.batch_size],
     }
+    if cfg.max_steps and len(space["epochs"]) > 1:  # every trial would stop at the same step: a grid of one
+        raise UserError(f"--epochs-grid {topts.epochs_grid}: with --max-steps {cfg.max_steps} every trial stops after "
+                        f"{cfg.max_steps} steps whatever its epochs; drop --max-steps to compare epoch counts")
     if topts.search == "tpe" and len(lrs) < 2:
         raise UserError("--search tpe draws lr between the smallest and largest of --lrs: give at least two rates")
     return space, why
@@ -206,7 +209,8 @@ def make_objective(cfg, opts, setup, train_ex, folds, space, topts, work_dir, me
         stored = _stored_folds(trial.study, key)
         scores = []
         for i, fold in enumerate(folds):
-            tag = f"[tune] trial {trial.number} lr={params['lr']:g} epochs={params['epochs']:g} " \
+            budget = f"max_steps={cfg.max_steps}" if cfg.max_steps else f"epochs={params['epochs']:g}"
+            tag = f"[tune] trial {trial.number} lr={params['lr']:g} {budget} " \
                   f"batch={params['batch_size']}: fold {i + 1}/{k}"
             rec = stored.get(i)
             if rec is None:

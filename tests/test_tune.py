@@ -211,6 +211,20 @@ def test_choice_is_best_mean_of_stored_fold_scores(rt200, tiny_bert_dir, tmp_pat
     assert report["chosen"]["params"]["lr"] == max(means, key=means.get) == 1e-4
 
 
+def test_max_steps_is_the_budget_the_progress_names(rt200, tiny_bert_dir, tmp_path, monkeypatch, capsys):
+    """Under --max-steps the epochs do not bound a trial: its progress line names the steps (it said epochs=3),
+    and an --epochs-grid, whose trials would all stop at the same step, is refused with the flags named."""
+    monkeypatch.setattr(tune_mod, "run_fold", tune_worker.fake_run_fold)
+    monkeypatch.setattr(tune_mod, "_refit", tune_worker.fake_refit)
+    args = [a for a in _args(rt200, str(tmp_path / "out"), tiny_bert_dir) if a != "--quiet"]
+    tune_mod.tune(*_configs(args + ["--max-steps", "7"]))
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("[tune] trial")]
+    assert lines and all("max_steps=7" in x and "epochs=" not in x for x in lines), lines
+    with pytest.raises(UserError, match="--epochs-grid 1,2: with --max-steps 7"):
+        tune_mod.tune(*_configs(_args(rt200, str(tmp_path / "out2"), tiny_bert_dir, "--max-steps", "7",
+                                      "--epochs-grid", "1,2")))
+
+
 def test_python_api(rt200, tiny_bert_dir, tmp_path, monkeypatch):
     import labeltune
 
