@@ -180,11 +180,14 @@ def test_ner_sentences_scored_by_their_words(tmp_path, tiny_bert_dir):
                     epochs=15, lr=1e-3, validation_fraction=0.0, quiet=True, threads=1)
     predictor = labeltune.load(str(tmp_path / "m"))
     examples = predictor.task.read(str(tmp_path / "pool.conll"), predictor.opts, labelled=False)
-    # measured (10 picks of 40, half unseen): entropy 10, margin 10, badge 8, diverse 7 (its 10 x 10 candidates are
+    # measured (10 picks of 40, half unseen): entropy 10, margin 10, cal 10, badge 8, diverse 7 (its 10 x 10 candidates are
     # the whole pool here), kmeans 6, random 5
     picked = {s: sum(pool[i][0] == "b" for i, _ in rank(predictor.rt, predictor.task, examples, 10, s, seed=0))
               for s in ("entropy", "badge", "diverse", "random")}
     assert picked["entropy"] >= 9 and picked["badge"] >= 6 and picked["diverse"] >= 6 and picked["random"] <= 7
+    labelled = predictor.task.read(str(tmp_path / "train.conll"), predictor.opts, labelled=False)
+    cal = rank(predictor.rt, predictor.task, examples, 10, "cal", labelled=labelled)  # sentences: mean tag distribution
+    assert sum(pool[i][0] == "b" for i, _ in cal) >= 8  # measured 10
     out = tmp_path / "to_label.jsonl"
     assert cli_main(["suggest", "--model", str(tmp_path / "m"), "--pool", str(tmp_path / "pool.conll"), "--n", "3",
                      "--strategy", "entropy", "--output", str(out)]) == 0
