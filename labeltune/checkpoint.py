@@ -189,8 +189,10 @@ def recipe(settings: dict, train_examples: list, validation_examples: list | Non
     return json.loads(json.dumps(r, default=str))
 
 
-def refuse_other_recipe(path: str, new: dict) -> None:
-    """UserError naming the differing settings if the checkpoint at `path` was written under another recipe."""
+def refuse_other_recipe(path: str, new: dict, defaults: dict | None = None) -> None:
+    """UserError naming the differing settings if the checkpoint at `path` was written under another recipe.
+    `defaults`: each option's default; an option the checkpoint's recipe lacks (added to labeltune after it was
+    written) matches when it has its default now, which is what the older run did."""
     found = existing(path)
     if found is None:
         return
@@ -198,8 +200,10 @@ def refuse_other_recipe(path: str, new: dict) -> None:
         old = json.load(f).get("recipe")
     if old is None:  # written before checkpoints stored their recipe
         return
-    differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    defaults = json.loads(json.dumps(defaults or {}, default=str))
+    then = {k: defaults[k] for k in set(new) - set(old) if k in defaults} | old
+    differ = sorted(k for k in set(then) | set(new) if then.get(k) != new.get(k))
     if differ:
-        changes = "; ".join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in differ)
+        changes = "; ".join(f"{k}: {then.get(k)!r} then, {new.get(k)!r} now" for k in differ)
         raise UserError(f"--resume: the checkpoint in {path} was written with other settings ({changes}); resume "
                         "with the original settings and data, or start afresh with --overwrite or another --output")

@@ -404,3 +404,15 @@ def to_dict(*configs) -> dict:
     for c in configs:
         out.update(dataclasses.asdict(c))
     return out
+
+
+def option_defaults(*configs) -> dict:
+    """Each field's default value (what a run that predates the field did), for the configs' classes."""
+    out = {}
+    for c in configs:
+        for f in dataclasses.fields(c):
+            if f.default is not dataclasses.MISSING:
+                out[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                out[f.name] = f.default_factory()
+    return out

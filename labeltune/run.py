@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from . import adapters, checkpoint, defaults
-from .config import TrainConfig, changed, to_dict
+from .config import TrainConfig, changed, option_defaults, to_dict
 from .data.readers import write_jsonl
 from .files import atomic_write_text
 from .data.split import grouped_stratified_split
@@ -279,7 +279,7 @@ def _train(cfg: TrainConfig, opts, out: str, examples, setup, save_model: bool) 
     recipe = checkpoint.recipe({**to_dict(cfg, opts), "precision": precision}, train_ex, val_ex,
                                accelerator.num_processes)  # the precision used: auto may differ by machine
     if cfg.resume:
-        checkpoint.refuse_other_recipe(os.path.join(out, "checkpoint"), recipe)
+        checkpoint.refuse_other_recipe(os.path.join(out, "checkpoint"), recipe, option_defaults(cfg, opts))
     tokenizer = load_tokenizer(model_path, cfg.trust_remote_code, getattr(task, "needs_offsets", True))
     set_seed(cfg.seed)  # the new head's initialisation depends on it
     if cfg.word_recognition:  # refused before any training when the task cannot have it

@@ -164,6 +164,17 @@ def test_stopped_run_resumes_to_the_same_weights_metrics_and_log(tmp_path, tiny_
         with pytest.raises(UserError, match=r"lr: 0\.002 then, 0\.001 now") as e:
             labeltune.train(**{**common, "lr": 1e-3}, output=cut, resume=True)
         assert "batch_size" not in str(e.value)
+        # a checkpoint written before an option existed (its recipe lacks rdrop and lora_init) resumes while the
+        # option keeps its default, which is what the older run did (it was refused: "None then, 0.0 now")
+        state_file = os.path.join(checkpoint.existing(os.path.join(cut, "checkpoint")), "state.json")
+        with open(state_file) as f:
+            state = json.load(f)
+        for key in ("rdrop", "lora_init"):
+            del state["recipe"][key]
+        with open(state_file, "w") as f:
+            json.dump(state, f)
+        with pytest.raises(UserError, match=r"rdrop: 0\.0 then, 1\.0 now"):
+            labeltune.train(**{**common, "rdrop": 1.0}, output=cut, resume=True)
         os.makedirs(os.path.join(cut, "checkpoint.tmp-999999"))  # what a save killed half-way leaves
         labeltune.train(**common, output=cut, resume=True, keep_checkpoint=True)
     finally:
