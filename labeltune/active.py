@@ -86,8 +86,8 @@ class SuggestOptions:
             (self.strategy in LABELLED_STRATEGIES or not self.labelled,
              f"{flag('labelled')} is for --strategy {' and '.join(LABELLED_STRATEGIES)}"),
             (self.strategy != "cal" or bool(self.labelled),
-             f"--strategy cal compares each pool row with its nearest labelled rows: give the rows already labelled "
-             f"(e.g. the model's training file) as {flag('labelled')} FILE"),
+             f"--strategy cal compares each pool row with its nearest labelled rows: give the file of rows already "
+             f"labelled (e.g. the model's training file) with {flag('labelled')}"),
         ]
         check(checks)
 
@@ -423,6 +423,10 @@ def suggest(sopts: SuggestOptions, option_overrides: dict | None = None) -> list
         if not getattr(sopts, name):
             raise UserError(f"--{name} is required")
     check_records_name(sopts.output)  # the type follows the name, as predict's --output
+    for name in ("pool", "labelled"):  # named by its flag before the model loads (the reader names only the path)
+        path = getattr(sopts, name)
+        if path and not os.path.exists(path):
+            raise UserError(f"--{name} {path}: no such file or directory")
     if os.path.exists(sopts.pool) and os.path.exists(sopts.output) and os.path.samefile(sopts.pool, sopts.output):
         raise UserError(f"--output {sopts.output} is the --pool file; choose another name (the pool would be lost)")
     predictor = load(sopts.model, precision=sopts.precision, batch_size=sopts.batch_size, **(option_overrides or {}))

@@ -330,11 +330,15 @@ def test_cal_ranks_rows_predicted_unlike_their_labelled_neighbours_first():
     assert [i for i, _ in words] == [1, 0]
 
 
-def test_suggest_cal_needs_the_labelled_rows_and_picks_the_unfamiliar_region(region_model, tmp_path):
+def test_suggest_cal_needs_the_labelled_rows_and_picks_the_unfamiliar_region(region_model, tmp_path, capsys):
     out = tmp_path / "cal.csv"
     base = ["suggest", "--model", str(region_model / "model"), "--pool", str(region_model / "pool.csv"), "--n", "20",
             "--strategy", "cal", "--output", str(out)]
     assert cli_main(base) == 2 and not out.exists()  # without --labelled: refused before any work
+    assert "nearest labelled rows: give the file of rows already labelled" in capsys.readouterr().err
+    # a missing file is named by its flag (the message was "<path> does not exist")
+    assert cli_main(base + ["--labelled", str(tmp_path / "nope.csv")]) == 2
+    assert f"--labelled {tmp_path / 'nope.csv'}: no such file" in capsys.readouterr().err
     assert cli_main(base + ["--labelled", str(region_model / "train.csv")]) == 0
     with open(out) as f:
         rows = list(csv.DictReader(f))
