@@ -37,7 +37,7 @@ import time
 import typing
 from dataclasses import dataclass
 
-from .config import TrainConfig, opt, read_yaml, split_options, to_dict
+from .config import TrainConfig, opt, option_defaults, read_yaml, split_options, to_dict
 from .data.split import stratified_subsample
 from .cli_help import Parser
 from .errors import UserError, flag
@@ -197,7 +197,7 @@ def _train_one(cfg, opts, setup, train_ex, rows: list[int], test_ex, run_dir: st
     run_cfg = dataclasses.replace(cfg, output=os.path.join(run_dir, "model") if keep_model else run_dir,
                                   overwrite=True, resume=False, validation=None, validation_fraction=0.0, test=None,
                                   test_fraction=0.0, seed=seed)
-    defaults = _defaults(run_cfg, opts)
+    defaults = option_defaults(run_cfg, opts)
     spec = {"settings": _changed(to_dict(run_cfg, opts), defaults), "rows": rows}
     record_path, metrics_path = os.path.join(run_dir, RUN_FILE), os.path.join(run_dir, "metrics.json")
     if not keep_model and os.path.exists(record_path) and os.path.exists(metrics_path):
@@ -218,17 +218,6 @@ def _train_one(cfg, opts, setup, train_ex, rows: list[int], test_ex, run_dir: st
                 shutil.copy(os.path.join(run_cfg.output, name), os.path.join(run_dir, name))
     atomic_write_text(record_path, json.dumps(spec))
     return _record(metrics, rows, run_dir, metric, seconds=time.perf_counter() - start)
-
-
-def _defaults(*configs) -> dict:
-    out = {}
-    for c in configs:
-        for f in dataclasses.fields(c):
-            if f.default is not dataclasses.MISSING:
-                out[f.name] = f.default
-            elif f.default_factory is not dataclasses.MISSING:
-                out[f.name] = f.default_factory()
-    return out
 
 
 def _changed(settings: dict, defaults: dict) -> dict:
